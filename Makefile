@@ -1,0 +1,52 @@
+# Two commands do all setup: `make serve` and `make test` (see README.md).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+KATEX  := node_modules/katex/dist/katex.min.js
+EXTRAS ?= docs,test
+
+.PHONY: setup serve build test doctest bench lock clean
+
+setup: $(STAMP) $(KATEX)
+
+# The venv is (re)installed whenever pyproject.toml or the lock file changes.
+$(STAMP): pyproject.toml requirements.lock
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 is required, found " + sys.version' 
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[$(EXTRAS)]'
+	touch $@
+
+# KaTeX is served by the site itself; its version is pinned by package-lock.json.
+$(KATEX): package.json package-lock.json
+	@command -v npm >/dev/null || { echo "npm is needed once to install the pinned KaTeX assets (Debian: apt-get install nodejs npm)"; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+serve: setup
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000
+
+build: setup
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+test: setup
+	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+doctest: $(STAMP)
+	$(BIN)/python -m pytest src
+
+bench: setup
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[bench]' torch==2.13.0
+	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
+
+# Re-resolve the dependencies in a scratch venv and write the lock file.
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --quiet --upgrade pip
+	.lock-venv/bin/python -m pip install --quiet -e '.[docs,test]'
+	.lock-venv/bin/python -m pip freeze --exclude-editable | grep -v '^-e ' > requirements.lock
+	rm -rf .lock-venv
+
+clean:
+	rm -rf $(VENV) node_modules site .pytest_cache .hypothesis
