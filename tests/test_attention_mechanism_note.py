@@ -1,0 +1,50 @@
+"""Claims of docs/notes/attention-mechanism.*.md that its python blocks do not check themselves."""
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+NOTES = Path(__file__).resolve().parent.parent / "docs" / "notes"
+
+
+def test_exercise_answer_scale_for_variance_sigma_squared():
+    # Answer: scale = 1 / (sigma^2 sqrt(d_k)) brings Var(scale * q.k) back to 1.
+    rng = np.random.default_rng(0)
+    for sigma, d_k in [(0.5, 16), (2.0, 64), (3.0, 256)]:
+        q = sigma * rng.standard_normal((20000, d_k))
+        k = sigma * rng.standard_normal((20000, d_k))
+        scaled = (q * k).sum(axis=1) / (sigma**2 * np.sqrt(d_k))
+        assert abs(scaled.var() - 1.0) < 0.05
+
+
+def test_both_languages_state_the_same_answer():
+    for lang in ("zh", "en"):
+        text = (NOTES / f"attention-mechanism.{lang}.md").read_text(encoding="utf-8")
+        assert r"\dfrac{1}{\sigma^2 \sqrt{d_k}}" in text
+        assert "[!success]-" in text and "[!question]-" in text
+
+
+def test_seed_code_example_matches_seed_inputs():
+    # The note must use the source note's exact example inputs.
+    seed = next((NOTES.parents[2] / "shared" / "seed").glob("*.txt"), None) if (NOTES.parents[2] / "shared").exists() else None
+    for lang in ("zh", "en"):
+        text = (NOTES / f"attention-mechanism.{lang}.md").read_text(encoding="utf-8")
+        assert ">>> Q = np.array([[1, 0, 1]])" in text
+        assert ">>> K = np.array([[1, 0, 1], [0, 1, 0]])" in text
+        assert ">>> V = np.array([[0.5, 0.5], [0.1, 0.9]])" in text
+    if seed is not None:
+        source = seed.read_text(encoding="utf-8")
+        for literal in ("[[1, 0, 1]]", "[[1, 0, 1], [0, 1, 0]]", "[[0.5, 0.5], [0.1, 0.9]]"):
+            assert literal in source
+
+
+def test_no_hand_typed_numbers_outside_blocks():
+    """Every decimal number in the prose of the note must also appear in a code block's output."""
+    for lang in ("zh", "en"):
+        text = (NOTES / f"attention-mechanism.{lang}.md").read_text(encoding="utf-8")
+        blocks = "\n".join(re.findall(r"```python\n(.*?)```", text, flags=re.S))
+        prose = re.sub(r"```.*?```", "", text, flags=re.S)
+        prose = re.sub(r"^---.*?---", "", prose, flags=re.S)  # frontmatter dates
+        for number in re.findall(r"(?<![\w.-])\d+\.\d+", prose):
+            assert number in blocks, f"{lang}: {number} is stated in prose but not produced by a tested block"
