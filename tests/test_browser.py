@@ -1,0 +1,106 @@
+"""Real-browser checks: Debian's Chromium, driven by Playwright, against the built site on loopback."""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import threading
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlparse
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+LOOPBACK = {"127.0.0.1", "localhost"}
+
+
+def _need_chromium():
+    if os.path.exists(CHROMIUM):
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"Chromium is required in CI but {CHROMIUM} is missing (.ci/run installs Debian's chromium)")
+    pytest.skip(f"Chromium not found at {CHROMIUM}: install Debian's 'chromium' package to run browser tests")
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def site_url(built_site):
+    handler = functools.partial(_QuietHandler, directory=str(built_site))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    _need_chromium()
+    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context()
+    page = context.new_page()
+    page.requested = []
+    page.on("request", lambda request: page.requested.append(request.url))
+    yield page
+    context.close()
+
+
+def _assert_only_loopback(page):
+    foreign = [u for u in page.requested if urlparse(u).scheme in {"http", "https", "ws", "wss"}
+               and urlparse(u).hostname not in LOOPBACK]
+    assert foreign == [], f"the page contacted other hosts: {foreign}"
+    assert page.requested, "no request was recorded at all"
+
+
+@pytest.mark.parametrize("lang_prefix", ["", "/en"])
+def test_note_math_is_typeset_offline(page, site_url, lang_prefix):
+    page.goto(f"{site_url}{lang_prefix}/notes/attention-mechanism/")
+    page.wait_for_selector("article .katex", timeout=15_000)
+    assert page.locator("article .katex-display").count() >= 2  # the two $$...$$ formulas
+    assert page.locator("article .katex").count() >= 20
+    assert page.locator("article .katex-error").count() == 0
+    page.wait_for_load_state("networkidle")
+    _assert_only_loopback(page)
+
+
+def test_language_switch_lands_on_twin_page(page, site_url):
+    page.goto(f"{site_url}/notes/attention-mechanism/")
+    page.hover(".md-header__option .md-select")
+    page.locator('.md-select__link[hreflang="en"]').click()
+    page.wait_for_url("**/en/notes/attention-mechanism/")
+    assert page.locator("article h1").inner_text().startswith("The attention mechanism")
+    page.hover(".md-header__option .md-select")
+    page.locator('.md-select__link[hreflang="zh"]').click()
+    page.wait_for_url(f"{site_url}/notes/attention-mechanism/")
+    assert page.locator("article h1").inner_text().startswith("注意力机制")
+    _assert_only_loopback(page)
+
+
+@pytest.mark.parametrize(("lang_prefix", "query"), [("", "饱和"), ("/en", "saturation")])
+def test_search_finds_a_word_from_the_middle_of_a_sentence(page, site_url, lang_prefix, query):
+    page.goto(f"{site_url}{lang_prefix}/")
+    page.locator("input.md-search__input").fill(query)
+    result = page.locator('.md-search-result__item a[href*="notes/attention-mechanism"]').first
+    result.wait_for(timeout=15_000)
+    href = result.get_attribute("href")
+    assert ("/en/" in href) == bool(lang_prefix), href
+    _assert_only_loopback(page)

@@ -1,0 +1,124 @@
+"""The site builds strictly, stays bilingual, and loads nothing from another host."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from urllib.parse import urlparse
+
+from site_build import ROOT
+
+DOCS = ROOT / "docs"
+LOCAL_HOSTS = {"127.0.0.1", "localhost"}
+# Attributes that make the browser load something (as opposed to <a href>, a link a reader may follow).
+LOADED_URL = re.compile(
+    r"<(?:script|img|iframe|source|audio|video|embed)\b[^>]*?\bsrc=[\"']([^\"']+)"
+    r"|<link\b[^>]*?\bhref=[\"']([^\"']+)",
+    re.I,
+)
+CSS_URL = re.compile(r"url\(\s*[\"']?([^\"')]+)|@import\s+[\"']([^\"']+)", re.I)
+
+
+def is_external(url: str) -> bool:
+    parsed = urlparse(url.strip())
+    if url.strip().startswith("//"):
+        return True
+    return parsed.scheme in {"http", "https"} and parsed.hostname not in LOCAL_HOSTS
+
+
+def test_strict_build_passes(built_site):
+    assert (built_site / "index.html").is_file()
+    assert (built_site / "en" / "index.html").is_file()
+
+
+def test_every_note_has_its_twin():
+    zh = {p.relative_to(DOCS).as_posix()[: -len(".zh.md")] for p in DOCS.rglob("*.zh.md")}
+    en = {p.relative_to(DOCS).as_posix()[: -len(".en.md")] for p in DOCS.rglob("*.en.md")}
+    assert zh, "no notes found"
+    assert sorted(zh - en) == [], "notes without an English twin (*.en.md)"
+    assert sorted(en - zh) == [], "notes without a Chinese twin (*.zh.md)"
+    untagged = [p for p in DOCS.rglob("*.md") if not p.name.endswith((".zh.md", ".en.md"))]
+    assert untagged == [], "every page needs a language suffix: .zh.md or .en.md"
+
+
+def test_twin_pages_are_built_in_both_languages(built_site):
+    for page in DOCS.rglob("*.zh.md"):
+        rel = page.relative_to(DOCS).as_posix()[: -len(".zh.md")]
+        url = "" if rel == "index" else rel + "/"
+        assert (built_site / url / "index.html").is_file(), rel
+        assert (built_site / "en" / url / "index.html").is_file(), rel
+
+
+def test_no_third_party_assets(built_site):
+    offenders = []
+    for html in built_site.rglob("*.html"):
+        for match in LOADED_URL.finditer(html.read_text(encoding="utf-8")):
+            url = match.group(1) or match.group(2)
+            if is_external(url):
+                offenders.append(f"{html.relative_to(built_site)}: {url}")
+    for css in built_site.rglob("*.css"):
+        for match in CSS_URL.finditer(css.read_text(encoding="utf-8")):
+            url = match.group(1) or match.group(2)
+            if is_external(url):
+                offenders.append(f"{css.relative_to(built_site)}: {url}")
+    assert offenders == []
+
+
+def test_external_asset_detector_catches_cdn_and_fonts():
+    page = '<script src="https://cdn.jsdelivr.net/x.js"></script><link href="//fonts.googleapis.com/css">'
+    urls = [m.group(1) or m.group(2) for m in LOADED_URL.finditer(page)]
+    assert [u for u in urls if is_external(u)] == urls and len(urls) == 2
+    assert not is_external("../assets/katex/katex.min.js")
+    assert not is_external("http://127.0.0.1:8000/en/")
+    css = "@font-face{src:url(https://fonts.gstatic.com/a.woff2)} .x{background:url('fonts/KaTeX.woff2')}"
+    css_urls = [m.group(1) or m.group(2) for m in CSS_URL.finditer(css)]
+    assert [is_external(u) for u in css_urls] == [True, False]
+
+
+def test_no_google_fonts_and_katex_is_self_hosted(built_site):
+    html = (built_site / "notes" / "attention-mechanism" / "index.html").read_text(encoding="utf-8")
+    assert "fonts.googleapis" not in html and "fonts.gstatic" not in html
+    for asset in ("katex.min.js", "katex.min.css", "contrib/auto-render.min.js"):
+        assert (built_site / "assets" / "katex" / asset).is_file()
+    assert list((built_site / "assets" / "katex" / "fonts").glob("*.woff2"))
+
+
+def test_math_callouts_and_chinese_anchors(built_site):
+    zh = (built_site / "notes" / "attention-mechanism" / "index.html").read_text(encoding="utf-8")
+    en = (built_site / "en" / "notes" / "attention-mechanism" / "index.html").read_text(encoding="utf-8")
+    for html in (zh, en):
+        assert html.count('class="arithmatex"') >= 10  # $...$ and $$...$$ handed to KaTeX
+        assert '<div class="admonition warning">' in html  # > [!warning] callout
+        assert '<details class="question">' in html  # > [!question]- folded callout
+    assert 'id="核心思想"' in zh  # Chinese heading keeps a Chinese anchor
+    assert 'id="core-idea"' in en
+
+
+def test_dates_shown_and_api_cross_references_stay_in_language(built_site):
+    zh = (built_site / "notes" / "attention-mechanism" / "index.html").read_text(encoding="utf-8")
+    en = (built_site / "en" / "notes" / "attention-mechanism" / "index.html").read_text(encoding="utf-8")
+    assert "创建于 <time>2026-11-25</time>" in zh
+    assert "Created <time>2026-11-25</time>" in en
+    assert 'href="../../reference/api/#attention.scaled_dot_product_attention"' in zh
+    assert 'href="../../../en/reference/api/#attention.scaled_dot_product_attention"' not in zh
+    assert 'href="../../reference/api/#attention.scaled_dot_product_attention"' in en  # relative to /en/
+
+
+def test_api_reference_renders_docstrings(built_site):
+    api = (built_site / "reference" / "api" / "index.html").read_text(encoding="utf-8")
+    assert 'id="attention.scaled_dot_product_attention"' in api
+    assert "Parameters" in api and "Examples" in api and "&gt;&gt;&gt;" in api
+
+
+def test_tags_index_lists_notes(built_site):
+    tags = (built_site / "tags" / "index.html").read_text(encoding="utf-8")
+    assert "softmax" in tags and "notes/attention-mechanism/" in tags
+
+
+def test_chinese_search_index_is_segmented(built_site):
+    index = json.loads((built_site / "search" / "search_index.json").read_text(encoding="utf-8"))
+    assert "\\u200b" in index["config"]["separator"]
+    text = " ".join(doc["text"] for doc in index["docs"] if "notes/attention-mechanism" in doc["location"])
+    assert "\u200b" in text  # jieba's word boundaries
+    assert "\u200b饱和\u200b" in text  # a word from the middle of a sentence stands alone
