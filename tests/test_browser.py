@@ -10,6 +10,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlparse
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 pytestmark = pytest.mark.browser
 
@@ -47,7 +48,7 @@ def site_url(built_site):
 @pytest.fixture(scope="module")
 def browser():
     _need_chromium()
-    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+    from playwright.sync_api import sync_playwright
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         yield b
@@ -98,9 +99,26 @@ def test_language_switch_lands_on_twin_page(page, site_url):
 @pytest.mark.parametrize(("lang_prefix", "query"), [("", "饱和"), ("/en", "saturation")])
 def test_search_finds_a_word_from_the_middle_of_a_sentence(page, site_url, lang_prefix, query):
     page.goto(f"{site_url}{lang_prefix}/")
-    page.locator("input.md-search__input").fill(query)
-    result = page.locator('.md-search-result__item a[href*="notes/attention-mechanism"]').first
-    result.wait_for(timeout=15_000)
-    href = result.get_attribute("href")
+    page.wait_for_load_state("networkidle")  # the search worker has fetched its index
+    box = page.locator("input.md-search__input")
+    note = "en/notes/attention-mechanism/" if lang_prefix else "/notes/attention-mechanism/"
+    found = """note => [...document.querySelectorAll('.md-search-result__item a')]
+                 .some(a => a.href.includes(note) && (note.startsWith('en') || !a.href.includes('/en/')))"""
+    # The search worker answers only once it has built its index; a query typed before that is
+    # dropped, so type it again (as a person would) until the results show the note.
+    for _ in range(6):
+        box.click()
+        box.fill("")
+        page.keyboard.type(query, delay=50)
+        page.keyboard.press("End")  # CJK text arrives as text input, without the key events search listens to
+        try:
+            page.wait_for_function(found, arg=note, timeout=5_000)
+            break
+        except PlaywrightTimeout:
+            continue
+    else:
+        pytest.fail(f"searching {query!r} never listed {note}; results: {page.locator('.md-search-result').inner_text()!r}")
+    hrefs = [a.get_attribute("href") for a in page.locator(".md-search-result__item a").all()]
+    href = next(h for h in hrefs if "notes/attention-mechanism" in h)
     assert ("/en/" in href) == bool(lang_prefix), href
     _assert_only_loopback(page)
