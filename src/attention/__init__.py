@@ -4,6 +4,8 @@ Exact, numerically stable numpy implementations with PyTorch-compatible semantic
 Notation: query (..., L, E), key (..., S, E), value (..., S, Ev).
 """
 
+from .backward import sdpa_backward, softmax_backward
+from .gradcheck import gradcheck, numerical_gradient
 from .masks import causal_mask, padding_mask
 from .naive import naive_attention
 from .scaled_dot_product import scaled_dot_product_attention
@@ -11,8 +13,12 @@ from .softmax import softmax
 
 __all__ = [
     "causal_mask",
+    "gradcheck",
     "naive_attention",
+    "numerical_gradient",
     "padding_mask",
     "scaled_dot_product_attention",
+    "sdpa_backward",
     "softmax",
+    "softmax_backward",
 ]

@@ -1,0 +1,1 @@
+"""Experiments behind the notes; each module offers a ``python -m attention`` command."""

@@ -1,0 +1,198 @@
+r"""Why divide by $\sqrt{d_k}$: softmax saturation and vanishing gradients, measured.
+
+For each key dimension $d_k$ and scale factor, draw $q, k \sim \mathcal N(0, 1)$ with a
+fixed seed, attend each query over ``keys`` keys, and measure what the note discusses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import math
+import sys
+import time
+from dataclasses import astuple, dataclass
+
+import numpy as np
+
+from ..backward import sdpa_backward, softmax_backward
+from ..scaled_dot_product import scaled_dot_product_attention
+
+#: Scale factors as functions of d_k, by name.
+SCALES = {
+    "1": lambda d_k: 1.0,
+    "1/sqrt(d_k)": lambda d_k: 1.0 / math.sqrt(d_k),
+    "1/d_k": lambda d_k: 1.0 / d_k,
+}
+D_KS = (4, 8, 16, 32, 64, 128, 256, 512, 1024)
+VALUE_DIM = 16  #: Ev, the same for every d_k
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One row of the experiment: averages over ``rows`` independent queries."""
+
+    d_k: int
+    scale: str
+    score_std: float  #: std of the scaled scores
+    entropy: float  #: softmax entropy / log(keys): 1 = uniform, 0 = one-hot
+    max_weight: float  #: mean of each row's largest weight
+    score_grad: float  #: mean norm of the gradient reaching one row of scores
+    query_grad: float  #: mean norm of the gradient reaching one query
+
+
+def measure(d_k: int, scale: str | float, *, rows: int = 256, keys: int = 64, seed: int = 0) -> Measurement:
+    """Measure one (d_k, scale) cell.
+
+    Parameters
+    ----------
+    d_k : int
+        Key dimension E.
+    scale : str or float
+        A key of :data:`SCALES`, or the factor itself.
+    rows : int, default 256
+        Independent queries, each with its own keys and values.
+    keys : int, default 64
+        Keys per query (S).
+    seed : int, default 0
+
+    Returns
+    -------
+    Measurement
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``scale`` or non-positive sizes.
+
+    Examples
+    --------
+    >>> m = measure(64, "1/sqrt(d_k)")
+    >>> 0.9 < m.score_std < 1.1          # Var(q.k / sqrt(d_k)) = 1
+    True
+    """
+    if isinstance(scale, str) and scale not in SCALES:
+        raise ValueError(f"scale must be one of {list(SCALES)} or a number, got {scale!r}")
+    if min(d_k, rows, keys) < 1:
+        raise ValueError(f"d_k, rows and keys must be positive, got {d_k}, {rows}, {keys}")
+    rng = np.random.default_rng([seed, d_k])  # the same draws for every scale at this d_k
+    q = rng.standard_normal((rows, 1, d_k))  # (R, L=1, E)
+    k = rng.standard_normal((rows, keys, d_k))  # (R, S, E)
+    # Ev is fixed so that only the scores change with d_k, not the size of what flows back.
+    v = rng.standard_normal((rows, keys, VALUE_DIM))  # (R, S, Ev)
+    grad_out = rng.standard_normal((rows, 1, VALUE_DIM))  # (R, 1, Ev): a random upstream gradient
+    factor = SCALES[scale](d_k) if isinstance(scale, str) else float(scale)
+
+    _, p = scaled_dot_product_attention(q, k, v, scale=factor, return_weights=True)  # (R, 1, S)
+    scores = factor * (q @ k.transpose(0, 2, 1))  # (R, 1, S)
+    grad_p = grad_out @ v.transpose(0, 2, 1)  # (R, 1, S)
+    grad_scores = softmax_backward(p, grad_p)  # (R, 1, S)
+    grad_q, _, _ = sdpa_backward(grad_out, q, k, v, scale=factor)  # (R, 1, E)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        plogp = np.where(p > 0, p * np.log(p), 0.0)  # (R, 1, S)
+    return Measurement(
+        d_k=d_k,
+        scale=scale if isinstance(scale, str) else f"{factor:.4g}",
+        score_std=float(scores.std()),
+        entropy=float(-plogp.sum(-1).mean() / math.log(keys)),
+        max_weight=float(p.max(-1).mean()),
+        score_grad=float(np.linalg.norm(grad_scores, axis=-1).mean()),
+        query_grad=float(np.linalg.norm(grad_q, axis=-1).mean()),
+    )
+
+
+@functools.lru_cache(maxsize=4)
+def run(d_ks: tuple[int, ...] = D_KS, scales: tuple[str, ...] = tuple(SCALES), *, seed: int = 0, progress=None) -> tuple[Measurement, ...]:
+    """All cells of the grid, in order of d_k then scale; cached, so the site's table and figures share one run.
+
+    ``progress``, if given, is called as ``progress(done, total, d_k)`` after each d_k.
+    """
+    out = []
+    for i, d_k in enumerate(d_ks):
+        out += [measure(d_k, s, seed=seed) for s in scales]
+        if progress is not None:
+            progress(i + 1, len(d_ks), d_k)
+    return tuple(out)
+
+
+HEADERS = {
+    "en": ["d_k", "scale", "score std", "entropy (norm.)", "max weight", "‖∂ℓ/∂scores‖", "‖∂ℓ/∂q‖"],
+    "zh": ["d_k", "缩放因子", "分数标准差", "熵（归一化）", "最大权重", "‖∂ℓ/∂分数‖", "‖∂ℓ/∂q‖"],
+}
+
+
+def markdown_table(results=None, *, lang: str = "en", d_ks=(4, 64, 1024)) -> str:
+    """The results as a Markdown table (rows for ``d_ks`` only, to stay readable)."""
+    results = run() if results is None else results
+    lines = ["| " + " | ".join(HEADERS[lang]) + " |", "|" + "---|" * len(HEADERS[lang])]
+    for m in results:
+        if m.d_k in d_ks:
+            d_k, scale, *numbers = astuple(m)
+            lines.append(f"| {d_k} | `{scale}` | " + " | ".join(f"{x:.3g}" for x in numbers) + " |")
+    return "\n".join(lines)
+
+
+LABELS = {
+    "en": {"entropy": "softmax entropy (normalised)", "max_weight": "largest weight",
+           "score_grad": "gradient norm at the scores", "query_grad": "gradient norm at the query",
+           "x": "key dimension $d_k$", "scale": "scale"},
+    "zh": {"entropy": "softmax 熵（归一化）", "max_weight": "最大权重",
+           "score_grad": "分数处的梯度范数", "query_grad": "查询处的梯度范数",
+           "x": "键维度 $d_k$", "scale": "缩放因子"},
+}
+
+
+def figure(results=None, *, lang: str = "en"):
+    """A 2x2 matplotlib figure of the four measurements against d_k, one line per scale."""
+    from ..plotting import pyplot
+
+    plt = pyplot()
+    results = run() if results is None else results
+    labels = LABELS[lang]
+    fig, axes = plt.subplots(2, 2, figsize=(9, 6.5), sharex=True)
+    for ax, field in zip(axes.flat, ["entropy", "max_weight", "score_grad", "query_grad"]):
+        for scale in dict.fromkeys(m.scale for m in results):
+            rows = [m for m in results if m.scale == scale]
+            ax.plot([m.d_k for m in rows], [getattr(m, field) for m in rows], marker="o", label=scale)
+        ax.set_xscale("log", base=2)
+        ax.set_title(labels[field])
+        ax.grid(alpha=0.3)
+        if field.endswith("grad"):
+            ax.set_yscale("log")
+    for ax in axes[1]:
+        ax.set_xlabel(labels["x"])
+    axes[0, 0].legend(title=labels["scale"])
+    fig.tight_layout()
+    return fig
+
+
+def figure_svg(*, lang: str = "en") -> str:
+    """The figure as inline SVG for the site."""
+    from ..plotting import to_svg
+
+    return to_svg(figure(lang=lang))
+
+
+def _cli(args: argparse.Namespace) -> int:
+    start = time.perf_counter()
+
+    def progress(done, total, d_k):
+        print(f"[{done}/{total}] d_k={d_k} done ({time.perf_counter() - start:.1f} s)", file=sys.stderr)
+
+    results = run(seed=args.seed, progress=progress)
+    print(markdown_table(results, lang=args.lang, d_ks=D_KS))
+    if args.plot:
+        from ..plotting import save
+
+        save(figure(results, lang=args.lang), args.plot)
+        print(f"wrote {args.plot}", file=sys.stderr)
+    return 0
+
+
+def register(commands) -> None:
+    """Add the ``scaling`` command to ``python -m attention``."""
+    p = commands.add_parser("scaling", help="measure softmax saturation and gradients against d_k and scale")
+    p.add_argument("--plot", metavar="FILE", help="also write the figure (png, svg, pdf)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--lang", choices=["en", "zh"], default="en")
+    p.set_defaults(run=_cli)
