@@ -122,3 +122,12 @@ def test_chinese_search_index_is_segmented(built_site):
     text = " ".join(doc["text"] for doc in index["docs"] if "notes/attention-mechanism" in doc["location"])
     assert "\u200b" in text  # jieba's word boundaries
     assert "\u200b饱和\u200b" in text  # a word from the middle of a sentence stands alone
+
+
+def test_build_time_scaling_table_and_figure_in_both_languages(built_site):
+    zh = (built_site / "notes" / "scaling" / "index.html").read_text(encoding="utf-8")
+    en = (built_site / "en" / "notes" / "scaling" / "index.html").read_text(encoding="utf-8")
+    for html, header in ((zh, "熵（归一化）"), (en, "entropy (norm.)")):
+        assert f"<th>{header}</th>" in html  # the table rendered from attention.experiments.scaling
+        assert "<svg xmlns:xlink=" in html  # the matplotlib figure, inlined
+        assert "<code>1/sqrt(d_k)</code>" in html
