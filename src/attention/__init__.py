@@ -5,6 +5,7 @@ Notation: query (..., L, E), key (..., S, E), value (..., S, Ev).
 """
 
 from .backward import sdpa_backward, softmax_backward
+from .flash import flash_attention
 from .gradcheck import gradcheck, numerical_gradient
 from .masks import causal_mask, padding_mask
 from .naive import naive_attention
@@ -13,6 +14,7 @@ from .softmax import softmax
 
 __all__ = [
     "causal_mask",
+    "flash_attention",
     "gradcheck",
     "naive_attention",
     "numerical_gradient",

@@ -10,6 +10,7 @@ leading ``...`` are batch/head dims (B, H) that broadcast.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 
@@ -124,6 +125,58 @@ def scaled_dot_product_attention(
     array([[0.7604, 0.2396],
            [0.5   , 0.5   ]], dtype=float32)
     """
+    prob = prepare(query, key, value, attn_mask, is_causal, scale)
+    dropout_p = check_probability("dropout_p", dropout_p)
+    if dropout_p > 0 and rng is None:
+        raise ValueError("dropout_p > 0 needs rng=np.random.default_rng(seed), so that dropout is reproducible")
+    if rng is not None and not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    L, S = prob.q.shape[-2], prob.k.shape[-2]
+    if not return_weights and dropout_p == 0 and L * S >= BLOCKED_MIN_SCORES:
+        # Large problems: the exact blocked (online-softmax) path never stores L x S scores.
+        from .flash import blocked_attention
+
+        return blocked_attention(prob)
+
+    scores_shape = (*prob.batch, L, S)
+    mask = causal_mask(L, S) if prob.is_causal else prob.mask  # (..., L, S) or None
+    scores = np.matmul(prob.q, np.swapaxes(prob.k, -1, -2))  # (..., L, S)
+    scores = np.broadcast_to(scores, scores_shape).copy() if scores.shape != scores_shape else scores
+    where = None
+    if mask is not None and mask.dtype == np.bool_:
+        where = np.broadcast_to(mask, scores_shape)  # (..., L, S)
+    elif mask is not None:
+        scores += mask.astype(prob.q.dtype, copy=False)  # (..., L, S)
+    weights = stable_softmax_(scores, -1, where)  # (..., L, S)
+    if dropout_p > 0:
+        keep = rng.random(scores_shape) >= dropout_p  # (..., L, S)
+        weights *= keep
+        weights *= 1.0 / (1.0 - dropout_p)
+    output = np.matmul(weights, prob.v).astype(prob.out_dtype, copy=False)  # (..., L, Ev)
+    if return_weights:
+        return output, weights.astype(prob.out_dtype, copy=False)
+    return output
+
+
+#: From this many scores (L * S) on, scaled_dot_product_attention takes the blocked path
+#: (unless it must return the weights or apply dropout).
+BLOCKED_MIN_SCORES = 1024 * 1024
+
+
+class Problem(NamedTuple):
+    """Validated attention inputs, in the working dtype, with ``q`` already scaled."""
+
+    q: np.ndarray  # (..., L, E), multiplied by scale
+    k: np.ndarray  # (..., S, E)
+    v: np.ndarray  # (..., S, Ev)
+    mask: np.ndarray | None  # broadcastable to (..., L, S); bool or float
+    is_causal: bool
+    batch: tuple[int, ...]
+    out_dtype: np.dtype
+
+
+def prepare(query, key, value, attn_mask=None, is_causal=False, scale=None) -> Problem:
+    """Validate the inputs shared by every attention function and bring them to the working dtype."""
     q = as_real_array("query", query, min_ndim=2)  # (..., L, E)
     k = as_real_array("key", key, min_ndim=2)  # (..., S, E)
     v = as_real_array("value", value, min_ndim=2)  # (..., S, Ev)
@@ -141,43 +194,19 @@ def scaled_dot_product_attention(
         raise ValueError(
             f"batch dims of query {q.shape}, key {k.shape} and value {v.shape} do not broadcast"
         ) from None
-    L, S = q.shape[-2], k.shape[-2]
-    scores_shape = (*batch, L, S)
     if is_causal and attn_mask is not None:
         raise ValueError("pass either attn_mask or is_causal=True, not both")
-    mask = None if attn_mask is None else _check_mask(attn_mask, scores_shape)
-    dropout_p = check_probability("dropout_p", dropout_p)
-    if dropout_p > 0 and rng is None:
-        raise ValueError("dropout_p > 0 needs rng=np.random.default_rng(seed), so that dropout is reproducible")
-    if rng is not None and not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    mask = None if attn_mask is None else _check_mask(attn_mask, (*batch, q.shape[-2], k.shape[-2]))
     scale = check_scale(scale)
-
     out_dtype = np.result_type(q.dtype, k.dtype, v.dtype)
     work_dtype = np.float32 if out_dtype == np.float16 else out_dtype
     if scale is None:
         scale = 1.0 / math.sqrt(q.shape[-1])
-    if is_causal:
-        mask = causal_mask(L, S)  # (L, S)
-
     # Scaling Q (L*E products) is cheaper than scaling the scores (L*S products).
     q = np.multiply(q, scale, dtype=work_dtype)  # (..., L, E)
-    scores = np.matmul(q, np.swapaxes(k.astype(work_dtype, copy=False), -1, -2))  # (..., L, S)
-    scores = np.broadcast_to(scores, scores_shape).copy() if scores.shape != scores_shape else scores
-    where = None
-    if mask is not None and mask.dtype == np.bool_:
-        where = np.broadcast_to(mask, scores_shape)  # (..., L, S)
-    elif mask is not None:
-        scores += mask.astype(work_dtype, copy=False)  # (..., L, S)
-    weights = stable_softmax_(scores, -1, where)  # (..., L, S)
-    if dropout_p > 0:
-        keep = rng.random(scores_shape) >= dropout_p  # (..., L, S)
-        weights *= keep
-        weights *= 1.0 / (1.0 - dropout_p)
-    output = np.matmul(weights, v.astype(work_dtype, copy=False)).astype(out_dtype, copy=False)  # (..., L, Ev)
-    if return_weights:
-        return output, weights.astype(out_dtype, copy=False)
-    return output
+    k = k.astype(work_dtype, copy=False)  # (..., S, E)
+    v = v.astype(work_dtype, copy=False)  # (..., S, Ev)
+    return Problem(q, k, v, mask, bool(is_causal), batch, out_dtype)
 
 
 def _check_mask(attn_mask, scores_shape: tuple[int, ...]) -> np.ndarray:
