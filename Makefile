@@ -36,8 +36,10 @@ test: setup
 doctest: $(STAMP)
 	$(BIN)/python -m pytest src
 
+# Benchmarks (not part of make test): installs the bench extra (torch==2.13.0, CPU) and writes
+# benchmarks/results/latest.json; see docs/notes/long-sequences.*.md.
 bench: setup
-	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[bench]' torch==2.13.0
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[bench]'
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
 # Re-resolve the dependencies in a scratch venv and write the lock file.
