@@ -131,3 +131,8 @@ def test_build_time_scaling_table_and_figure_in_both_languages(built_site):
         assert f"<th>{header}</th>" in html  # the table rendered from attention.experiments.scaling
         assert "<svg xmlns:xlink=" in html  # the matplotlib figure, inlined
         assert "<code>1/sqrt(d_k)</code>" in html
+
+
+def test_obsidian_config_stays_out_of_the_site(built_site):
+    assert (ROOT / "docs" / ".obsidian" / "app.json").is_file()
+    assert not list(built_site.rglob(".obsidian")) and not list(built_site.rglob("app.json"))
