@@ -57,18 +57,11 @@ def _function(impl: str):
     raise ValueError(impl)
 
 
-def _rss_mib() -> float:
+def _status_mib(field: str) -> float:
+    """A memory field of /proc/self/status (VmRSS: now, VmHWM: high-water mark), in MiB."""
     with open("/proc/self/status") as status:
         for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def _peak_mib() -> float:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     return float("nan")
 
@@ -82,7 +75,7 @@ def cell(impl: str, n: int, repeats: int) -> dict:
         Path("/proc/self/clear_refs").write_text("5")
     except OSError:
         pass
-    base = _rss_mib()
+    base = _status_mib("VmRSS")
     with np.errstate(over="ignore", invalid="ignore"):
         times = []
         for _ in range(repeats):
@@ -91,7 +84,7 @@ def cell(impl: str, n: int, repeats: int) -> dict:
             times.append(time.perf_counter() - t0)
     t = float(np.median(times))
     flops = 4 * n * n * E / (2 if impl == "causal flash" else 1)
-    return {"impl": impl, "N": n, "time_s": t, "gflops": flops / t / 1e9, "peak_mib": _peak_mib() - base, "status": "ok"}
+    return {"impl": impl, "N": n, "time_s": t, "gflops": flops / t / 1e9, "peak_mib": _status_mib("VmHWM") - base, "status": "ok"}
 
 
 def targets(rounds: int) -> dict:
