@@ -1,0 +1,50 @@
+import math
+
+import numpy as np
+import pytest
+
+from attention.multihead import MultiHeadAttention
+from attention.positional import rotary_embedding, sinusoidal_encoding
+
+
+def test_sinusoidal_matches_the_formula():
+    pe = sinusoidal_encoding(7, 6)
+    for p in range(7):
+        for i in range(3):
+            angle = p / 10000 ** (2 * i / 6)
+            assert pe[p, 2 * i] == pytest.approx(math.sin(angle))
+            assert pe[p, 2 * i + 1] == pytest.approx(math.cos(angle))
+
+
+def test_rope_preserves_norms_and_depends_on_relative_position():
+    rng = np.random.default_rng(0)
+    q, k = rng.standard_normal((6, 8)), rng.standard_normal((6, 8))
+    rq, rk = rotary_embedding(q), rotary_embedding(k)
+    np.testing.assert_allclose(np.linalg.norm(rq, axis=-1), np.linalg.norm(q, axis=-1))
+    shifted_q = rotary_embedding(q, np.arange(6) + 7)
+    shifted_k = rotary_embedding(k, np.arange(6) + 7)
+    np.testing.assert_allclose(rq @ rk.T, shifted_q @ shifted_k.T, atol=1e-12)
+
+
+def test_positions_break_permutation_equivariance():
+    mha = MultiHeadAttention(8, 2, rng=np.random.default_rng(1))
+    x = np.random.default_rng(2).standard_normal((1, 6, 8))
+    perm = np.array([1, 0, 2, 3, 4, 5])
+    xp = x + sinusoidal_encoding(6, 8)
+    xpp = x[:, perm] + sinusoidal_encoding(6, 8)
+    out, _ = mha.forward(xp, xp, xp)
+    out_perm, _ = mha.forward(xpp, xpp, xpp)
+    assert not np.allclose(out_perm, out[:, perm])
+
+
+@pytest.mark.parametrize(("args", "message"), [((3, 5), "E must be a positive even integer"), ((-1, 4), "L must be")])
+def test_sinusoidal_bad_sizes(args, message):
+    with pytest.raises(ValueError, match=message):
+        sinusoidal_encoding(*args)
+
+
+def test_rope_bad_inputs():
+    with pytest.raises(ValueError, match=r"even feature size D, got shape \(2, 3\)"):
+        rotary_embedding(np.ones((2, 3)))
+    with pytest.raises(ValueError, match=r"positions must have shape \(L,\) = \(2,\)"):
+        rotary_embedding(np.ones((2, 4)), [0, 1, 2])
