@@ -1,0 +1,112 @@
+"""Transformer building blocks around attention: LayerNorm, feed-forward, encoder and decoder blocks.
+
+Pre-norm residual blocks, as in GPT-2 and most models since: ``x + f(LayerNorm(x))``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ._validation import as_real_array
+from .multihead import MultiHeadAttention
+
+
+def layer_norm(x, weight=None, bias=None, *, eps: float = 1e-5) -> np.ndarray:
+    r"""Normalise the last axis to mean 0 and variance 1, then scale and shift.
+
+    $\mathrm{LN}(x) = \gamma \odot (x - \mu) / \sqrt{\sigma^2 + \epsilon} + \beta$, like
+    ``torch.nn.functional.layer_norm`` over the last dimension (biased variance).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> y = layer_norm(np.array([[1.0, 2.0, 3.0, 6.0]]))
+    >>> float(abs(y.mean())) < 1e-12, round(float(y.std()), 4)
+    (True, 1.0)
+    """
+    x = as_real_array("x", x, min_ndim=1)
+    mu = x.mean(axis=-1, keepdims=True)  # (..., 1)
+    var = x.var(axis=-1, keepdims=True)  # (..., 1)
+    y = (x - mu) / np.sqrt(var + eps)  # (..., E)
+    if weight is not None:
+        y = y * weight
+    if bias is not None:
+        y = y + bias
+    return y
+
+
+class FeedForward:
+    """Position-wise feed-forward network: ``Linear(E, F) -> GELU -> Linear(F, E)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> ff = FeedForward(8, 32, rng=np.random.default_rng(0))
+    >>> ff(np.ones((2, 5, 8))).shape          # (B, L, E) -> (B, L, E)
+    (2, 5, 8)
+    """
+
+    def __init__(self, embed_dim: int, hidden_dim: int, *, rng: np.random.Generator | None = None):
+        rng = np.random.default_rng() if rng is None else rng
+        self.w1 = rng.uniform(-1, 1, (hidden_dim, embed_dim)) / math.sqrt(embed_dim)  # (F, E)
+        self.b1 = np.zeros(hidden_dim)  # (F,)
+        self.w2 = rng.uniform(-1, 1, (embed_dim, hidden_dim)) / math.sqrt(hidden_dim)  # (E, F)
+        self.b2 = np.zeros(embed_dim)  # (E,)
+
+    def __call__(self, x) -> np.ndarray:
+        h = x @ self.w1.T + self.b1  # (..., F)
+        h = 0.5 * h * (1 + np.tanh(math.sqrt(2 / math.pi) * (h + 0.044715 * h**3)))  # GELU (tanh form)
+        return h @ self.w2.T + self.b2  # (..., E)
+
+
+class EncoderBlock:
+    """Pre-norm encoder block: ``x + SelfAttention(LN(x))``, then ``x + FeedForward(LN(x))``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> block = EncoderBlock(8, 2, rng=np.random.default_rng(0))
+    >>> block(np.ones((2, 5, 8))).shape
+    (2, 5, 8)
+    """
+
+    def __init__(self, embed_dim: int, num_heads: int, *, hidden_dim: int | None = None,
+                 rng: np.random.Generator | None = None):
+        rng = np.random.default_rng() if rng is None else rng
+        self.attention = MultiHeadAttention(embed_dim, num_heads, rng=rng)
+        self.feed_forward = FeedForward(embed_dim, hidden_dim or 4 * embed_dim, rng=rng)
+
+    def __call__(self, x, key_padding_mask=None) -> np.ndarray:
+        h = layer_norm(x)  # (B, L, E)
+        x = x + self.attention.forward(h, h, h, key_padding_mask=key_padding_mask, need_weights=False)[0]  # (B, L, E)
+        return x + self.feed_forward(layer_norm(x))  # (B, L, E)
+
+
+class DecoderBlock:
+    """Pre-norm decoder block: causal self-attention, cross-attention to ``memory``, feed-forward.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> block = DecoderBlock(8, 2, rng=np.random.default_rng(0))
+    >>> x, memory = np.ones((2, 5, 8)), np.ones((2, 7, 8))    # (B, L, E), (B, S, E)
+    >>> block(x, memory).shape
+    (2, 5, 8)
+    """
+
+    def __init__(self, embed_dim: int, num_heads: int, *, hidden_dim: int | None = None,
+                 rng: np.random.Generator | None = None):
+        rng = np.random.default_rng() if rng is None else rng
+        self.self_attention = MultiHeadAttention(embed_dim, num_heads, rng=rng)
+        self.cross_attention = MultiHeadAttention(embed_dim, num_heads, rng=rng)
+        self.feed_forward = FeedForward(embed_dim, hidden_dim or 4 * embed_dim, rng=rng)
+
+    def __call__(self, x, memory, memory_padding_mask=None) -> np.ndarray:
+        h = layer_norm(x)  # (B, L, E)
+        x = x + self.self_attention.forward(h, h, h, is_causal=True, need_weights=False)[0]  # (B, L, E)
+        h = layer_norm(x)  # (B, L, E)
+        x = x + self.cross_attention.forward(h, memory, memory, key_padding_mask=memory_padding_mask,
+                                             need_weights=False)[0]  # (B, L, E)
+        return x + self.feed_forward(layer_norm(x))  # (B, L, E)
