@@ -48,3 +48,16 @@ def test_rope_bad_inputs():
         rotary_embedding(np.ones((2, 3)))
     with pytest.raises(ValueError, match=r"positions must have shape \(L,\) = \(2,\)"):
         rotary_embedding(np.ones((2, 4)), [0, 1, 2])
+
+
+def test_rope_also_breaks_permutation_equivariance():
+    from attention import scaled_dot_product_attention
+
+    rng = np.random.default_rng(3)
+    q, k, v = rng.standard_normal((3, 6, 8))
+    perm = np.array([2, 0, 1, 3, 4, 5])
+    plain = scaled_dot_product_attention(q, k, v)
+    assert np.allclose(scaled_dot_product_attention(q[perm], k[perm], v[perm]), plain[perm])
+    rope = scaled_dot_product_attention(rotary_embedding(q), rotary_embedding(k), v)
+    rope_perm = scaled_dot_product_attention(rotary_embedding(q[perm]), rotary_embedding(k[perm]), v[perm])
+    assert not np.allclose(rope_perm, rope[perm])
