@@ -13,7 +13,7 @@ import sys
 
 import numpy as np
 
-COMMAND_MODULES: list[str] = ["attention.experiments.scaling", "attention.experiments.recall", "attention.timeseries"]
+COMMAND_MODULES: list[str] = ["attention.experiments.scaling", "attention.experiments.recall", "attention.timeseries", "attention.qknorm"]
 
 
 def _demo(args: argparse.Namespace) -> int:

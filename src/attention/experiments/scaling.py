@@ -16,7 +16,7 @@ from dataclasses import astuple, dataclass
 import numpy as np
 
 from ..backward import sdpa_backward, softmax_backward
-from ..scaled_dot_product import scaled_dot_product_attention
+from ..softmax import softmax
 
 #: Scale factors as functions of d_k, by name.
 SCALES = {
@@ -83,22 +83,28 @@ def measure(d_k: int, scale: str | float, *, rows: int = 256, keys: int = 64, se
     grad_out = rng.standard_normal((rows, 1, VALUE_DIM))  # (R, 1, Ev): a random upstream gradient
     factor = SCALES[scale](d_k) if isinstance(scale, str) else float(scale)
 
-    _, p = scaled_dot_product_attention(q, k, v, scale=factor, return_weights=True)  # (R, 1, S)
-    scores = factor * (q @ k.transpose(0, 2, 1))  # (R, 1, S)
-    grad_p = grad_out @ v.transpose(0, 2, 1)  # (R, 1, S)
-    grad_scores = softmax_backward(p, grad_p)  # (R, 1, S)
+    entropy, max_weight, score_grad = row_statistics(factor * (q @ k.transpose(0, 2, 1)), v, grad_out)
     grad_q, _, _ = sdpa_backward(grad_out, q, k, v, scale=factor)  # (R, 1, E)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        plogp = np.where(p > 0, p * np.log(p), 0.0)  # (R, 1, S)
     return Measurement(
         d_k=d_k,
         scale=scale if isinstance(scale, str) else f"{factor:.4g}",
-        score_std=float(scores.std()),
-        entropy=float(-plogp.sum(-1).mean() / math.log(keys)),
-        max_weight=float(p.max(-1).mean()),
-        score_grad=float(np.linalg.norm(grad_scores, axis=-1).mean()),
+        score_std=float((factor * (q @ k.transpose(0, 2, 1))).std()),
+        entropy=entropy,
+        max_weight=max_weight,
+        score_grad=score_grad,
         query_grad=float(np.linalg.norm(grad_q, axis=-1).mean()),
     )
+
+
+def row_statistics(scores: np.ndarray, v: np.ndarray, grad_out: np.ndarray) -> tuple[float, float, float]:
+    """For scores ``(R, 1, S)``: mean normalised entropy, mean largest weight, and the mean norm
+    of the gradient reaching the scores when ``grad_out (R, 1, Ev)`` flows back through ``v (R, S, Ev)``."""
+    p = softmax(scores)  # (R, 1, S)
+    grad_scores = softmax_backward(p, grad_out @ v.transpose(0, 2, 1))  # (R, 1, S)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        plogp = np.where(p > 0, p * np.log(p), 0.0)  # (R, 1, S)
+    entropy = float(-plogp.sum(-1).mean() / math.log(scores.shape[-1]))
+    return entropy, float(p.max(-1).mean()), float(np.linalg.norm(grad_scores, axis=-1).mean())
 
 
 @functools.lru_cache(maxsize=4)
