@@ -13,7 +13,7 @@ import sys
 
 import numpy as np
 
-COMMAND_MODULES: list[str] = ["attention.experiments.scaling", "attention.experiments.recall", "attention.timeseries", "attention.qknorm"]
+COMMAND_MODULES: list[str] = ["attention.experiments.scaling", "attention.experiments.recall", "attention.timeseries", "attention.qknorm", "attention.vision"]
 
 
 def _demo(args: argparse.Namespace) -> int:

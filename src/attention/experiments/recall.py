@@ -22,6 +22,7 @@ import numpy as np
 from ..backward import sdpa_backward
 from ..scaled_dot_product import scaled_dot_product_attention
 from ..softmax import softmax
+from .optim import Adam
 
 
 @dataclass(frozen=True)
@@ -112,18 +113,13 @@ def train(task: Task = Task(), *, steps: int = 400, batch: int = 64, lr: float =
     """Adam on fresh random batches; ``progress(step, loss)`` is called every 50 steps."""
     rng = np.random.default_rng(seed)
     params = init_params(task, dim, seed)
-    m = {k: np.zeros_like(v) for k, v in params.items()}
-    s = {k: np.zeros_like(v) for k, v in params.items()}
+    opt = Adam(params, lr=lr)
     losses, start = [], time.perf_counter()
     for step in range(1, steps + 1):
         pairs, query, answer, _ = make_batch(task, batch, rng)
         loss, grads = loss_and_grads(params, pairs, query, answer)
         losses.append(loss)
-        for name, g in grads.items():
-            m[name] = 0.9 * m[name] + 0.1 * g
-            s[name] = 0.999 * s[name] + 0.001 * g * g
-            m_hat, s_hat = m[name] / (1 - 0.9**step), s[name] / (1 - 0.999**step)
-            params[name] -= lr * m_hat / (np.sqrt(s_hat) + 1e-8)
+        opt.step(grads)
         if progress is not None and (step % 50 == 0 or step == steps):
             progress(step, loss)
     return Run(params, losses, accuracy(params, task), time.perf_counter() - start)

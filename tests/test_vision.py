@@ -1,0 +1,49 @@
+import numpy as np
+
+from attention import gradcheck
+from attention.__main__ import main
+from attention.vision import PATCH, accuracy, init_params, loss_and_grads, make_images, patchify, train
+
+
+def test_patchify_round_trip():
+    images = np.random.default_rng(0).standard_normal((2, 16, 16))
+    tokens = patchify(images)
+    assert tokens.shape == (2, 16, 16)
+    np.testing.assert_array_equal(tokens[1, 5].reshape(PATCH, PATCH), images[1, 4:8, 4:8])  # patch (1, 1)
+
+
+def test_shape_sits_in_the_stated_patch():
+    images, labels, where = make_images(20, np.random.default_rng(1), noise=0.0)
+    tokens = patchify(images)
+    for i in range(20):
+        assert tokens[i].sum(-1).argmax() == where[i]
+        assert np.count_nonzero(tokens[i].sum(-1)) == 1
+
+
+def test_hand_derived_gradients_pass_gradcheck():
+    params = init_params(dim=3, seed=2)
+    images, labels, _ = make_images(3, np.random.default_rng(3))
+    tokens = patchify(images)
+    names = list(params)
+
+    def f(*arrays):
+        loss, grads = loss_and_grads(dict(zip(names, arrays)), tokens, labels)
+        return loss, [grads[n] for n in names]
+
+    assert max(gradcheck(f, *[params[n] for n in names], rtol=1e-6)) < 1e-6
+
+
+def test_learns_far_above_chance_and_attends_to_the_shape():
+    assert accuracy(init_params()) < 0.5
+    params, losses, acc, _ = train(steps=200)
+    assert acc >= 0.9  # chance is 0.25
+    from attention.vision import forward
+
+    images, _, where = make_images(500, np.random.default_rng(4))
+    _, w, _ = forward(params, patchify(images))
+    assert (w.argmax(-1) == where).mean() > 0.9  # the most-attended patch is the one with the shape
+
+
+def test_cli(capsys):
+    assert main(["vision", "--steps", "60"]) == 0
+    assert "held-out accuracy" in capsys.readouterr().out
