@@ -51,3 +51,12 @@ def save(fig, path) -> None:
     plt = pyplot()
     fig.savefig(path, bbox_inches="tight", dpi=150)
     plt.close(fig)
+
+
+def write_svg(path, svg: str) -> None:
+    """Write an inline SVG string (from :func:`to_svg`) to ``path`` and say so on stderr."""
+    import sys
+    from pathlib import Path
+
+    Path(path).write_text(svg, encoding="utf-8")
+    print(f"wrote {path} (SVG)", file=sys.stderr)

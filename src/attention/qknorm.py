@@ -122,13 +122,12 @@ def figure_svg(*, lang: str = "en") -> str:
 
 
 def _cli(args: argparse.Namespace) -> int:
+    from .plotting import write_svg
+
     print("measuring entropy and gradients with and without QK-norm ...", file=sys.stderr)
     print(markdown_table(lang=args.lang, d_ks=D_KS))
     if args.plot:
-        from pathlib import Path
-
-        Path(args.plot).write_text(figure_svg(lang=args.lang), encoding="utf-8")
-        print(f"wrote {args.plot} (SVG)", file=sys.stderr)
+        write_svg(args.plot, figure_svg(lang=args.lang))
     return 0
 
 

@@ -184,14 +184,13 @@ def figure_svg(*, lang: str = "en") -> str:
 
 
 def _cli(args: argparse.Namespace) -> int:
+    from .plotting import write_svg
+
     print("evaluating one-step forecasts after the changepoint ...", file=sys.stderr)
     print(mse_table(lang=args.lang))
     print(f"attention on whole-period lags: {evaluate()['attention_on_whole_periods']:.3f}")
     if args.plot:
-        from pathlib import Path
-
-        Path(args.plot).write_text(figure_svg(lang=args.lang), encoding="utf-8")
-        print(f"wrote {args.plot} (SVG)", file=sys.stderr)
+        write_svg(args.plot, figure_svg(lang=args.lang))
     return 0
 
 

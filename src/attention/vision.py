@@ -158,10 +158,9 @@ def _cli(args: argparse.Namespace) -> int:
     _, _, acc, seconds = train(steps=args.steps, seed=args.seed, progress=progress)
     print(f"held-out accuracy {acc:.3f} (chance {1 / len(CLASSES):.3f}) after {args.steps} steps, {seconds:.1f} s")
     if args.plot:
-        from pathlib import Path
+        from .plotting import write_svg
 
-        Path(args.plot).write_text(figure_svg(), encoding="utf-8")
-        print(f"wrote {args.plot} (SVG)", file=sys.stderr)
+        write_svg(args.plot, figure_svg())
     return 0
 
 
