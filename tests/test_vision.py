@@ -47,3 +47,16 @@ def test_learns_far_above_chance_and_attends_to_the_shape():
 def test_cli(capsys):
     assert main(["vision", "--steps", "60"]) == 0
     assert "held-out accuracy" in capsys.readouterr().out
+
+
+def test_patch_self_attention_finds_copies_of_a_shape():
+    from attention.vision import _GLYPHS, patch_self_attention
+
+    image = 0.1 * np.random.default_rng(3).standard_normal((16, 16))  # the note's figure image
+    image[0:4, 0:4] += _GLYPHS[1]  # plus, patch 0
+    image[8:12, 12:16] += _GLYPHS[1]  # plus, patch 11
+    image[12:16, 4:8] += _GLYPHS[3]  # bar, patch 13
+    w = patch_self_attention(image)
+    np.testing.assert_allclose(w.sum(1), 1.0)
+    assert w[0, [0, 11]].sum() > 0.8 and w[11, [0, 11]].sum() > 0.8  # the pluses attend to each other
+    assert w[13, 13] > 0.7 and w[13, [0, 11]].sum() < 0.2  # the bar to itself

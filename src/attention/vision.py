@@ -128,7 +128,62 @@ def trained():
     return train()
 
 
-TEXT = {"en": {"before": "untrained", "after": "trained"}, "zh": {"before": "训练前", "after": "训练后"}}
+def patch_self_attention(image, *, temperature: float = 8.0) -> np.ndarray:
+    """Self-attention among the patches of one ``image (16, 16)``: weights ``(P, P)``, row = querying patch.
+
+    Queries and keys are the raw patches, L2-normalised (QK-norm), so a patch attends to the
+    patches whose content points the same way: a shape finds its copies, noise finds little.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> image = np.zeros((16, 16))
+    >>> image[0:4, 0:4] = image[8:12, 12:16] = _GLYPHS[1]        # the same plus in patches 0 and 11
+    >>> image[12:16, 4:8] = _GLYPHS[3]                             # a bar in patch 13
+    >>> w = patch_self_attention(image)
+    >>> bool(w[0, 11] == w[0, 0] and w[0, 11] > 10 * w[0, 13])     # a plus attends to both pluses, not the bar
+    True
+    """
+    from .qknorm import qk_norm_attention
+
+    tokens = patchify(as_real_array("image", image, min_ndim=2)[None])[0]  # (P, p*p)
+    return qk_norm_attention(tokens, tokens, tokens, temperature=temperature, return_weights=True)[1]  # (P, P)
+
+
+TEXT = {"en": {"before": "untrained", "after": "trained", "image": "image: two pluses and a bar",
+               "self": "patch-to-patch attention", "q": "querying patch", "k": "attended patch"},
+        "zh": {"before": "训练前", "after": "训练后", "image": "图像：两个加号和一个横条",
+               "self": "图块之间的注意力", "q": "发出查询的图块", "k": "被关注的图块"}}
+
+
+def self_attention_svg(*, lang: str = "en") -> str:
+    """An image with repeated shapes and its 16 x 16 patch self-attention matrix."""
+    from .plotting import pyplot, to_svg
+
+    plt, t = pyplot(), TEXT[lang]
+    image = 0.1 * np.random.default_rng(3).standard_normal((SIZE, SIZE))
+    image[0:4, 0:4] += _GLYPHS[1]  # plus in patch 0
+    image[8:12, 12:16] += _GLYPHS[1]  # plus in patch 11
+    image[12:16, 4:8] += _GLYPHS[3]  # bar in patch 13
+    w = patch_self_attention(image)  # (P, P)
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3.8))
+    axes[0].imshow(image, cmap="gray")
+    for k in range(SIZE // PATCH):
+        axes[0].axhline(k * PATCH - 0.5, color="orange", lw=0.5)
+        axes[0].axvline(k * PATCH - 0.5, color="orange", lw=0.5)
+    for i in range(len(w)):
+        r, c = divmod(i, SIZE // PATCH)
+        axes[0].text(c * PATCH + 0.2, r * PATCH + 1.0, str(i), color="orange", fontsize=7)
+    axes[0].set_title(t["image"], fontsize=10)
+    axes[0].axis("off")
+    axes[1].imshow(w, cmap="Blues")
+    axes[1].set_title(t["self"], fontsize=10)
+    axes[1].set_xlabel(t["k"])
+    axes[1].set_ylabel(t["q"])
+    axes[1].set_xticks(range(0, len(w), 3))
+    axes[1].set_yticks(range(0, len(w), 3))
+    fig.tight_layout()
+    return to_svg(fig)
 
 
 def figure_svg(*, lang: str = "en", examples: int = 6) -> str:
