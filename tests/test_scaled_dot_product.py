@@ -266,7 +266,6 @@ def test_property_permutation_equivariance_over_keys(problem):
 @given(problems(masked=False), st.data())
 def test_property_causal_position_ignores_the_future(problem, data):
     q, k, v, _, rng = problem
-    S = k.shape[0]
     i = data.draw(st.integers(0, q.shape[0] - 1))
     out = sdpa(q, k, v, is_causal=True)
     k2, v2 = k.copy(), v.copy()
@@ -274,8 +273,8 @@ def test_property_causal_position_ignores_the_future(problem, data):
     v2[i + 1 :] = rng.standard_normal(v2[i + 1 :].shape) * 100
     out2 = sdpa(q, k2, v2, is_causal=True)
     np.testing.assert_array_equal(out2[: i + 1], out[: i + 1])
-    if i + 1 < S and i + 1 < q.shape[0]:
-        assert not np.allclose(out2[i + 1 :], out[i + 1 :])
+    # (Later positions usually change too, but not always: a saturated row may ignore the
+    # changed keys. test_is_causal_equals_explicit_top_left_tril checks the mask exactly.)
 
 
 @settings(max_examples=200, deadline=None)
