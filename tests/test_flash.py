@@ -3,8 +3,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from attention import flash_attention, scaled_dot_product_attention as sdpa
-from attention.scaled_dot_product import BLOCKED_MIN_SCORES
+from attention import flash, flash_attention, scaled_dot_product_attention as sdpa
+from attention.scaled_dot_product import BLOCKED_MIN_SCORES, prepare
+
+_real_blocked = flash.blocked_attention
 
 
 def dense(q, k, v, mask=None, is_causal=False, scale=None):
@@ -94,13 +96,19 @@ def test_validation_is_shared_with_sdpa():
         flash_attention(np.ones((2, 3)), np.ones((4, 3)), np.ones((3, 2)))
 
 
-def test_sdpa_dispatches_large_inputs_to_the_blocked_path_with_the_same_result():
+def test_sdpa_dispatches_large_inputs_to_the_blocked_path_with_the_same_result(monkeypatch):
+    calls = []
+    monkeypatch.setattr(flash, "blocked_attention", lambda prob, **kw: calls.append(prob.q.shape) or _real_blocked(prob, **kw))
     rng = np.random.default_rng(5)
     n = int(np.sqrt(BLOCKED_MIN_SCORES))  # L * S reaches the threshold
     q, k, v = (rng.standard_normal((n, 16)).astype(np.float32) for _ in range(3))
     for causal in (False, True):
         fast = sdpa(q, k, v, is_causal=causal)
         assert np.abs(fast - dense(q, k, v, is_causal=causal)).max() <= 1e-5
+    assert calls == [(n, 16), (n, 16)]
+    sdpa(q[:-1], k, v)  # one score short of the threshold: dense
+    sdpa(q, k, v, dropout_p=0.1, rng=rng)  # dropout needs the weights: dense
+    assert len(calls) == 2
 
 
 @settings(max_examples=100, deadline=None)
@@ -111,3 +119,144 @@ def test_property_equals_dense(L, S, block, seed, causal, masked):
     mask = rng.random((L, S)) < 0.5 if masked and not causal else None
     out = flash_attention(q, k, v, mask, is_causal=causal, block_size=block)
     assert np.abs(out - dense(q, k, v, mask, is_causal=causal)).max() <= 1e-12
+
+
+# --- The fast paths: every shortcut must give the dense result -----------------------------------
+
+masks = st.sampled_from(["none", "bool", "float", "causal"])
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(1, 40), st.integers(1, 40), st.integers(1, 12), st.integers(1, 12), masks,
+       st.sampled_from([0.1, 1.0, 30.0]), st.integers(0, 2**16))
+def test_property_any_query_and_key_blocks_equal_dense(L, S, query_block, key_block, kind, spread, seed):
+    """Query and key blocks of different sizes (so causal blocks straddle the diagonal anywhere),
+    every kind of mask, and scores from flat to very peaked (spread 30 puts scores hundreds apart,
+    which forces the reference to move and the exp path instead of exp2)."""
+    rng = np.random.default_rng(seed)
+    q = rng.standard_normal((2, L, 4)) * spread
+    k, v = rng.standard_normal((2, S, 4)), rng.standard_normal((2, S, 3))
+    mask = {"none": None, "causal": None, "bool": rng.random((L, S)) < 0.6,
+            "float": np.where(rng.random((2, 1, S)) < 0.3, -np.inf, rng.standard_normal((2, 1, S)))}[kind]
+    prob = prepare(q, k, v, mask, is_causal=kind == "causal")
+    out = flash.blocked_attention(prob, key_block=key_block, query_block=query_block)
+    expected = dense(q, k, v, mask, is_causal=kind == "causal")
+    np.testing.assert_allclose(out, expected, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_float32_default_blocks_match_dense(causal):
+    rng = np.random.default_rng(6)
+    q, k, v = (rng.standard_normal((1100, 64)).astype(np.float32) for _ in range(3))
+    out = flash_attention(q, k, v, is_causal=causal)
+    assert out.dtype == np.float32
+    assert np.abs(out - dense(q, k, v, is_causal=causal)).max() <= 1e-5
+
+
+@pytest.fixture
+def exp2_inputs(monkeypatch):
+    """Record the smallest argument every exp2 call of the kernel receives."""
+    seen = []
+    real = np.exp2
+
+    def spy(x, *args, **kwargs):
+        seen.append(float(np.min(x)) if np.size(x) else np.inf)
+        return real(x, *args, **kwargs)
+
+    monkeypatch.setattr(np, "exp2", spy)
+    return seen
+
+
+@pytest.mark.skipif(not flash._exp2_is_vectorised("float32"), reason="exp2 has no vectorised loop on this machine")
+def test_typical_inputs_take_exp2_on_every_tile(exp2_inputs):
+    rng = np.random.default_rng(7)
+    q, k, v = (rng.standard_normal((600, 64)).astype(np.float32) for _ in range(3))
+    flash_attention(q, k, v, block_size=128)
+    assert len(exp2_inputs) == 5 * 5  # every (query block, key block) tile: no max pass, no exp fallback
+
+
+@pytest.mark.parametrize("scale", [1.0, 10.0, 100.0])
+def test_exp2_never_sees_its_slow_range(exp2_inputs, scale):
+    """numpy's exp2 is up to 100x slower on results below the smallest normal number and on -inf;
+    the bound must send every such tile to exp instead."""
+    rng = np.random.default_rng(8)
+    q = rng.standard_normal((300, 16)).astype(np.float32) * scale
+    k, v = (rng.standard_normal((300, 16)).astype(np.float32) for _ in range(2))
+    for causal in (False, True):
+        out = flash_attention(q, k, v, is_causal=causal, block_size=64)
+        np.testing.assert_allclose(out, dense(q, k, v, is_causal=causal), rtol=1e-4, atol=1e-5)
+    assert all(x >= np.finfo(np.float32).minexp for x in exp2_inputs)
+
+
+def test_reference_moves_when_later_keys_score_far_higher():
+    # Key norms grow block by block, so each block's scores exceed the previous reference by far
+    # more than the headroom: the rescaling must run, and the result stays exact.
+    q = np.ones((3, 2))
+    k = np.outer(np.arange(1, 41), [1.0, 1.0]) * 25.0  # scores 50, 100, ..., 2000 (scale 1)
+    v = np.random.default_rng(9).standard_normal((40, 2))
+    out = flash_attention(q, k, v, scale=1.0, block_size=4)
+    np.testing.assert_allclose(out, dense(q, k, v, scale=1.0), rtol=1e-12)
+    np.testing.assert_allclose(out, np.broadcast_to(v[-1], (3, 2)), rtol=1e-12)  # e**-50 is below rounding
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_values_near_the_largest_float_do_not_overflow_the_sums(dtype):
+    # The unnormalised sum of 60 values near the largest float would overflow (the textbook online softmax
+    # does); V is divided by a power of two first, and the weights still sum to one.
+    big = np.finfo(dtype).max * 0.9
+    rng = np.random.default_rng(10)
+    q, k = rng.standard_normal((50, 8)).astype(dtype) * 5, rng.standard_normal((60, 8)).astype(dtype)
+    v = big * rng.uniform(-1, 1, (60, 2)).astype(dtype)
+    out = flash_attention(q, k, v, block_size=16)
+    assert np.isfinite(out).all()
+    np.testing.assert_allclose(out / big, dense(q, k, v / big), rtol=1e-4 if dtype == np.float32 else 1e-10)
+
+
+def test_nan_propagates_as_in_the_dense_form():
+    rng = np.random.default_rng(11)
+    q, k, v = rng.standard_normal((20, 4)), rng.standard_normal((30, 4)), rng.standard_normal((30, 2))
+    q[3, 1] = np.nan  # one query row
+    out = flash_attention(q, k, v, block_size=8)
+    with np.errstate(invalid="ignore"):
+        expected = dense(q, k, v)
+    np.testing.assert_array_equal(np.isnan(out), np.isnan(expected))
+    assert np.isnan(out[3]).all() and not np.isnan(np.delete(out, 3, axis=0)).any()
+    np.testing.assert_allclose(np.delete(out, 3, axis=0), np.delete(expected, 3, axis=0), rtol=1e-12)
+    k[7, 0] = np.nan  # one key: every query sees it
+    assert np.isnan(flash_attention(q, k, v, block_size=8)).all()
+
+
+def test_threads_do_not_change_the_result(monkeypatch):
+    rng = np.random.default_rng(12)
+    q, k, v = (rng.standard_normal((3, 200, 16)).astype(np.float32) for _ in range(3))
+    threaded = flash_attention(q, k, v, is_causal=True, block_size=32)
+    monkeypatch.setattr(flash, "_threads", lambda: 1)
+    np.testing.assert_array_equal(flash_attention(q, k, v, is_causal=True, block_size=32), threaded)
+
+
+def test_blas_threads_are_restored():
+    from threadpoolctl import threadpool_info
+
+    before = [(lib["filepath"], lib["num_threads"]) for lib in threadpool_info()]
+    rng = np.random.default_rng(13)
+    q, k, v = (rng.standard_normal((4, 100, 8)) for _ in range(3))
+    flash_attention(q, k, v, block_size=16)
+    assert [(lib["filepath"], lib["num_threads"]) for lib in threadpool_info()] == before
+
+
+def test_default_query_blocks_are_even():
+    rng = np.random.default_rng(14)
+    q, k, v = rng.standard_normal((1500, 8)), rng.standard_normal((10, 8)), rng.standard_normal((10, 2))
+    sizes = []
+    real = flash._OnlineSoftmax.__init__
+
+    def spy(self, qb, *args):
+        sizes.append(len(qb))
+        real(self, qb, *args)
+
+    flash._OnlineSoftmax.__init__ = spy
+    try:
+        flash_attention(q, k, v)
+    finally:
+        flash._OnlineSoftmax.__init__ = real
+    assert sorted(sizes) == [750, 750]

@@ -9,22 +9,50 @@ a' = e^{m - m'} a + \sum_j e^{s_j - m'} v_j,$$
 
 and at the end the output is $a / \ell$. The rescaling by $e^{m - m'}$ makes the result
 exactly the softmax over all keys, while memory stays $O(L \cdot \text{block})$.
+
+numpy cannot fuse the softmax into the matrix products, and each extra pass over a score
+tile costs a sizeable fraction of the products. So the loop does, per tile, just the two
+matrix products and one exponential:
+
+- **The reference moves into the product.** Q gets an extra column $-r$ and K a column of
+  ones, so $[q, -r] \cdot [k, 1] = q \cdot k - r$ comes out of the product already shifted.
+- **The sum moves into the product.** V gets a column of ones, so $p\,[V, \mathbf 1]$ gives
+  the output and the row sum $\ell$ in one product.
+- **Lazy rescaling.** The reference $r$ of a row is always one of its real scores, so
+  $r \le \max_j s_j$: the largest term is $\ge 1$ and nothing underflows that the textbook
+  form keeps. $r$ has to move only when a score could exceed $r + T$ (terms up to $e^T$
+  cannot overflow the sums). Cauchy–Schwarz bounds every score of a tile,
+  $|q \cdot k| \le \lVert q\rVert \max_j \lVert k_j\rVert$, so the max pass over a tile
+  runs only when that bound says it may be needed; for typical inputs, never.
+- **exp2 where it is fast.** $e^x = 2^{x \log_2 e}$, and numpy's vectorised ``exp2`` is
+  about twice as fast as ``exp`` in float32, except on results below the smallest normal
+  number, where it is up to 100 times slower. The same bound tells when no score of a tile
+  can get there; those tiles use Q scaled by $\log_2 e$ and ``exp2``, the others ``exp``.
 """
 
 from __future__ import annotations
 
+import math
 import numbers
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
+from functools import cache, lru_cache
 
 import numpy as np
 
 from .scaled_dot_product import Problem, prepare
 
-#: Default number of keys per block: a (L_block x 512) float32 score tile stays in cache.
-KEY_BLOCK = 512
-#: Default number of queries per block (smaller blocks let causal attention skip more).
-QUERY_BLOCK = 512
+#: Default number of keys per block: a 1024 x 256 float32 score tile is 1 MiB.
+KEY_BLOCK = 256
+#: Default number of queries per block (fewer when that leaves a core without work) ...
+QUERY_BLOCK = 1024
+#: ... but not fewer than this.
+MIN_QUERY_BLOCK = 256
+#: ``e**x == 2**(x * LOG2E)``.
+LOG2E = 1.4426950408889634
+#: Largest exponent a lazily rescaled term may reach (e**40 ~ 2.4e17, far below float32's 3.4e38).
+MAX_HEADROOM = 40
 
 
 def flash_attention(query, key, value, attn_mask=None, is_causal: bool = False, *, scale: float | None = None,
@@ -42,7 +70,8 @@ def flash_attention(query, key, value, attn_mask=None, is_causal: bool = False, 
     query, key, value, attn_mask, is_causal, scale
         As in :func:`attention.scaled_dot_product_attention`.
     block_size : int, optional
-        Queries and keys per block (default 512).
+        Queries and keys per block. By default keys come in blocks of 256 and
+        queries in blocks of at most 1024, split evenly.
 
     Returns
     -------
@@ -56,9 +85,18 @@ def flash_attention(query, key, value, attn_mask=None, is_causal: bool = False, 
 
     Notes
     -----
-    Peak extra memory is about ``query_block * block_size`` scores per batch
-    element plus the output, instead of ``L * S`` scores. There is no weights
-    output: the weights *are* the $L \times S$ matrix this function avoids.
+    Peak extra memory is one score tile (1 MiB in float32 by default) per
+    thread, copies of K and V with one extra column, and the output; never
+    ``L * S`` scores. There is no weights output: the weights *are* the
+    $L \times S$ matrix this function avoids.
+
+    Query blocks (of every batch element) run on one thread per core. Meanwhile
+    the BLAS library is limited to one thread (with ``threadpoolctl``), so that
+    its threads and ours do not fight over the cores; BLAS calls made by other
+    threads of the program during that time are single-threaded too.
+
+    Results agree with the dense form to rounding: the blocks add the terms in
+    a different order, and ``exp`` and ``exp2`` differ by a few ulp.
 
     Examples
     --------
@@ -71,67 +109,318 @@ def flash_attention(query, key, value, attn_mask=None, is_causal: bool = False, 
     (2, 100, 4)
     >>> bool(np.abs(out - scaled_dot_product_attention(q, k, v, is_causal=True)).max() < 1e-12)
     True
+
+    Scores of 1e6 do not overflow, as in the dense form:
+
+    >>> big = np.array([[1e3, 0.0], [0.0, 1e3]])
+    >>> flash_attention(big, big, np.eye(2), scale=1.0)
+    array([[1., 0.],
+           [0., 1.]])
     """
     if block_size is not None and (isinstance(block_size, bool) or not isinstance(block_size, numbers.Integral) or block_size < 1):
         raise ValueError(f"block_size must be a positive integer, got {block_size!r}")
     prob = prepare(query, key, value, attn_mask, is_causal, scale)
-    return blocked_attention(prob, key_block=block_size or KEY_BLOCK, query_block=block_size or QUERY_BLOCK)
+    return blocked_attention(prob, key_block=block_size or KEY_BLOCK, query_block=block_size)
 
 
-def blocked_attention(prob: Problem, *, key_block: int = KEY_BLOCK, query_block: int = QUERY_BLOCK) -> np.ndarray:
-    """The blocked computation on validated inputs (see :func:`prepare`). Query blocks are
-    independent, so they run on a small thread pool (numpy releases the GIL in matmul and exp)."""
+def blocked_attention(prob: Problem, *, key_block: int = KEY_BLOCK, query_block: int | None = None) -> np.ndarray:
+    """The blocked computation on validated inputs (see :func:`prepare`). ``query_block=None``
+    splits the queries evenly into blocks of at most :data:`QUERY_BLOCK`."""
     q, k, v = prob.q, prob.k, prob.v  # (..., L, E), (..., S, E), (..., S, Ev)
-    L, S, Ev = q.shape[-2], k.shape[-2], v.shape[-1]
-    out = np.zeros((*prob.batch, L, Ev), dtype=q.dtype)  # (..., L, Ev)
+    L, S, E, Ev = q.shape[-2], k.shape[-2], q.shape[-1], v.shape[-1]
+    batch, dtype = prob.batch, q.dtype
+    if query_block is None:
+        query_block = _even_query_block(L, math.prod(batch), prob.is_causal)
+    out = np.zeros((*batch, L, Ev), dtype=dtype)  # (..., L, Ev)
     if L == 0 or S == 0:
         return out.astype(prob.out_dtype, copy=False)
-    kT = np.swapaxes(k, -1, -2)  # (..., E, S)
+
+    keys = _with_ones_column(k)  # (..., S, E+1): [K, 1]
+    v_scale = _value_scale(v)
+    values = _with_ones_column(v, scale=1 / v_scale)  # (..., S, Ev+1): [V / v_scale, 1]
+    with np.errstate(over="ignore"):  # a key norm of inf only makes the bound useless, not wrong
+        key_norm_max = _block_max(np.sqrt(np.einsum("...se,...se->...s", k, k)), key_block)  # (..., S/Bk)
+    headroom = _headroom(S, dtype)
+
     mask = prob.mask
     if mask is not None:
-        mask = mask.reshape((1,) * (len(prob.batch) + 2 - mask.ndim) + mask.shape)  # (..., L or 1, S or 1)
+        mask = mask.reshape((1,) * (len(batch) + 2 - mask.ndim) + mask.shape)  # (..., L or 1, S or 1)
+        mask = np.logical_not(mask) if mask.dtype == np.bool_ else mask.astype(dtype, copy=False)
+        mask = np.broadcast_to(mask, batch + mask.shape[-2:])
+    q, keys, values = (np.broadcast_to(a, batch + a.shape[-2:]) for a in (q, keys, values))
+    key_norm_max = np.broadcast_to(key_norm_max, batch + key_norm_max.shape[-1:])
+
     starts = range(0, L, query_block)
+    if prob.is_causal:  # later query blocks see more keys: start them first so the threads finish together
+        starts = starts[::-1]
+    items = [(b, i0) for b in np.ndindex(batch) for i0 in starts]
 
-    def run(i0: int) -> None:
+    def run(item) -> None:
+        b, i0 = item
         i1 = min(i0 + query_block, L)
-        _query_block(q[..., i0:i1, :], kT, v, mask, prob.is_causal, i0, key_block, out[..., i0:i1, :])
+        with np.errstate(over="ignore", invalid="ignore"):  # inf/NaN inputs propagate as in the dense form
+            rows = _OnlineSoftmax(q[b][i0:i1], keys[b], values[b], key_norm_max[b], key_block, headroom,
+                                  None if mask is None else mask[b][i0:i1] if mask.shape[-2] > 1 else mask[b])
+            for r0, r1, j0, j1, causal_offset in tiles(i1 - i0, i0, S, key_block, prob.is_causal):
+                rows.visit(r0, r1, j0, j1, causal_offset=causal_offset)
+            rows.write(out[b][i0:i1])
 
-    workers = min(len(starts), os.cpu_count() or 1, 4)
-    if workers > 1:
-        with ThreadPoolExecutor(workers) as pool:
-            list(pool.map(run, starts))
+    if len(items) > 1 and _threads() > 1:
+        with _one_blas_thread():
+            list(_executor().map(run, items))
     else:
-        for i0 in starts:
-            run(i0)
+        for item in items:
+            run(item)
+    if v_scale != 1:
+        out *= v_scale
     return out.astype(prob.out_dtype, copy=False)
 
 
-def _query_block(qb, kT, v, mask, is_causal, i0, key_block, out):
-    """Online softmax over the key blocks for queries ``i0 .. i0 + len(qb)``; writes ``out``."""
-    Lb, S = qb.shape[-2], kT.shape[-1]
-    m = np.full(out.shape[:-1] + (1,), -np.inf, dtype=qb.dtype)  # (..., Lb, 1) running max
-    total = np.zeros_like(m)  # (..., Lb, 1) running sum of exp
+def tiles(Lb: int, i0: int, S: int, key_block: int, is_causal: bool):
+    """The tiles the query rows ``i0 .. i0 + Lb`` visit, in order, as ``(r0, r1, j0, j1, causal_offset)``:
+    rows ``r0 .. r1`` (relative to ``i0``) meet keys ``j0 .. j1``; ``causal_offset`` is None
+    when every pair is allowed, else the tile is masked above its diagonal (see ``visit``)."""
     last_key = min(S, i0 + Lb) if is_causal else S  # causal: later keys are all in the future
     for j0 in range(0, last_key, key_block):
         j1 = min(j0 + key_block, last_key)
-        s = qb @ kT[..., j0:j1]  # (..., Lb, Bk)
-        if is_causal and j1 - 1 > i0:  # block straddles the diagonal
-            future = np.arange(j0, j1) > np.arange(i0, i0 + Lb)[:, None]  # (Lb, Bk)
-            s[..., future] = -np.inf
-        if mask is not None:
-            mb = mask[..., i0 : i0 + Lb if mask.shape[-2] > 1 else 1, j0:j1 if mask.shape[-1] > 1 else 1]
-            if mb.dtype == np.bool_:
-                s = np.where(mb, s, -np.inf)  # (..., Lb, Bk)
-            else:
-                s = s + mb  # (..., Lb, Bk)
-        m_new = np.maximum(m, s.max(axis=-1, keepdims=True))  # (..., Lb, 1)
-        m_safe = np.where(np.isneginf(m_new), 0.0, m_new).astype(s.dtype)  # rows with nothing allowed yet
-        np.subtract(s, m_safe, out=s)
-        np.exp(s, out=s)  # (..., Lb, Bk), every exponent <= 0
-        correction = np.exp(m - m_safe)  # (..., Lb, 1), 0 while m is still -inf
-        total *= correction
-        total += s.sum(axis=-1, keepdims=True)
-        out *= correction
-        out += s @ v[..., j0:j1, :]  # (..., Lb, Ev)
-        m = m_new
-    np.divide(out, total, out=out, where=total > 0)  # fully masked rows stay 0
+        if not is_causal or j1 - 1 <= i0:
+            yield 0, Lb, j0, j1, None
+            continue
+        # Query i sees key j <= i: rows before j0 see none of this block, rows from j1 - 1 on see all
+        # of it, the rows between see a triangle. Only that triangle is computed and then masked.
+        lo = max(0, j0 - i0)
+        hi = min(Lb, max(lo, j1 - 1 - i0))
+        if hi > lo:
+            yield lo, hi, j0, j1, j0 - i0 - lo
+        if Lb > hi:
+            yield hi, Lb, j0, j1, None
+
+
+class _OnlineSoftmax:
+    """The running state of the online softmax for one block of query rows.
+
+    ``keys`` is ``[K, 1]`` and ``values`` is ``[V, 1]`` (see :func:`blocked_attention`);
+    ``mask`` holds these rows of the boolean "forbidden" mask or of the float mask.
+    """
+
+    def __init__(self, qb, keys, values, key_norm_max, key_block, headroom, mask):
+        Lb, E = qb.shape
+        dtype = qb.dtype
+        self.size, self.E, self.Ev = Lb, E, values.shape[1] - 1
+        self.keys, self.values, self.mask = keys, values, mask
+        self.key_norm_max, self.key_block, self.headroom = key_norm_max, key_block, headroom
+        self.fast_floor = _exp2_floor(dtype)
+        self.qa = np.zeros((Lb, E + 1), dtype=dtype)  # (Lb, E+1): [Q, -r]
+        self.qa[:, :E] = qb
+        self.qa2 = np.zeros_like(self.qa)  # (Lb, E+1): [Q, -r] log2(e), for tiles that take exp2
+        np.multiply(qb, dtype.type(LOG2E), out=self.qa2[:, :E])
+        self.q_norm = np.sqrt(np.einsum("le,le->l", qb, qb))  # (Lb,)
+        self.q_norm_max = float(self.q_norm.max())
+        self.acc = np.zeros((Lb, self.Ev + 1), dtype=dtype)  # (Lb, Ev+1): [a, l], both relative to e**r
+        self.part = np.empty_like(self.acc)  # (Lb, Ev+1)
+        self.tile = _scratch(Lb * key_block, dtype)  # flat, so every (rows, width) view is contiguous
+        self.bound_holds = mask is None or mask.dtype == np.bool_  # a float mask may raise the scores
+        # The reference r of each row must be a score that row really has (so r <= its maximum).
+        # Without a mask every row may see key 0, and q . k_0 is such a score; with one, the
+        # first tile's maximum sets r.
+        self.ref = np.zeros(Lb, dtype=dtype)  # (Lb,)
+        self.seen = np.zeros(Lb, dtype=bool)  # (Lb,) rows whose r is a real score
+        if mask is None:
+            self.seen = np.isfinite(np.matmul(qb, keys[0, :E], out=self.ref))  # (Lb,) r = q . k_0
+            self.ref[~self.seen] = 0
+            self._reference_changed(slice(0, Lb))
+        self.all_seen = bool(self.seen.all())
+        self.ref_lo = self.ref_hi = 0.0  # min and max of r, valid once every row is seen
+        if self.all_seen:
+            self.ref_lo, self.ref_hi = float(self.ref.min()), float(self.ref.max())
+
+    def visit(self, r0: int, r1: int, j0: int, j1: int, *, causal_offset: int | None = None) -> None:
+        """Add keys ``j0 .. j1`` to rows ``r0 .. r1``; with ``causal_offset``, key ``c`` of the
+        block is masked for row ``r`` when ``c + causal_offset > r - r0``."""
+        rows, n, w = slice(r0, r1), r1 - r0, j1 - j0
+        ref, q_norm = self.ref[rows], self.q_norm[rows]
+        s = self.tile[: n * w].reshape(n, w)  # (n, Bk)
+        # Cauchy-Schwarz: |q . k| <= |q| max|k| on this block. The scalar tests first, the
+        # per-row test only when they fail; "not <=" so that NaN fails them too.
+        k_norm = float(self.key_norm_max[j0 // self.key_block])
+        moves = not (self.bound_holds and self.all_seen)
+        if not moves and not self.q_norm_max * k_norm - self.ref_lo <= self.headroom:
+            moves = bool((q_norm * k_norm - ref > self.headroom).any())
+        masked = causal_offset is not None or self.mask is not None
+        fast = not (moves or masked) and (self.q_norm_max * k_norm + self.ref_hi < self.fast_floor
+                                          or bool((q_norm * k_norm + ref < self.fast_floor).all()))
+        if fast:  # every exponent lies in exp2's fast range: no max pass, no masking, half the exp cost
+            np.matmul(self.qa2[rows], self.keys[j0:j1].T, out=s)  # (n, Bk) = (Q K^T - r) log2(e)
+            np.exp2(s, out=s)  # (n, Bk) = e**(Q K^T - r)
+        else:
+            np.matmul(self.qa[rows], self.keys[j0:j1].T, out=s)  # (n, Bk) = Q K^T - r
+            if causal_offset is not None:
+                s += _causal_penalty(n, w, causal_offset, s.dtype)  # (n, Bk), -inf in the future
+            if self.mask is not None:
+                m = self.mask
+                tile_mask = m[rows if m.shape[0] > 1 else slice(0, 1), slice(j0, j1) if m.shape[1] > 1 else slice(0, 1)]
+                if m.dtype == np.bool_:
+                    np.copyto(s, -np.inf, where=tile_mask)
+                else:
+                    s += tile_mask
+            if moves:
+                self._rebase(rows, s)
+            np.exp(s, out=s)  # (n, Bk), every term <= e**headroom
+        part = self.part[:n]  # (n, Ev+1)
+        np.matmul(s, self.values[j0:j1], out=part)
+        self.acc[rows] += part
+
+    def _rebase(self, rows: slice, s: np.ndarray) -> None:
+        """Move the reference of rows whose scores could overflow (or that see their first key)
+        to their maximum, rescaling what they have accumulated."""
+        m = s.max(axis=1)  # (n,) relative to r
+        seen = self.seen[rows]
+        first = ~seen & np.isfinite(m)
+        shift = np.where(first | (seen & (m > self.headroom)), m, 0).astype(s.dtype)  # (n,)
+        if shift.any():
+            s -= shift[:, None]
+            self.acc[rows] *= np.exp(-np.where(seen, shift, 0)).astype(s.dtype)[:, None]
+            self.ref[rows] += shift
+            self._reference_changed(rows)
+        seen |= first
+        self.all_seen = bool(self.seen.all())
+        if self.all_seen:
+            self.ref_lo, self.ref_hi = float(self.ref.min()), float(self.ref.max())
+
+    def _reference_changed(self, rows: slice) -> None:
+        self.qa[rows, self.E] = -self.ref[rows]
+        np.multiply(self.ref[rows], -self.qa.dtype.type(LOG2E), out=self.qa2[rows, self.E])
+
+    def write(self, out: np.ndarray) -> None:
+        """out = a / l; rows that saw no allowed key (l = 0) stay 0."""
+        Ev = self.Ev
+        np.divide(self.acc[:, :Ev], self.acc[:, Ev:], out=out, where=self.acc[:, Ev:] != 0)
+
+
+@lru_cache(maxsize=16)
+def _causal_penalty(rows: int, cols: int, offset: int, dtype) -> np.ndarray:
+    """(rows, cols): 0 where column ``c`` may be seen by row ``r`` and -inf where
+    ``c + offset > r``; read-only, shared by the threads."""
+    penalty = np.where(np.arange(cols) + offset > np.arange(rows)[:, None], -np.inf, 0.0).astype(dtype)
+    penalty.flags.writeable = False
+    return penalty
+
+
+def _with_ones_column(x: np.ndarray, *, scale: float = 1.0) -> np.ndarray:
+    """``[x * scale, 1]``: x with a column of ones appended."""
+    out = np.empty((*x.shape[:-1], x.shape[-1] + 1), dtype=x.dtype)  # (..., n, d+1)
+    if scale == 1:
+        out[..., :-1] = x
+    else:
+        np.multiply(x, x.dtype.type(scale), out=out[..., :-1])
+    out[..., -1] = 1
+    return out
+
+
+_local = threading.local()
+
+
+#: Largest scratch buffer kept per thread between calls, in bytes.
+SCRATCH_KEEP = 4 * 2**20
+
+
+def _scratch(size: int, dtype) -> np.ndarray:
+    """A per-thread buffer of at least ``size`` elements, reused across calls (fresh
+    megabyte-sized allocations cost page faults on every call); buffers larger than
+    :data:`SCRATCH_KEEP` are not kept."""
+    if size * np.dtype(dtype).itemsize > SCRATCH_KEEP:
+        return np.empty(size, dtype=dtype)
+    buffers = _local.__dict__.setdefault("buffers", {})
+    buf = buffers.get(np.dtype(dtype))
+    if buf is None or buf.size < size:
+        buf = buffers[np.dtype(dtype)] = np.empty(size, dtype=dtype)
+    return buf[:size]
+
+
+def _block_max(x: np.ndarray, block: int) -> np.ndarray:
+    """Maximum of each run of ``block`` entries along the last axis (the last run may be shorter)."""
+    starts = np.arange(0, x.shape[-1], block)
+    return np.maximum.reduceat(x, starts, axis=-1)  # (..., ceil(S / block))
+
+
+def _headroom(S: int, dtype) -> float:
+    """How far (T) above the reference a score may go before the reference must move: the
+    sums of S terms up to e**T times values below 2 must stay finite, with a margin of e**8."""
+    budget = math.log(np.finfo(dtype).max) - 8 - math.log(S)
+    return float(min(MAX_HEADROOM, max(0.0, budget)))
+
+
+def _value_scale(v: np.ndarray) -> float:
+    """A power of two that brings max|v| below 2 (1 if it already is, or is not finite).
+
+    The online softmax sums up to S unnormalised terms times values, and only divides by
+    the weights' sum at the end: values near the largest float would overflow on the way.
+    Dividing by a power of two, and multiplying back at the end, is exact."""
+    vmax = float(max(v.max(), -v.min())) if v.size else 0.0
+    if not (math.isfinite(vmax) and vmax >= 2):
+        return 1.0
+    return math.ldexp(1.0, math.frexp(vmax)[1] - 1)  # vmax < 2**e, so 2**(e-1) stays finite
+
+
+def _exp2_floor(dtype) -> float:
+    """Scores may fall this far (natural units) below the reference and still keep exp2 in
+    its fast range; -inf when exp2 has no fast path on this machine.
+
+    numpy's vectorised exp2 takes a slow path for results below the smallest normal number
+    (and for -inf): up to 100x slower. Tiles where that could happen use exp instead, which
+    is constant-time; the two agree to a few ulp.
+    """
+    if not _exp2_is_vectorised(np.dtype(dtype).name):
+        return -math.inf
+    return (-np.finfo(dtype).minexp - 6) * math.log(2)
+
+
+@cache
+def _exp2_is_vectorised(dtype_name: str) -> bool:
+    """True when numpy dispatches exp2 for this dtype to a SIMD kernel (not the baseline loop)."""
+    try:
+        from numpy.lib.introspect import opt_func_info
+    except ImportError:  # numpy < 2.0
+        return False
+    char = np.dtype(dtype_name).char
+    loops = opt_func_info(func_name="^exp2$", signature=f"^{dtype_name}$").get("exp2", {})
+    return not loops.get(char * 2, {}).get("current", "baseline").startswith("baseline")
+
+
+def _even_query_block(L: int, n_batch: int, is_causal: bool) -> int:
+    """Split L queries evenly into blocks of at most QUERY_BLOCK, and into enough blocks (down to
+    MIN_QUERY_BLOCK) that every core has work: two per core when causal, whose blocks differ in size."""
+    if L == 0:
+        return 1
+    wanted = -(-_threads() * (2 if is_causal else 1) // n_batch)
+    blocks = max(-(-L // QUERY_BLOCK), min(wanted, -(-L // MIN_QUERY_BLOCK)))
+    return -(-L // blocks)
+
+
+def _threads() -> int:
+    return os.cpu_count() or 1
+
+
+@cache
+def _executor() -> ThreadPoolExecutor:
+    """One pool for the whole process: starting threads on every call costs milliseconds."""
+    return ThreadPoolExecutor(_threads(), thread_name_prefix="attention")
+
+
+@cache
+def _blas_controller():
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # pragma: no cover - threadpoolctl is a dependency
+        return None
+    return ThreadpoolController()
+
+
+def _one_blas_thread():
+    """Limit the BLAS library to one thread while our own threads run matrix products."""
+    controller = _blas_controller()
+    if controller is None:  # pragma: no cover
+        import contextlib
+
+        return contextlib.nullcontext()
+    return controller.limit(limits=1, user_api="blas")
