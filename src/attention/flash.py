@@ -127,7 +127,7 @@ def blocked_attention(prob: Problem, *, key_block: int = KEY_BLOCK, query_block:
     """The blocked computation on validated inputs (see :func:`prepare`). ``query_block=None``
     splits the queries evenly into blocks of at most :data:`QUERY_BLOCK`."""
     q, k, v = prob.q, prob.k, prob.v  # (..., L, E), (..., S, E), (..., S, Ev)
-    L, S, E, Ev = q.shape[-2], k.shape[-2], q.shape[-1], v.shape[-1]
+    L, S, Ev = q.shape[-2], k.shape[-2], v.shape[-1]
     batch, dtype = prob.batch, q.dtype
     if query_block is None:
         query_block = _even_query_block(L, math.prod(batch), prob.is_causal)
@@ -206,7 +206,7 @@ class _OnlineSoftmax:
     def __init__(self, qb, keys, values, key_norm_max, key_block, headroom, mask):
         Lb, E = qb.shape
         dtype = qb.dtype
-        self.size, self.E, self.Ev = Lb, E, values.shape[1] - 1
+        self.E, self.Ev = E, values.shape[1] - 1
         self.keys, self.values, self.mask = keys, values, mask
         self.key_norm_max, self.key_block, self.headroom = key_norm_max, key_block, headroom
         self.fast_floor = _exp2_floor(dtype)
@@ -247,8 +247,9 @@ class _OnlineSoftmax:
         if not moves and not self.q_norm_max * k_norm - self.ref_lo <= self.headroom:
             moves = bool((q_norm * k_norm - ref > self.headroom).any())
         masked = causal_offset is not None or self.mask is not None
-        fast = not (moves or masked) and (self.q_norm_max * k_norm + self.ref_hi < self.fast_floor
-                                          or bool((q_norm * k_norm + ref < self.fast_floor).all()))
+        fast = not (moves or masked or self.fast_floor == -math.inf) and (
+            self.q_norm_max * k_norm + self.ref_hi < self.fast_floor
+            or bool((q_norm * k_norm + ref < self.fast_floor).all()))
         if fast:  # every exponent lies in exp2's fast range: no max pass, no masking, half the exp cost
             np.matmul(self.qa2[rows], self.keys[j0:j1].T, out=s)  # (n, Bk) = (Q K^T - r) log2(e)
             np.exp2(s, out=s)  # (n, Bk) = e**(Q K^T - r)
@@ -300,8 +301,9 @@ class _OnlineSoftmax:
 @lru_cache(maxsize=16)
 def _causal_penalty(rows: int, cols: int, offset: int, dtype) -> np.ndarray:
     """(rows, cols): 0 where column ``c`` may be seen by row ``r`` and -inf where
-    ``c + offset > r``; read-only, shared by the threads."""
-    penalty = np.where(np.arange(cols) + offset > np.arange(rows)[:, None], -np.inf, 0.0).astype(dtype)
+    ``c + offset > r``; read-only, shared by the threads. The lower triangle ``np.tri`` is
+    :func:`attention.causal_mask`'s, shifted by ``offset``."""
+    penalty = np.where(np.tri(rows, cols, -offset, dtype=bool), 0.0, -np.inf).astype(dtype)
     penalty.flags.writeable = False
     return penalty
 
