@@ -5,7 +5,9 @@
 Every (implementation, N) cell runs in its own subprocess so that its peak memory (RSS
 high-water mark minus the RSS after the inputs exist) is its own. The targets of the
 long-sequences note are ratios measured *interleaved in one process* (flash vs torch,
-causal vs non-causal, attention vs plain GEMM), so machine noise hits both sides alike.
+causal vs non-causal, attention vs plain GEMM), so machine noise hits both sides alike; that
+process runs --repetitions times (default 5), and the file keeps every run and each ratio's
+median, because the noise between runs is as large as some targets' margins.
 Results go to stdout (a table) and to a JSON file that the note renders.
 
 torch gets its inputs as (1, 1, N, E) tensors: with 4-D inputs its CPU operator runs a fused
@@ -101,28 +103,30 @@ def cell(impl: str, n: int, repeats: int) -> dict:
     return {"impl": impl, "N": n, "time_s": t, "gflops": flops / t / 1e9, "peak_mib": _status_mib("VmHWM") - base, "status": "ok"}
 
 
-def bare_loop(q, k, v, query_block: int, key_block: int):
-    """The floor of the blocked design in numpy: per tile only the two products and exp2, no
-    bookkeeping, no bounds, no masks, on the same threads as flash_attention. Not a correct
-    attention (nothing is rescaled or normalised); it only times the building blocks."""
+def bare_loop(q, k, v):
+    """The floor of the blocked design in numpy: per tile only what flash_attention's
+    fixed-reference path cannot avoid (the two products and exp2), no bounds, no masks, no
+    normalisation, with the same blocks and threads. Not a correct attention (its
+    unnormalised sums are dropped); it only times the building blocks."""
     from attention import flash
 
     n = q.shape[0]
-    keys, values = flash._with_ones_column(k), flash._with_ones_column(v)
-    qa = flash._with_ones_column(q * np.float32(flash.LOG2E / np.sqrt(E)))
+    query_block, key_block = flash._even_query_block(n, 1, False), flash.KEY_BLOCK
+    values = flash._with_ones_column(v)  # (N, E+1): [V, 1]
+    q2 = q * np.float32(flash.LOG2E / np.sqrt(E))  # (N, E)
 
     def run(i0: int) -> None:
-        s = np.empty((query_block, key_block), dtype=np.float32)
-        part = np.empty((query_block, E + 1), dtype=np.float32)
-        acc = np.zeros_like(part)
+        s = np.empty((query_block, key_block), dtype=np.float32)  # (Lb, Bk)
+        part = np.empty((query_block, E + 1), dtype=np.float32)  # (Lb, E+1)
+        acc = np.zeros_like(part)  # (Lb, E+1)
         for j0 in range(0, n, key_block):
-            np.matmul(qa[i0:i0 + query_block], keys[j0:j0 + key_block].T, out=s)
+            np.matmul(q2[i0:i0 + query_block], k[j0:j0 + key_block].T, out=s)
             np.exp2(s, out=s)
             np.matmul(s, values[j0:j0 + key_block], out=part)
             acc += part
 
     with flash._one_blas_thread():
-        list(flash._executor().map(run, range(0, n, query_block)))
+        flash._run_on_all_cores(run, list(range(0, n, query_block)))
 
 
 def targets(rounds: int) -> dict:
@@ -143,7 +147,7 @@ def targets(rounds: int) -> dict:
         "sdpa": lambda: attention.scaled_dot_product_attention(q, k, v),
         "gemm": lambda: a @ b,
         "gemm, attention's shapes": lambda: (q @ k.T, s @ v),  # the dense form's two products, unfused
-        "bare loop": lambda: bare_loop(q, k, v, 1024, 256),
+        "bare loop": lambda: bare_loop(q, k, v),
     }
     try:
         torch_f, torch_math = _function("torch"), _function("torch (2-D, math)")
@@ -176,6 +180,14 @@ def targets(rounds: int) -> dict:
     return out
 
 
+def summarise(runs: list[dict]) -> dict:
+    """The target ratios of several separate processes: each ratio's median over them, and
+    every process's own figures in ``runs`` (how much a ratio moves from run to run)."""
+    ratios = [key for key, x in runs[0].items() if isinstance(x, float)]
+    return {"N": runs[0]["N"], "rounds": runs[0]["rounds"], "env": runs[0]["env"], "repetitions": len(runs),
+            **{key: float(np.median([run[key] for run in runs])) for key in ratios}, "runs": runs}
+
+
 def machine() -> dict:
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
     info = {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "numpy": np.__version__,
@@ -198,6 +210,8 @@ def main(argv=None) -> int:
     parser.add_argument("--sizes", default="256,1024,4096,16384,65536")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=31, help="interleaved rounds for the target ratios")
+    parser.add_argument("--repetitions", type=int, default=5,
+                        help="separate processes measuring the target ratios (each with --rounds rounds)")
     parser.add_argument("--quick", action="store_true", help="small sizes only, for a smoke run")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "latest.json")
     parser.add_argument("--cell", nargs=3, metavar=("IMPL", "N", "REPEATS"), help=argparse.SUPPRESS)
@@ -237,10 +251,14 @@ def main(argv=None) -> int:
             else:
                 results.append(json.loads(proc.stdout))
             print(results[-1].get("time_s", results[-1]["status"]), file=sys.stderr)
-    print(f"interleaved targets at N = 4096, {rounds} rounds ...", file=sys.stderr)
-    proc = subprocess.run([sys.executable, __file__, "--targets-only", str(rounds)], stdout=subprocess.PIPE,
-                          text=True, env={**os.environ, **QUIET_THREADS}, check=True)
-    report = {"machine": machine(), "E": E, "dtype": "float32", "results": results, "targets": json.loads(proc.stdout)}
+    repetitions = 1 if args.quick else args.repetitions
+    runs = []
+    for rep in range(repetitions):
+        print(f"interleaved targets at N = 4096, {rounds} rounds, repetition {rep + 1}/{repetitions} ...", file=sys.stderr)
+        proc = subprocess.run([sys.executable, __file__, "--targets-only", str(rounds)], stdout=subprocess.PIPE,
+                              text=True, env={**os.environ, **QUIET_THREADS}, check=True)
+        runs.append(json.loads(proc.stdout))
+    report = {"machine": machine(), "E": E, "dtype": "float32", "results": results, "targets": summarise(runs)}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1))
     sys.path.insert(0, str(HERE.parent / "src"))

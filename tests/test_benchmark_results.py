@@ -5,9 +5,10 @@ These check a file measured once on a named machine; nothing here is timed.
 
 import math
 
+import numpy as np
 import pytest
 
-from attention.experiments.longseq import RESULTS, SCHEMA, load, markdown_table, targets_table
+from attention.experiments.longseq import RESULTS, SCHEMA, load, markdown_table, runs_meeting, targets_table
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +26,13 @@ def test_schema(report):
             assert row["time_s"] > 0 and math.isfinite(row["gflops"]) and row["peak_mib"] >= 0
         else:
             assert row["status"].startswith(("skipped", "failed"))
-    assert SCHEMA["targets"] <= set(report["targets"])
+    targets = report["targets"]
+    assert SCHEMA["targets"] <= set(targets)
+    assert targets["repetitions"] == len(targets["runs"]) >= 3
+    for run in targets["runs"]:
+        assert SCHEMA["run"] <= set(run) and run["rounds"] == targets["rounds"]
+    for key in ("flop_rate_over_gemm", "causal_over_full"):  # the summary is the median of the runs
+        assert targets[key] == pytest.approx(float(np.median([run[key] for run in targets["runs"]])))
 
 
 def test_covers_256_to_65536_and_every_implementation(report):
@@ -59,16 +66,17 @@ def test_tables_render_in_both_languages(report):
 # --- The claims of the note's "What the numbers mean" section, against the committed file ----------
 
 
-def test_claim_causal_below_six_tenths(report):
-    assert report["targets"]["causal_over_full"] <= 0.6
+def test_claim_causal_below_six_tenths_in_every_run(report):
+    assert runs_meeting(report, "causal_over_full") == report["targets"]["repetitions"] == 5  # "five separate processes"
 
 
 def test_claim_against_torch(report):
     t = report["targets"]
     assert t["flash_over_torch_math"] < 0.5  # "less than half its time"
-    assert 0.9 <= t["flash_over_torch"] <= 1.1  # "within 10%" of the fused kernel ...
-    for n in (4096, 16384, 65536):  # ... "at every N from 4096 on"
-        assert 0.9 <= cell(report, "flash", n)["time_s"] / cell(report, "torch", n)["time_s"] <= 1.1
+    assert 0.95 <= t["flash_over_torch"] <= 1.05  # "the median ratio is about 1" ...
+    assert 0 < runs_meeting(report, "flash_over_torch") < t["repetitions"]  # "met in some runs and missed in others"
+    for n in (4096, 16384, 65536):  # "numpy is the faster of the two at every N from 4096 on"
+        assert cell(report, "flash", n)["time_s"] < cell(report, "torch", n)["time_s"]
     assert t["causal_flash_over_causal_torch"] < 0.9  # "clearly faster" on causal attention
     assert cell(report, "torch (2-D, math)", 65536)["status"].startswith("skipped")
 
@@ -76,14 +84,6 @@ def test_claim_against_torch(report):
 def test_claim_against_plain_matrix_products(report):
     t = report["targets"]
     assert t["flop_rate_over_gemm_same_shapes"] > 1  # faster than the dense form's two products
-    assert 0.7 <= t["flop_rate_over_gemm"] < 0.8  # "about three quarters", target not met
-    assert 1.0 <= t["flash_over_bare_loop"] <= 1.1  # the bare loop is "a few percent" faster at most
-
-
-def test_claim_small_n_a_couple_of_milliseconds_at_most(report):
-    rows = [r for r in report["results"] if r["N"] == 256 and r["status"] == "ok"]
-    assert rows and all(r["time_s"] < 2e-3 for r in rows)
-
-
-def test_interleaved_run_quieted_idle_threads(report):
-    assert report["targets"]["env"] == {"OPENBLAS_THREAD_TIMEOUT": "4", "OMP_WAIT_POLICY": "PASSIVE"}
+    assert 0.75 <= t["flop_rate_over_gemm"] < 0.8  # "just short of 0.8" ...
+    assert runs_meeting(report, "flop_rate_over_gemm") == 0  # ... "no run reached the target"
+    assert 0.95 <= t["flash_over_bare_loop"] <= 1.05  # the bare loop is "within a few percent"

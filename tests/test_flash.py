@@ -248,15 +248,99 @@ def test_default_query_blocks_are_even():
     rng = np.random.default_rng(14)
     q, k, v = rng.standard_normal((1500, 8)), rng.standard_normal((10, 8)), rng.standard_normal((10, 2))
     sizes = []
-    real = flash._OnlineSoftmax.__init__
-
-    def spy(self, qb, *args):
-        sizes.append(len(qb))
-        real(self, qb, *args)
-
-    flash._OnlineSoftmax.__init__ = spy
+    real = flash.tiles
+    flash.tiles = lambda Lb, *args: sizes.append(Lb) or real(Lb, *args)
     try:
         flash_attention(q, k, v)
     finally:
-        flash._OnlineSoftmax.__init__ = real
+        flash.tiles = real
     assert sorted(sizes) == [750, 750]
+
+
+# --- The fixed-reference path: blocks whose scores are bounded skip the reference altogether ---------
+
+
+@pytest.fixture
+def paths(monkeypatch):
+    """Count the query blocks that take the fixed-reference path and the general one."""
+    taken = {"fixed": 0, "general": 0}
+    real_fixed, real_general = flash._fixed_reference, flash._OnlineSoftmax.__init__
+
+    def fixed(*args):
+        taken["fixed"] += 1
+        return real_fixed(*args)
+
+    def general(self, *args):
+        taken["general"] += 1
+        real_general(self, *args)
+
+    monkeypatch.setattr(flash, "_fixed_reference", fixed)
+    monkeypatch.setattr(flash._OnlineSoftmax, "__init__", general)
+    return taken
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_typical_inputs_take_the_fixed_path_and_wide_scores_do_not(paths, dtype):
+    rng = np.random.default_rng(15)
+    q, k, v = (rng.standard_normal((300, 16)).astype(dtype) for _ in range(3))
+    flash_attention(q, k, v, block_size=64)  # |scores| <= |q||k|/4, about 5: far inside the limit
+    assert paths == {"fixed": 5, "general": 0}
+    q[130] *= 100  # one row of the third block can now score up to ~500: that block alone goes general
+    out = flash_attention(q, k, v, block_size=64)
+    assert paths == {"fixed": 9, "general": 1}
+    np.testing.assert_allclose(out, dense(q, k, v), rtol=TOL[dtype], atol=TOL[dtype])
+
+
+def test_the_limit_is_the_bound_not_the_scores(paths):
+    # Scores here are 0 (orthogonal), but |q||k| = 50 exceeds the headroom of 40: the bound, not the
+    # actual scores, decides, so that the decision needs no pass over the scores.
+    q, k = np.array([[50.0, 0.0]]), np.array([[0.0, 1.0], [0.0, -1.0]])
+    out = flash_attention(q, k, np.array([[1.0], [3.0]]), scale=1.0)
+    assert paths == {"fixed": 0, "general": 1}
+    np.testing.assert_allclose(out, [[2.0]])
+
+
+def test_fixed_path_masks_and_causal_equal_the_general_path(paths, monkeypatch):
+    rng = np.random.default_rng(16)
+    q, k, v = rng.standard_normal((2, 90, 8)), rng.standard_normal((2, 70, 8)), rng.standard_normal((2, 70, 3))
+    mask = rng.random((90, 70)) < 0.5
+    mask[5] = False  # a fully masked row gives 0 on both paths
+    cases = [dict(attn_mask=mask), dict(is_causal=True), dict(attn_mask=mask[:, :1]), dict(attn_mask=mask[:1])]
+    fixed = [flash_attention(q, k, v, block_size=16, **kw) for kw in cases]
+    assert paths["general"] == 0
+    monkeypatch.setattr(flash, "_fixed_limit", lambda *args: -1.0)  # no block qualifies any more
+    general = [flash_attention(q, k, v, block_size=16, **kw) for kw in cases]
+    assert paths["fixed"] == len(fixed) * 2 * 6 and paths["general"] == len(fixed) * 2 * 6
+    for a, b, kw in zip(fixed, general, cases):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(a, dense(q, k, v, kw.get("attn_mask"), is_causal=kw.get("is_causal", False)),
+                                   rtol=1e-12, atol=1e-15)
+    assert not fixed[0][:, 5].any()
+
+
+def test_float_masks_and_non_finite_inputs_take_the_general_path(paths):
+    rng = np.random.default_rng(17)
+    q, k, v = rng.standard_normal((40, 4)), rng.standard_normal((50, 4)), rng.standard_normal((50, 2))
+    bias = -rng.random((40, 50))  # even a mask <= 0 could push scores below exp2's fast range
+    flash_attention(q, k, v, bias, block_size=20)
+    assert paths == {"fixed": 0, "general": 2}
+    q[0, 0] = np.inf
+    with np.errstate(invalid="ignore"):
+        flash_attention(q, k, v, block_size=20)
+    assert paths == {"fixed": 1, "general": 3}  # the block holding the inf row goes general
+
+
+@pytest.mark.skipif(not flash._exp2_is_vectorised("float32"), reason="exp2 has no vectorised loop on this machine")
+def test_fixed_path_keeps_exp2_in_its_fast_range_at_the_limit(exp2_inputs, paths):
+    # Scale Q so that the largest |q||k| sits just under the limit: the most negative score possible
+    # is -limit, and exp2 must still receive nothing below float32's minimum exponent.
+    rng = np.random.default_rng(18)
+    q, k, v = (rng.standard_normal((256, 16)).astype(np.float32) for _ in range(3))
+    k_max = np.linalg.norm(k, axis=1).max()
+    limit = flash._fixed_limit(flash._headroom(256, np.float32), np.float32, None)
+    q = -k[np.argmax(np.linalg.norm(k, axis=1))] / k_max * (limit * 0.999 / k_max) * np.ones((256, 1), np.float32)
+    out = flash_attention(q, k, v, scale=1.0, block_size=64)
+    assert paths == {"fixed": 4, "general": 0}
+    assert min(exp2_inputs) < -0.99 * limit * flash.LOG2E  # the bound is reached, not just respected
+    assert all(x >= np.finfo(np.float32).minexp for x in exp2_inputs)
+    np.testing.assert_allclose(out, dense(q, k, v, scale=1.0), rtol=1e-4, atol=1e-6)

@@ -28,6 +28,11 @@ matrix products and one exponential:
   about twice as fast as ``exp`` in float32, except on results below the smallest normal
   number, where it is up to 100 times slower. The same bound tells when no score of a tile
   can get there; those tiles use Q scaled by $\log_2 e$ and ``exp2``, the others ``exp``.
+- **Often no reference at all.** When the bound shows that every score of a query block lies
+  within $\pm T$, $e^{s}$ itself can neither overflow nor underflow: the reference stays 0,
+  Q and K need no extra column, and no tile is ever checked or rescaled
+  (:func:`_fixed_reference`). That is the common case: for queries and keys of
+  unit-variance features the bound stays far below the headroom.
 """
 
 from __future__ import annotations
@@ -43,10 +48,10 @@ import numpy as np
 
 from .scaled_dot_product import Problem, prepare
 
-#: Default number of keys per block: a 1024 x 256 float32 score tile is 1 MiB.
+#: Default number of keys per block: a 2048 x 256 float32 score tile is 2 MiB.
 KEY_BLOCK = 256
 #: Default number of queries per block (fewer when that leaves a core without work) ...
-QUERY_BLOCK = 1024
+QUERY_BLOCK = 2048
 #: ... but not fewer than this.
 MIN_QUERY_BLOCK = 256
 #: ``e**x == 2**(x * LOG2E)``.
@@ -71,7 +76,7 @@ def flash_attention(query, key, value, attn_mask=None, is_causal: bool = False, 
         As in :func:`attention.scaled_dot_product_attention`.
     block_size : int, optional
         Queries and keys per block. By default keys come in blocks of 256 and
-        queries in blocks of at most 1024, split evenly.
+        queries in blocks of at most 2048, split evenly.
 
     Returns
     -------
@@ -85,12 +90,14 @@ def flash_attention(query, key, value, attn_mask=None, is_causal: bool = False, 
 
     Notes
     -----
-    Peak extra memory is one score tile (1 MiB in float32 by default) per
-    thread, copies of K and V with one extra column, and the output; never
+    Peak extra memory is one score tile (2 MiB in float32 by default) per
+    thread, a copy of V with one extra column (of K too when some scores are
+    not bounded, see the module notes), and the output; never
     ``L * S`` scores. There is no weights output: the weights *are* the
     $L \times S$ matrix this function avoids.
 
-    Query blocks (of every batch element) run on one thread per core. Meanwhile
+    Query blocks (of every batch element) run on one thread per core, the
+    calling thread included. Meanwhile
     the BLAS library is limited to one thread (with ``threadpoolctl``), so that
     its threads and ours do not fight over the cores; BLAS calls made by other
     threads of the program during that time are single-threaded too.
@@ -135,39 +142,53 @@ def blocked_attention(prob: Problem, *, key_block: int = KEY_BLOCK, query_block:
     if L == 0 or S == 0:
         return out.astype(prob.out_dtype, copy=False)
 
-    keys = _with_ones_column(k)  # (..., S, E+1): [K, 1]
     v_scale = _value_scale(v)
     values = _with_ones_column(v, scale=1 / v_scale)  # (..., S, Ev+1): [V / v_scale, 1]
-    with np.errstate(over="ignore"):  # a key norm of inf only makes the bound useless, not wrong
+    with np.errstate(over="ignore"):  # a norm of inf only makes the bound useless, not wrong
         key_norm_max = _block_max(np.sqrt(np.einsum("...se,...se->...s", k, k)), key_block)  # (..., S/Bk)
+        q_norm = np.sqrt(np.einsum("...le,...le->...l", q, q))  # (..., L)
     headroom = _headroom(S, dtype)
+    base2 = _exp2_is_vectorised(dtype.name)
+    fixed_limit = _fixed_limit(headroom, dtype, prob.mask)
 
     mask = prob.mask
     if mask is not None:
         mask = mask.reshape((1,) * (len(batch) + 2 - mask.ndim) + mask.shape)  # (..., L or 1, S or 1)
         mask = np.logical_not(mask) if mask.dtype == np.bool_ else mask.astype(dtype, copy=False)
         mask = np.broadcast_to(mask, batch + mask.shape[-2:])
-    q, keys, values = (np.broadcast_to(a, batch + a.shape[-2:]) for a in (q, keys, values))
-    key_norm_max = np.broadcast_to(key_norm_max, batch + key_norm_max.shape[-1:])
+    q, k, values = (np.broadcast_to(a, batch + a.shape[-2:]) for a in (q, k, values))
+    key_norm_max, q_norm = (np.broadcast_to(a, batch + a.shape[-1:]) for a in (key_norm_max, q_norm))
+    key_norm_all = key_norm_max.max(axis=-1)  # (...)
 
     starts = range(0, L, query_block)
     if prob.is_causal:  # later query blocks see more keys: start them first so the threads finish together
         starts = starts[::-1]
-    items = [(b, i0) for b in np.ndindex(batch) for i0 in starts]
+    # "<=" is False for NaN, so blocks with NaN or inf in Q or K take the general path.
+    items = [(b, i0, float(q_norm[b][i0:i0 + query_block].max()) * float(key_norm_all[b]) <= fixed_limit)
+             for b in np.ndindex(batch) for i0 in starts]
+    keys = None  # [K, 1], built only when some block takes the general path
+    if not all(fixed for *_, fixed in items):
+        keys = np.broadcast_to(_with_ones_column(prob.k), batch + (S, k.shape[-1] + 1))  # (..., S, E+1)
 
     def run(item) -> None:
-        b, i0 = item
+        b, i0, fixed = item
         i1 = min(i0 + query_block, L)
+        rows_mask = None if mask is None else mask[b][i0:i1] if mask.shape[-2] > 1 else mask[b]
+        visits = tiles(i1 - i0, i0, S, key_block, prob.is_causal)
         with np.errstate(over="ignore", invalid="ignore"):  # inf/NaN inputs propagate as in the dense form
-            rows = _OnlineSoftmax(q[b][i0:i1], keys[b], values[b], key_norm_max[b], key_block, headroom,
-                                  None if mask is None else mask[b][i0:i1] if mask.shape[-2] > 1 else mask[b])
-            for r0, r1, j0, j1, causal_offset in tiles(i1 - i0, i0, S, key_block, prob.is_causal):
-                rows.visit(r0, r1, j0, j1, causal_offset=causal_offset)
-            rows.write(out[b][i0:i1])
+            if fixed:
+                acc = _fixed_reference(q[b][i0:i1], k[b], values[b], rows_mask, visits, key_block, base2)
+            else:
+                rows = _OnlineSoftmax(q[b][i0:i1], q_norm[b][i0:i1], keys[b], values[b], key_norm_max[b],
+                                      key_block, headroom, rows_mask)
+                for r0, r1, j0, j1, causal_offset in visits:
+                    rows.visit(r0, r1, j0, j1, causal_offset=causal_offset)
+                acc = rows.acc
+            _normalise(acc, out[b][i0:i1])
 
     if len(items) > 1 and _threads() > 1:
         with _one_blas_thread():
-            list(_executor().map(run, items))
+            _run_on_all_cores(run, items)
     else:
         for item in items:
             run(item)
@@ -203,7 +224,7 @@ class _OnlineSoftmax:
     ``mask`` holds these rows of the boolean "forbidden" mask or of the float mask.
     """
 
-    def __init__(self, qb, keys, values, key_norm_max, key_block, headroom, mask):
+    def __init__(self, qb, q_norm, keys, values, key_norm_max, key_block, headroom, mask):
         Lb, E = qb.shape
         dtype = qb.dtype
         self.E, self.Ev = E, values.shape[1] - 1
@@ -214,7 +235,7 @@ class _OnlineSoftmax:
         self.qa[:, :E] = qb
         self.qa2 = np.zeros_like(self.qa)  # (Lb, E+1): [Q, -r] log2(e), for tiles that take exp2
         np.multiply(qb, dtype.type(LOG2E), out=self.qa2[:, :E])
-        self.q_norm = np.sqrt(np.einsum("le,le->l", qb, qb))  # (Lb,)
+        self.q_norm = q_norm  # (Lb,)
         self.q_norm_max = float(self.q_norm.max())
         self.acc = np.zeros((Lb, self.Ev + 1), dtype=dtype)  # (Lb, Ev+1): [a, l], both relative to e**r
         self.part = np.empty_like(self.acc)  # (Lb, Ev+1)
@@ -258,9 +279,8 @@ class _OnlineSoftmax:
             if causal_offset is not None:
                 s += _causal_penalty(n, w, causal_offset, s.dtype)  # (n, Bk), -inf in the future
             if self.mask is not None:
-                m = self.mask
-                tile_mask = m[rows if m.shape[0] > 1 else slice(0, 1), slice(j0, j1) if m.shape[1] > 1 else slice(0, 1)]
-                if m.dtype == np.bool_:
+                tile_mask = _mask_tile(self.mask, r0, r1, j0, j1)
+                if tile_mask.dtype == np.bool_:
                     np.copyto(s, -np.inf, where=tile_mask)
                 else:
                     s += tile_mask
@@ -292,18 +312,72 @@ class _OnlineSoftmax:
         self.qa[rows, self.E] = -self.ref[rows]
         np.multiply(self.ref[rows], -self.qa.dtype.type(LOG2E), out=self.qa2[rows, self.E])
 
-    def write(self, out: np.ndarray) -> None:
-        """out = a / l; rows that saw no allowed key (l = 0) stay 0."""
-        Ev = self.Ev
-        np.divide(self.acc[:, :Ev], self.acc[:, Ev:], out=out, where=self.acc[:, Ev:] != 0)
+
+def _fixed_reference(qb, k, values, mask, visits, key_block: int, base2: bool) -> np.ndarray:
+    """The online softmax for query rows whose every score is known to lie in ``[-T, T]``
+    (Cauchy–Schwarz: ``|q . k| <= |q| max|k|``), T at most the headroom and, with ``base2``,
+    inside exp2's fast range. Then no reference is needed at all (r = 0 for every row):
+    ``e**s`` can neither overflow the sums nor fall below the smallest normal number, so
+    floating point keeps the same relative precision as with the row maximum subtracted,
+    and there is no max pass, no rescaling, no extra column in Q and K.
+
+    ``k`` is K (S, E), ``values`` is ``[V, 1]``; masked keys are zeroed after the exponential.
+    Returns ``[a, l]`` as :class:`_OnlineSoftmax` accumulates it.
+    """
+    Lb, dtype = qb.shape[0], qb.dtype
+    exp = np.exp2 if base2 else np.exp
+    qx = np.multiply(qb, dtype.type(LOG2E)) if base2 else qb  # (Lb, E): e**s = 2**(s log2 e)
+    acc = np.zeros((Lb, values.shape[1]), dtype=dtype)  # (Lb, Ev+1): [a, l]
+    part = np.empty_like(acc)  # (Lb, Ev+1)
+    tile = _scratch(Lb * key_block, dtype)
+    for r0, r1, j0, j1, causal_offset in visits:
+        n, w = r1 - r0, j1 - j0
+        s = tile[: n * w].reshape(n, w)  # (n, Bk)
+        np.matmul(qx[r0:r1], k[j0:j1].T, out=s)  # (n, Bk) = Q K^T (log2 e)
+        exp(s, out=s)  # (n, Bk) = e**(Q K^T), within [e**-T, e**T]
+        if causal_offset is not None:
+            s *= _causal_allowed(n, w, causal_offset, dtype)  # (n, Bk), 0 in the future
+        if mask is not None:
+            np.copyto(s, 0, where=_mask_tile(mask, r0, r1, j0, j1))
+        np.matmul(s, values[j0:j1], out=part[:n])  # (n, Ev+1) = [e**s V, sum e**s]
+        acc[r0:r1] += part[:n]
+    return acc
+
+
+def _fixed_limit(headroom: float, dtype, mask) -> float:
+    """Query blocks whose every ``|score|`` is at most this take :func:`_fixed_reference`: it is
+    the headroom, and with a vectorised exp2 also the edge of exp2's fast range. -1 (no block)
+    with a float mask, which may shift scores anywhere."""
+    if mask is not None and mask.dtype != np.bool_:
+        return -1.0
+    return min(headroom, _exp2_floor(dtype)) if _exp2_is_vectorised(np.dtype(dtype).name) else headroom
+
+
+def _normalise(acc: np.ndarray, out: np.ndarray) -> None:
+    """out = a / l from ``acc = [a, l]``; rows that saw no allowed key (l = 0) stay 0."""
+    Ev = acc.shape[1] - 1
+    np.divide(acc[:, :Ev], acc[:, Ev:], out=out, where=acc[:, Ev:] != 0)
+
+
+def _mask_tile(mask: np.ndarray, r0: int, r1: int, j0: int, j1: int) -> np.ndarray:
+    """Rows ``r0 .. r1`` and keys ``j0 .. j1`` of a mask whose axes may have size 1 (broadcast)."""
+    return mask[slice(r0, r1) if mask.shape[0] > 1 else slice(0, 1), slice(j0, j1) if mask.shape[1] > 1 else slice(0, 1)]
+
+
+@lru_cache(maxsize=32)
+def _causal_allowed(rows: int, cols: int, offset: int, dtype) -> np.ndarray:
+    """(rows, cols): 1 where column ``c`` may be seen by row ``r`` (``c + offset <= r``), else 0;
+    read-only, shared by the threads. The lower triangle ``np.tri`` is
+    :func:`attention.causal_mask`'s, shifted by ``offset``."""
+    allowed = np.tri(rows, cols, -offset, dtype=dtype)
+    allowed.flags.writeable = False
+    return allowed
 
 
 @lru_cache(maxsize=16)
 def _causal_penalty(rows: int, cols: int, offset: int, dtype) -> np.ndarray:
-    """(rows, cols): 0 where column ``c`` may be seen by row ``r`` and -inf where
-    ``c + offset > r``; read-only, shared by the threads. The lower triangle ``np.tri`` is
-    :func:`attention.causal_mask`'s, shifted by ``offset``."""
-    penalty = np.where(np.tri(rows, cols, -offset, dtype=bool), 0.0, -np.inf).astype(dtype)
+    """(rows, cols): 0 where :func:`_causal_allowed`, -inf in the future; read-only."""
+    penalty = np.where(_causal_allowed(rows, cols, offset, dtype), 0.0, -np.inf).astype(dtype)
     penalty.flags.writeable = False
     return penalty
 
@@ -389,18 +463,42 @@ def _exp2_is_vectorised(dtype_name: str) -> bool:
     return not loops.get(char * 2, {}).get("current", "baseline").startswith("baseline")
 
 
-def _even_query_block(L: int, n_batch: int, is_causal: bool) -> int:
+def _even_query_block(L: int, n_batch: int, is_causal: bool, threads: int | None = None) -> int:
     """Split L queries evenly into blocks of at most QUERY_BLOCK, and into enough blocks (down to
     MIN_QUERY_BLOCK) that every core has work: two per core when causal, whose blocks differ in size."""
     if L == 0:
         return 1
-    wanted = -(-_threads() * (2 if is_causal else 1) // n_batch)
+    wanted = -(-(threads or _threads()) * (2 if is_causal else 1) // n_batch)
     blocks = max(-(-L // QUERY_BLOCK), min(wanted, -(-L // MIN_QUERY_BLOCK)))
     return -(-L // blocks)
 
 
 def _threads() -> int:
     return os.cpu_count() or 1
+
+
+def _run_on_all_cores(run, items: list) -> None:
+    """``run(item)`` for every item, in order of start, on the pool's threads and this one.
+
+    The calling thread takes work too, so it starts at once instead of waiting for a pool
+    thread to wake up (hundreds of microseconds on some virtual machines)."""
+    queue = iter(items)
+    lock = threading.Lock()
+
+    def worker() -> None:
+        while True:
+            with lock:
+                item = next(queue, None)
+            if item is None:
+                return
+            run(item)
+
+    helpers = [_executor().submit(worker) for _ in range(min(_threads(), len(items)) - 1)]
+    try:
+        worker()
+    finally:
+        for helper in helpers:
+            helper.result()
 
 
 @cache
