@@ -244,16 +244,13 @@ def test_blas_threads_are_restored():
     assert [(lib["filepath"], lib["num_threads"]) for lib in threadpool_info()] == before
 
 
-def test_default_query_blocks_are_even():
+def test_default_query_blocks_are_even(monkeypatch):
     rng = np.random.default_rng(14)
     q, k, v = rng.standard_normal((1500, 8)), rng.standard_normal((10, 8)), rng.standard_normal((10, 2))
     sizes = []
     real = flash.tiles
-    flash.tiles = lambda Lb, *args: sizes.append(Lb) or real(Lb, *args)
-    try:
-        flash_attention(q, k, v)
-    finally:
-        flash.tiles = real
+    monkeypatch.setattr(flash, "tiles", lambda Lb, *args: sizes.append(Lb) or real(Lb, *args))
+    flash_attention(q, k, v)
     assert sorted(sizes) == [750, 750]
 
 

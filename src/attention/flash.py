@@ -227,7 +227,7 @@ class _OnlineSoftmax:
     def __init__(self, qb, q_norm, keys, values, key_norm_max, key_block, headroom, mask):
         Lb, E = qb.shape
         dtype = qb.dtype
-        self.E, self.Ev = E, values.shape[1] - 1
+        self.E = E
         self.keys, self.values, self.mask = keys, values, mask
         self.key_norm_max, self.key_block, self.headroom = key_norm_max, key_block, headroom
         self.fast_floor = _exp2_floor(dtype)
@@ -237,7 +237,7 @@ class _OnlineSoftmax:
         np.multiply(qb, dtype.type(LOG2E), out=self.qa2[:, :E])
         self.q_norm = q_norm  # (Lb,)
         self.q_norm_max = float(self.q_norm.max())
-        self.acc = np.zeros((Lb, self.Ev + 1), dtype=dtype)  # (Lb, Ev+1): [a, l], both relative to e**r
+        self.acc = np.zeros((Lb, values.shape[1]), dtype=dtype)  # (Lb, Ev+1): [a, l], both relative to e**r
         self.part = np.empty_like(self.acc)  # (Lb, Ev+1)
         self.tile = _scratch(Lb * key_block, dtype)  # flat, so every (rows, width) view is contiguous
         self.bound_holds = mask is None or mask.dtype == np.bool_  # a float mask may raise the scores
@@ -350,7 +350,8 @@ def _fixed_limit(headroom: float, dtype, mask) -> float:
     with a float mask, which may shift scores anywhere."""
     if mask is not None and mask.dtype != np.bool_:
         return -1.0
-    return min(headroom, _exp2_floor(dtype)) if _exp2_is_vectorised(np.dtype(dtype).name) else headroom
+    floor = _exp2_floor(dtype)  # -inf when exp is used instead: then only the headroom limits
+    return headroom if floor == -math.inf else min(headroom, floor)
 
 
 def _normalise(acc: np.ndarray, out: np.ndarray) -> None:
@@ -503,8 +504,9 @@ def _run_on_all_cores(run, items: list) -> None:
 
 @cache
 def _executor() -> ThreadPoolExecutor:
-    """One pool for the whole process: starting threads on every call costs milliseconds."""
-    return ThreadPoolExecutor(_threads(), thread_name_prefix="attention")
+    """One pool for the whole process: starting threads on every call costs milliseconds. The
+    calling thread is the other worker (see :func:`_run_on_all_cores`)."""
+    return ThreadPoolExecutor(max(1, _threads() - 1), thread_name_prefix="attention")
 
 
 @cache

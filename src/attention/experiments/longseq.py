@@ -87,10 +87,9 @@ def targets_table(report: dict, *, lang: str = "en") -> str:
         if goal is None:  # for reference only
             lines.append(cells + " | |")
             continue
-        op, bound = goal
-        k = sum(x <= bound if op == "<=" else x >= bound for x in each)
+        k = runs_meeting(report, key)
         met = t["yes"] if k == n else t["no"] if k == 0 else t["some"].format(k=k, n=n)
-        lines.append(f"{cells} {op} {bound} | {met} |")
+        lines.append(f"{cells} {goal[0]} {goal[1]} | {met} |")
     return "\n".join(lines)
 
 
