@@ -6,8 +6,10 @@ Every (implementation, N) cell runs in its own subprocess so that its peak memor
 high-water mark minus the RSS after the inputs exist) is its own. The targets of the
 long-sequences note are ratios measured *interleaved in one process* (flash vs torch,
 causal vs non-causal, attention vs plain GEMM), so machine noise hits both sides alike; that
-process runs --repetitions times (default 5), and the file keeps every run and each ratio's
-median, because the noise between runs is as large as some targets' margins.
+process runs --repetitions times (default 9), and the file keeps every run and each ratio's
+median, because the noise between runs is as large as some targets' margins. Each round
+times the functions in a new random order: in a fixed order every function always follows the
+same one, and whatever follows torch's math path (which touches ~200 MiB) ran about 2% slower.
 Results go to stdout (a table) and to a JSON file that the note renders.
 
 torch gets its inputs as (1, 1, N, E) tensors: with 4-D inputs its CPU operator runs a fused
@@ -105,25 +107,27 @@ def cell(impl: str, n: int, repeats: int) -> dict:
 
 def bare_loop(q, k, v):
     """The floor of the blocked design in numpy: per tile only what flash_attention's
-    fixed-reference path cannot avoid (the two products and exp2), no bounds, no masks, no
-    normalisation, with the same blocks and threads. Not a correct attention (its
-    unnormalised sums are dropped); it only times the building blocks."""
+    fixed-reference path cannot avoid (a product, exp2, a product and the gemv for the row
+    sums), no bounds, no masks, no normalisation, with the same blocks and threads. Not a
+    correct attention (its sums are dropped); it only times the building blocks."""
     from attention import flash
 
     n = q.shape[0]
     query_block, key_block = flash._even_query_block(n, 1, False), flash.KEY_BLOCK
-    values = flash._with_ones_column(v)  # (N, E+1): [V, 1]
+    ones = np.ones(key_block, dtype=np.float32)  # (Bk,)
     q2 = q * np.float32(flash.LOG2E / np.sqrt(E))  # (N, E)
 
     def run(i0: int) -> None:
         s = np.empty((query_block, key_block), dtype=np.float32)  # (Lb, Bk)
-        part = np.empty((query_block, E + 1), dtype=np.float32)  # (Lb, E+1)
-        acc = np.zeros_like(part)  # (Lb, E+1)
+        a, a_part = np.zeros((query_block, E), dtype=np.float32), np.empty((query_block, E), dtype=np.float32)
+        l, l_part = np.zeros(query_block, dtype=np.float32), np.empty(query_block, dtype=np.float32)
         for j0 in range(0, n, key_block):
-            np.matmul(q2[i0:i0 + query_block], k[j0:j0 + key_block].T, out=s)
-            np.exp2(s, out=s)
-            np.matmul(s, values[j0:j0 + key_block], out=part)
-            acc += part
+            np.matmul(q2[i0:i0 + query_block], k[j0:j0 + key_block].T, out=s)  # (Lb, Bk)
+            np.exp2(s, out=s)  # (Lb, Bk)
+            np.matmul(s, v[j0:j0 + key_block], out=a_part)  # (Lb, Ev)
+            a += a_part
+            np.matmul(s, ones, out=l_part)  # (Lb,)
+            l += l_part
 
     with flash._one_blas_thread():
         flash._run_on_all_cores(run, list(range(0, n, query_block)))
@@ -159,10 +163,11 @@ def targets(rounds: int) -> dict:
     times = {name: [] for name in runs}
     for f in runs.values():
         f()  # warm up
+    order = np.random.default_rng(0)
     for r in range(rounds):
-        for name, f in runs.items():
+        for name in order.permutation(list(runs)):  # a new order every round: see the module docstring
             t0 = time.perf_counter()
-            f()
+            runs[name]()
             times[name].append(time.perf_counter() - t0)
         print(f"  targets round {r + 1}/{rounds}", file=sys.stderr, flush=True)
     med = {name: float(np.median(ts)) for name, ts in times.items()}
@@ -210,7 +215,7 @@ def main(argv=None) -> int:
     parser.add_argument("--sizes", default="256,1024,4096,16384,65536")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=31, help="interleaved rounds for the target ratios")
-    parser.add_argument("--repetitions", type=int, default=5,
+    parser.add_argument("--repetitions", type=int, default=9,
                         help="separate processes measuring the target ratios (each with --rounds rounds)")
     parser.add_argument("--quick", action="store_true", help="small sizes only, for a smoke run")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "latest.json")

@@ -67,7 +67,7 @@ def test_tables_render_in_both_languages(report):
 
 
 def test_claim_causal_below_six_tenths_in_every_run(report):
-    assert runs_meeting(report, "causal_over_full") == report["targets"]["repetitions"] == 5  # "five separate processes"
+    assert runs_meeting(report, "causal_over_full") == report["targets"]["repetitions"] == 9  # "nine separate processes"
 
 
 def test_claim_against_torch(report):
@@ -84,6 +84,6 @@ def test_claim_against_torch(report):
 def test_claim_against_plain_matrix_products(report):
     t = report["targets"]
     assert t["flop_rate_over_gemm_same_shapes"] > 1  # faster than the dense form's two products
-    assert 0.75 <= t["flop_rate_over_gemm"] < 0.8  # "just short of 0.8" ...
-    assert runs_meeting(report, "flop_rate_over_gemm") == 0  # ... "no run reached the target"
+    assert 0.75 <= t["flop_rate_over_gemm"] < 0.8  # "just short of 0.8": "the median misses the target" ...
+    assert runs_meeting(report, "flop_rate_over_gemm") < t["repetitions"] / 3  # ... "fewer than a third of the runs reach it"
     assert 0.95 <= t["flash_over_bare_loop"] <= 1.05  # the bare loop is "within a few percent"

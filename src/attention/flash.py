@@ -12,12 +12,14 @@ exactly the softmax over all keys, while memory stays $O(L \cdot \text{block})$.
 
 numpy cannot fuse the softmax into the matrix products, and each extra pass over a score
 tile costs a sizeable fraction of the products. So the loop does, per tile, just the two
-matrix products and one exponential:
+matrix products, one exponential and one matrix-vector product:
 
 - **The reference moves into the product.** Q gets an extra column $-r$ and K a column of
   ones, so $[q, -r] \cdot [k, 1] = q \cdot k - r$ comes out of the product already shifted.
-- **The sum moves into the product.** V gets a column of ones, so $p\,[V, \mathbf 1]$ gives
-  the output and the row sum $\ell$ in one product.
+- **The sum is a matrix-vector product.** $\ell = p\,\mathbf 1$ is one BLAS ``gemv`` over
+  the tile, faster than ``np.sum`` along its rows. (A column of ones appended to V would put
+  it inside the second product, but BLAS computes columns in groups: a 65th column costs far
+  more than 1/65 of the product.)
 - **Lazy rescaling.** The reference $r$ of a row is always one of its real scores, so
   $r \le \max_j s_j$: the largest term is $\ge 1$ and nothing underflows that the textbook
   form keeps. $r$ has to move only when a score could exceed $r + T$ (terms up to $e^T$
@@ -91,8 +93,9 @@ def flash_attention(query, key, value, attn_mask=None, is_causal: bool = False, 
     Notes
     -----
     Peak extra memory is one score tile (2 MiB in float32 by default) per
-    thread, a copy of V with one extra column (of K too when some scores are
-    not bounded, see the module notes), and the output; never
+    thread, the output, and copies of V (only when its entries are huge) and of
+    K with one extra column (only when some scores are not bounded, see the
+    module notes); never
     ``L * S`` scores. There is no weights output: the weights *are* the
     $L \times S$ matrix this function avoids.
 
@@ -138,15 +141,15 @@ def blocked_attention(prob: Problem, *, key_block: int = KEY_BLOCK, query_block:
     batch, dtype = prob.batch, q.dtype
     if query_block is None:
         query_block = _even_query_block(L, math.prod(batch), prob.is_causal)
-    out = np.zeros((*batch, L, Ev), dtype=dtype)  # (..., L, Ev)
     if L == 0 or S == 0:
-        return out.astype(prob.out_dtype, copy=False)
+        return np.zeros((*batch, L, Ev), dtype=prob.out_dtype)
+    out = np.empty((*batch, L, Ev), dtype=dtype)  # (..., L, Ev), every row written by one thread
 
+    # Serial set-up is kept to what every block needs; the rest runs inside the threads.
     v_scale = _value_scale(v)
-    values = _with_ones_column(v, scale=1 / v_scale)  # (..., S, Ev+1): [V / v_scale, 1]
+    values = v if v_scale == 1 else np.multiply(v, dtype.type(1 / v_scale))  # (..., S, Ev): V / v_scale
     with np.errstate(over="ignore"):  # a norm of inf only makes the bound useless, not wrong
-        key_norm_max = _block_max(np.sqrt(np.einsum("...se,...se->...s", k, k)), key_block)  # (..., S/Bk)
-        q_norm = np.sqrt(np.einsum("...le,...le->...l", q, q))  # (..., L)
+        key_norm_max = _block_max(_row_norms(k), key_block)  # (..., S/Bk)
     headroom = _headroom(S, dtype)
     base2 = _exp2_is_vectorised(dtype.name)
     fixed_limit = _fixed_limit(headroom, dtype, prob.mask)
@@ -157,34 +160,34 @@ def blocked_attention(prob: Problem, *, key_block: int = KEY_BLOCK, query_block:
         mask = np.logical_not(mask) if mask.dtype == np.bool_ else mask.astype(dtype, copy=False)
         mask = np.broadcast_to(mask, batch + mask.shape[-2:])
     q, k, values = (np.broadcast_to(a, batch + a.shape[-2:]) for a in (q, k, values))
-    key_norm_max, q_norm = (np.broadcast_to(a, batch + a.shape[-1:]) for a in (key_norm_max, q_norm))
+    key_norm_max = np.broadcast_to(key_norm_max, batch + key_norm_max.shape[-1:])
     key_norm_all = key_norm_max.max(axis=-1)  # (...)
+    # [K, 1] for the general path, built by the first block that takes it (typical inputs: none).
+    keys_with_ones = cache(lambda: np.broadcast_to(_with_ones_column(prob.k), batch + (S, k.shape[-1] + 1)))
 
     starts = range(0, L, query_block)
     if prob.is_causal:  # later query blocks see more keys: start them first so the threads finish together
         starts = starts[::-1]
-    # "<=" is False for NaN, so blocks with NaN or inf in Q or K take the general path.
-    items = [(b, i0, float(q_norm[b][i0:i0 + query_block].max()) * float(key_norm_all[b]) <= fixed_limit)
-             for b in np.ndindex(batch) for i0 in starts]
-    keys = None  # [K, 1], built only when some block takes the general path
-    if not all(fixed for *_, fixed in items):
-        keys = np.broadcast_to(_with_ones_column(prob.k), batch + (S, k.shape[-1] + 1))  # (..., S, E+1)
+    items = [(b, i0) for b in np.ndindex(batch) for i0 in starts]
 
     def run(item) -> None:
-        b, i0, fixed = item
+        b, i0 = item
         i1 = min(i0 + query_block, L)
+        qb = q[b][i0:i1]  # (Lb, E)
         rows_mask = None if mask is None else mask[b][i0:i1] if mask.shape[-2] > 1 else mask[b]
         visits = tiles(i1 - i0, i0, S, key_block, prob.is_causal)
         with np.errstate(over="ignore", invalid="ignore"):  # inf/NaN inputs propagate as in the dense form
-            if fixed:
-                acc = _fixed_reference(q[b][i0:i1], k[b], values[b], rows_mask, visits, key_block, base2)
+            q_norm = _row_norms(qb)  # (Lb,)
+            # "<=" is False for NaN, so blocks with NaN or inf in Q or K take the general path.
+            if float(q_norm.max()) * float(key_norm_all[b]) <= fixed_limit:
+                sums = _fixed_reference(qb, k[b], values[b], rows_mask, visits, key_block, base2)
             else:
-                rows = _OnlineSoftmax(q[b][i0:i1], q_norm[b][i0:i1], keys[b], values[b], key_norm_max[b],
+                rows = _OnlineSoftmax(qb, q_norm, keys_with_ones()[b], values[b], key_norm_max[b],
                                       key_block, headroom, rows_mask)
                 for r0, r1, j0, j1, causal_offset in visits:
                     rows.visit(r0, r1, j0, j1, causal_offset=causal_offset)
-                acc = rows.acc
-            _normalise(acc, out[b][i0:i1])
+                sums = rows.sums
+            sums.normalise(out[b][i0:i1])
 
     if len(items) > 1 and _threads() > 1:
         with _one_blas_thread():
@@ -220,7 +223,7 @@ def tiles(Lb: int, i0: int, S: int, key_block: int, is_causal: bool):
 class _OnlineSoftmax:
     """The running state of the online softmax for one block of query rows.
 
-    ``keys`` is ``[K, 1]`` and ``values`` is ``[V, 1]`` (see :func:`blocked_attention`);
+    ``keys`` is ``[K, 1]`` and ``values`` is V (see :func:`blocked_attention`);
     ``mask`` holds these rows of the boolean "forbidden" mask or of the float mask.
     """
 
@@ -237,8 +240,7 @@ class _OnlineSoftmax:
         np.multiply(qb, dtype.type(LOG2E), out=self.qa2[:, :E])
         self.q_norm = q_norm  # (Lb,)
         self.q_norm_max = float(self.q_norm.max())
-        self.acc = np.zeros((Lb, values.shape[1]), dtype=dtype)  # (Lb, Ev+1): [a, l], both relative to e**r
-        self.part = np.empty_like(self.acc)  # (Lb, Ev+1)
+        self.sums = _Sums(Lb, values.shape[1], dtype)  # a and l, both relative to e**r
         self.tile = _scratch(Lb * key_block, dtype)  # flat, so every (rows, width) view is contiguous
         self.bound_holds = mask is None or mask.dtype == np.bool_  # a float mask may raise the scores
         # The reference r of each row must be a score that row really has (so r <= its maximum).
@@ -287,9 +289,7 @@ class _OnlineSoftmax:
             if moves:
                 self._rebase(rows, s)
             np.exp(s, out=s)  # (n, Bk), every term <= e**headroom
-        part = self.part[:n]  # (n, Ev+1)
-        np.matmul(s, self.values[j0:j1], out=part)
-        self.acc[rows] += part
+        self.sums.add(r0, s, self.values[j0:j1])
 
     def _rebase(self, rows: slice, s: np.ndarray) -> None:
         """Move the reference of rows whose scores could overflow (or that see their first key)
@@ -300,7 +300,7 @@ class _OnlineSoftmax:
         shift = np.where(first | (seen & (m > self.headroom)), m, 0).astype(s.dtype)  # (n,)
         if shift.any():
             s -= shift[:, None]
-            self.acc[rows] *= np.exp(-np.where(seen, shift, 0)).astype(s.dtype)[:, None]
+            self.sums.rescale(rows, np.exp(-np.where(seen, shift, 0)).astype(s.dtype))
             self.ref[rows] += shift
             self._reference_changed(rows)
         seen |= first
@@ -321,14 +321,13 @@ def _fixed_reference(qb, k, values, mask, visits, key_block: int, base2: bool) -
     floating point keeps the same relative precision as with the row maximum subtracted,
     and there is no max pass, no rescaling, no extra column in Q and K.
 
-    ``k`` is K (S, E), ``values`` is ``[V, 1]``; masked keys are zeroed after the exponential.
-    Returns ``[a, l]`` as :class:`_OnlineSoftmax` accumulates it.
+    ``k`` is K (S, E), ``values`` is V (S, Ev); masked keys are zeroed after the exponential.
+    Returns the sums a and l, as :class:`_OnlineSoftmax` accumulates them.
     """
     Lb, dtype = qb.shape[0], qb.dtype
     exp = np.exp2 if base2 else np.exp
     qx = np.multiply(qb, dtype.type(LOG2E)) if base2 else qb  # (Lb, E): e**s = 2**(s log2 e)
-    acc = np.zeros((Lb, values.shape[1]), dtype=dtype)  # (Lb, Ev+1): [a, l]
-    part = np.empty_like(acc)  # (Lb, Ev+1)
+    sums = _Sums(Lb, values.shape[1], dtype)
     tile = _scratch(Lb * key_block, dtype)
     for r0, r1, j0, j1, causal_offset in visits:
         n, w = r1 - r0, j1 - j0
@@ -339,9 +338,8 @@ def _fixed_reference(qb, k, values, mask, visits, key_block: int, base2: bool) -
             s *= _causal_allowed(n, w, causal_offset, dtype)  # (n, Bk), 0 in the future
         if mask is not None:
             np.copyto(s, 0, where=_mask_tile(mask, r0, r1, j0, j1))
-        np.matmul(s, values[j0:j1], out=part[:n])  # (n, Ev+1) = [e**s V, sum e**s]
-        acc[r0:r1] += part[:n]
-    return acc
+        sums.add(r0, s, values[j0:j1])
+    return sums
 
 
 def _fixed_limit(headroom: float, dtype, mask) -> float:
@@ -354,10 +352,48 @@ def _fixed_limit(headroom: float, dtype, mask) -> float:
     return headroom if floor == -math.inf else min(headroom, floor)
 
 
-def _normalise(acc: np.ndarray, out: np.ndarray) -> None:
-    """out = a / l from ``acc = [a, l]``; rows that saw no allowed key (l = 0) stay 0."""
-    Ev = acc.shape[1] - 1
-    np.divide(acc[:, :Ev], acc[:, Ev:], out=out, where=acc[:, Ev:] != 0)
+class _Sums:
+    """The two sums of the online softmax for ``Lb`` query rows: ``a = sum_j p_j v_j`` (Lb, Ev)
+    and ``l = sum_j p_j`` (Lb,), where ``p_j`` are the exponentials of one tile after another."""
+
+    def __init__(self, Lb: int, Ev: int, dtype):
+        self.a = np.zeros((Lb, Ev), dtype=dtype)  # (Lb, Ev)
+        self.l = np.zeros(Lb, dtype=dtype)  # (Lb,)
+        self._a_part = np.empty((Lb, Ev), dtype=dtype)  # (Lb, Ev)
+        self._l_part = np.empty(Lb, dtype=dtype)  # (Lb,)
+
+    def add(self, r0: int, p: np.ndarray, values: np.ndarray) -> None:
+        """Add the tile ``p`` (n, w) of rows ``r0 .. r0 + n`` with its keys' ``values`` (w, Ev)."""
+        n, w = p.shape
+        np.matmul(p, values, out=self._a_part[:n])  # (n, Ev)
+        self.a[r0:r0 + n] += self._a_part[:n]
+        # l by gemv: faster than p.sum(axis=1), and no slower than a 65th column of ones in V.
+        np.matmul(p, _ones(w, p.dtype), out=self._l_part[:n])  # (n,)
+        self.l[r0:r0 + n] += self._l_part[:n]
+
+    def rescale(self, rows: slice, factor: np.ndarray) -> None:
+        """Multiply both sums of ``rows`` by ``factor`` (one per row), as the reference moves."""
+        self.a[rows] *= factor[:, None]
+        self.l[rows] *= factor
+
+    def normalise(self, out: np.ndarray) -> None:
+        """out = a / l; rows that saw no allowed key (l = 0, so a = 0 too) get 0."""
+        np.divide(self.a, self.l[:, None], out=out)  # (Lb, Ev)
+        if not self.l.all():
+            out[self.l == 0] = 0
+
+
+@lru_cache(maxsize=8)
+def _ones(n: int, dtype) -> np.ndarray:
+    """(n,) read-only ones, shared by the threads."""
+    ones = np.ones(n, dtype=dtype)
+    ones.flags.writeable = False
+    return ones
+
+
+def _row_norms(x: np.ndarray) -> np.ndarray:
+    """Euclidean norm of every row (last axis) of x."""
+    return np.sqrt(np.einsum("...e,...e->...", x, x))  # (...)
 
 
 def _mask_tile(mask: np.ndarray, r0: int, r1: int, j0: int, j1: int) -> np.ndarray:
@@ -383,13 +419,10 @@ def _causal_penalty(rows: int, cols: int, offset: int, dtype) -> np.ndarray:
     return penalty
 
 
-def _with_ones_column(x: np.ndarray, *, scale: float = 1.0) -> np.ndarray:
-    """``[x * scale, 1]``: x with a column of ones appended."""
+def _with_ones_column(x: np.ndarray) -> np.ndarray:
+    """``[x, 1]``: x with a column of ones appended."""
     out = np.empty((*x.shape[:-1], x.shape[-1] + 1), dtype=x.dtype)  # (..., n, d+1)
-    if scale == 1:
-        out[..., :-1] = x
-    else:
-        np.multiply(x, x.dtype.type(scale), out=out[..., :-1])
+    out[..., :-1] = x
     out[..., -1] = 1
     return out
 
@@ -474,7 +507,9 @@ def _even_query_block(L: int, n_batch: int, is_causal: bool, threads: int | None
     return -(-L // blocks)
 
 
+@cache
 def _threads() -> int:
+    """The number of cores, read once: ``os.cpu_count()`` takes microseconds a call."""
     return os.cpu_count() or 1
 
 
