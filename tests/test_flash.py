@@ -212,6 +212,23 @@ def test_values_near_the_largest_float_do_not_overflow_the_sums(dtype):
     np.testing.assert_allclose(out / big, dense(q, k, v / big), rtol=1e-4 if dtype == np.float32 else 1e-10)
 
 
+@pytest.mark.parametrize("path", ["fixed", "general"])
+def test_values_just_below_the_limit_with_every_score_at_the_headroom_stay_finite(path, monkeypatch):
+    # The worst case the limit allows: key 0 scores 0 (the general path's first reference), all
+    # other keys score exactly T above it, and V sits just below the limit, so V is not scaled.
+    S, dtype = 64, np.float32
+    T = flash._headroom(S, dtype)
+    limit = flash._value_limit(S, dtype, T)
+    if path == "general":
+        monkeypatch.setattr(flash, "_fixed_limit", lambda *args: -1.0)
+    q = np.array([[T, 0.0]], dtype=dtype)
+    k = np.vstack([[0.0, 1.0], np.tile([1.0, 0.0], (S - 1, 1))]).astype(dtype)  # scores 0, T, T, ...
+    v = np.tile(np.array([0.99, -0.99]) * limit, (S, 1)).astype(dtype)
+    assert flash._value_scale(v, limit) == 1  # used as it is: the sums really reach S e**T |v|
+    out = flash_attention(q, k, v, scale=1.0)
+    np.testing.assert_allclose(out, v[:1], rtol=1e-6)
+
+
 def test_nan_propagates_as_in_the_dense_form():
     rng = np.random.default_rng(11)
     q, k, v = rng.standard_normal((20, 4)), rng.standard_normal((30, 4)), rng.standard_normal((30, 2))
@@ -341,3 +358,27 @@ def test_fixed_path_keeps_exp2_in_its_fast_range_at_the_limit(exp2_inputs, paths
     assert min(exp2_inputs) < -0.99 * limit * flash.LOG2E  # the bound is reached, not just respected
     assert all(x >= np.finfo(np.float32).minexp for x in exp2_inputs)
     np.testing.assert_allclose(out, dense(q, k, v, scale=1.0), rtol=1e-4, atol=1e-6)
+
+
+def test_extra_memory_is_tiles_and_block_sums_not_scores_or_copies(monkeypatch):
+    # Peak memory: the output, and per thread one score tile plus its query block's working arrays
+    # (Q log2(e), a and the part added to it: 3 x (Lb, E)). No L x S scores, and no copy of Q, K
+    # or V: each would add 2 MiB, far more than the 256 KiB allowed for norms and bookkeeping.
+    import tracemalloc
+
+    monkeypatch.setattr(flash, "_scratch", lambda size, dtype: np.empty(size, dtype))  # count every tile
+    n, E = 8192, 64
+    rng = np.random.default_rng(19)
+    q, k, v = (rng.standard_normal((n, E)).astype(np.float32) for _ in range(3))
+    flash_attention(q, k, v)  # one-off allocations (imports, the thread pool) are not the kernel's
+    Lb, threads = flash._even_query_block(n, 1, False), flash._threads()
+    tile, block = Lb * flash.KEY_BLOCK * 4, 3 * Lb * E * 4
+    tracemalloc.start()
+    try:
+        out = flash_attention(q, k, v)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    allowed = out.nbytes + min(threads, n // Lb) * (tile + block) + 2**18
+    assert peak <= allowed, (peak / 2**20, allowed / 2**20)
+    assert allowed < n * n * 4 / 16  # the scores alone would take 256 MiB

@@ -136,9 +136,9 @@ def flash_attention(query, key, value, attn_mask=None, is_causal: bool = False, 
 def blocked_attention(prob: Problem, *, key_block: int = KEY_BLOCK, query_block: int | None = None) -> np.ndarray:
     """The blocked computation on validated inputs (see :func:`prepare`). ``query_block=None``
     splits the queries evenly into blocks of at most :data:`QUERY_BLOCK`."""
-    q, k, v = prob.q, prob.k, prob.v  # (..., L, E), (..., S, E), (..., S, Ev)
+    q, k, v = prob.q, prob.k, prob.v  # (..., L, E), (..., S, E), (..., S, Ev); Q not yet scaled
     L, S, Ev = q.shape[-2], k.shape[-2], v.shape[-1]
-    batch, dtype = prob.batch, q.dtype
+    batch, dtype, scale = prob.batch, q.dtype, prob.scale
     if query_block is None:
         query_block = _even_query_block(L, math.prod(batch), prob.is_causal)
     if L == 0 or S == 0:
@@ -146,11 +146,11 @@ def blocked_attention(prob: Problem, *, key_block: int = KEY_BLOCK, query_block:
     out = np.empty((*batch, L, Ev), dtype=dtype)  # (..., L, Ev), every row written by one thread
 
     # Serial set-up is kept to what every block needs; the rest runs inside the threads.
-    v_scale = _value_scale(v)
+    headroom = _headroom(S, dtype)
+    v_scale = _value_scale(v, _value_limit(S, dtype, headroom))
     values = v if v_scale == 1 else np.multiply(v, dtype.type(1 / v_scale))  # (..., S, Ev): V / v_scale
     with np.errstate(over="ignore"):  # a norm of inf only makes the bound useless, not wrong
         key_norm_max = _block_max(_row_norms(k), key_block)  # (..., S/Bk)
-    headroom = _headroom(S, dtype)
     base2 = _exp2_is_vectorised(dtype.name)
     fixed_limit = _fixed_limit(headroom, dtype, prob.mask)
 
@@ -173,17 +173,17 @@ def blocked_attention(prob: Problem, *, key_block: int = KEY_BLOCK, query_block:
     def run(item) -> None:
         b, i0 = item
         i1 = min(i0 + query_block, L)
-        qb = q[b][i0:i1]  # (Lb, E)
+        qb = q[b][i0:i1]  # (Lb, E), not yet scaled
         rows_mask = None if mask is None else mask[b][i0:i1] if mask.shape[-2] > 1 else mask[b]
         visits = tiles(i1 - i0, i0, S, key_block, prob.is_causal)
         with np.errstate(over="ignore", invalid="ignore"):  # inf/NaN inputs propagate as in the dense form
-            q_norm = _row_norms(qb)  # (Lb,)
+            q_norm = _row_norms(qb) * abs(scale)  # (Lb,) norms of the scaled queries
             # "<=" is False for NaN, so blocks with NaN or inf in Q or K take the general path.
             if float(q_norm.max()) * float(key_norm_all[b]) <= fixed_limit:
-                sums = _fixed_reference(qb, k[b], values[b], rows_mask, visits, key_block, base2)
+                sums = _fixed_reference(qb, scale, k[b], values[b], rows_mask, visits, key_block, base2)
             else:
-                rows = _OnlineSoftmax(qb, q_norm, keys_with_ones()[b], values[b], key_norm_max[b],
-                                      key_block, headroom, rows_mask)
+                rows = _OnlineSoftmax(np.multiply(qb, dtype.type(scale)), q_norm, keys_with_ones()[b], values[b],
+                                      key_norm_max[b], key_block, headroom, rows_mask)
                 for r0, r1, j0, j1, causal_offset in visits:
                     rows.visit(r0, r1, j0, j1, causal_offset=causal_offset)
                 sums = rows.sums
@@ -313,7 +313,7 @@ class _OnlineSoftmax:
         np.multiply(self.ref[rows], -self.qa.dtype.type(LOG2E), out=self.qa2[rows, self.E])
 
 
-def _fixed_reference(qb, k, values, mask, visits, key_block: int, base2: bool) -> np.ndarray:
+def _fixed_reference(qb, scale: float, k, values, mask, visits, key_block: int, base2: bool) -> _Sums:
     """The online softmax for query rows whose every score is known to lie in ``[-T, T]``
     (Cauchy–Schwarz: ``|q . k| <= |q| max|k|``), T at most the headroom and, with ``base2``,
     inside exp2's fast range. Then no reference is needed at all (r = 0 for every row):
@@ -321,12 +321,13 @@ def _fixed_reference(qb, k, values, mask, visits, key_block: int, base2: bool) -
     floating point keeps the same relative precision as with the row maximum subtracted,
     and there is no max pass, no rescaling, no extra column in Q and K.
 
-    ``k`` is K (S, E), ``values`` is V (S, Ev); masked keys are zeroed after the exponential.
+    ``qb`` is these rows of Q before ``scale``, ``k`` is K (S, E), ``values`` is V (S, Ev);
+    masked keys are zeroed after the exponential.
     Returns the sums a and l, as :class:`_OnlineSoftmax` accumulates them.
     """
     Lb, dtype = qb.shape[0], qb.dtype
     exp = np.exp2 if base2 else np.exp
-    qx = np.multiply(qb, dtype.type(LOG2E)) if base2 else qb  # (Lb, E): e**s = 2**(s log2 e)
+    qx = np.multiply(qb, dtype.type(scale * LOG2E if base2 else scale))  # (Lb, E): e**s = 2**(s log2 e)
     sums = _Sums(Lb, values.shape[1], dtype)
     tile = _scratch(Lb * key_block, dtype)
     for r0, r1, j0, j1, causal_offset in visits:
@@ -453,21 +454,35 @@ def _block_max(x: np.ndarray, block: int) -> np.ndarray:
     return np.maximum.reduceat(x, starts, axis=-1)  # (..., ceil(S / block))
 
 
+def _sum_budget(S: int, dtype) -> float:
+    """B with S * e**B = (largest float) * e**-8: S terms up to e**B, times values below 2, sum
+    to at most twice that, a margin of e**8 / 2 below overflow."""
+    return math.log(np.finfo(dtype).max) - 8 - math.log(S)
+
+
 def _headroom(S: int, dtype) -> float:
-    """How far (T) above the reference a score may go before the reference must move: the
-    sums of S terms up to e**T times values below 2 must stay finite, with a margin of e**8."""
-    budget = math.log(np.finfo(dtype).max) - 8 - math.log(S)
-    return float(min(MAX_HEADROOM, max(0.0, budget)))
+    """How far (T) above the reference a score may go before the reference must move: at most
+    :data:`MAX_HEADROOM`, and never beyond the budget of :func:`_sum_budget`."""
+    return float(min(MAX_HEADROOM, max(0.0, _sum_budget(S, dtype))))
 
 
-def _value_scale(v: np.ndarray) -> float:
-    """A power of two that brings max|v| below 2 (1 if it already is, or is not finite).
+def _value_limit(S: int, dtype, headroom: float) -> float:
+    """Values below this keep the unnormalised sums as far from overflow as values below 2 do
+    with terms up to e**budget: S terms up to e**headroom times it sum to at most
+    2 * (largest float) * e**-8. In float32 with T = 40 and S = 4096 that is about 2e14."""
+    return 2 * math.exp(min(700.0, _sum_budget(S, dtype) - headroom))
+
+
+def _value_scale(v: np.ndarray, limit: float) -> float:
+    """A power of two to divide V by: 1 if max|v| is below ``limit`` (or not finite), else one
+    that brings it below 2.
 
     The online softmax sums up to S unnormalised terms times values, and only divides by
     the weights' sum at the end: values near the largest float would overflow on the way.
-    Dividing by a power of two, and multiplying back at the end, is exact."""
+    Dividing by a power of two, and multiplying back at the end, is exact. Typical values
+    are far below the limit, so V is used as it is, without a copy."""
     vmax = float(max(v.max(), -v.min())) if v.size else 0.0
-    if not (math.isfinite(vmax) and vmax >= 2):
+    if not (math.isfinite(vmax) and vmax >= limit):
         return 1.0
     return math.ldexp(1.0, math.frexp(vmax)[1] - 1)  # vmax < 2**e, so 2**(e-1) stays finite
 

@@ -44,7 +44,10 @@ def gradcheck(f: Callable, *arrays, eps: float = 1e-6, rtol: float = 1e-6) -> tu
         Finite-difference step.
     rtol : float, default 1e-6
         Largest allowed relative error ``|g_num - g| / max(|g_num| + |g|, 1e-12)``
-        (norms over each whole array).
+        (norms over each whole array). An array also passes when ``|g_num - g|`` is
+        below what round-off alone puts into central differences, ``8 * eps_64 *
+        max(|loss|, 1) / eps`` per entry (eps_64 = 2.2e-16): a gradient that small
+        cannot be checked by finite differences.
 
     Returns
     -------
@@ -72,17 +75,20 @@ def gradcheck(f: Callable, *arrays, eps: float = 1e-6, rtol: float = 1e-6) -> tu
     AssertionError: gradient of argument 0: relative error 0.333 > rtol 1e-06
     """
     arrays = [np.array(a, dtype=np.float64) for a in arrays]
-    _, grads = f(*arrays)
+    loss, grads = f(*arrays)
     if len(grads) != len(arrays):
         raise ValueError(f"f returned {len(grads)} gradients for {len(arrays)} arrays")
-    errors = []
+    errors, bad = [], []
     for i, (a, g) in enumerate(zip(arrays, grads)):
         g = np.asarray(g, dtype=np.float64)
         if g.shape != a.shape:
             raise ValueError(f"gradient {i} has shape {g.shape}, but argument {i} has shape {a.shape}")
         num = numerical_gradient(lambda *xs: float(f(*xs)[0]), arrays, i, eps=eps)
-        errors.append(float(np.linalg.norm(num - g) / max(np.linalg.norm(num) + np.linalg.norm(g), 1e-12)))
-    bad = [f"gradient of argument {i}: relative error {e:.3g} > rtol {rtol:g}" for i, e in enumerate(errors) if e > rtol]
+        difference = float(np.linalg.norm(num - g))
+        errors.append(difference / max(float(np.linalg.norm(num) + np.linalg.norm(g)), 1e-12))
+        round_off = 8 * np.finfo(np.float64).eps * max(abs(float(loss)), 1.0) / eps * np.sqrt(a.size)
+        if errors[-1] > rtol and difference > round_off:
+            bad.append(f"gradient of argument {i}: relative error {errors[-1]:.3g} > rtol {rtol:g}")
     if bad:
         raise AssertionError("; ".join(bad))
     return tuple(errors)

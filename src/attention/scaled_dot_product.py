@@ -140,7 +140,8 @@ def scaled_dot_product_attention(
 
     scores_shape = (*prob.batch, L, S)
     mask = causal_mask(L, S) if prob.is_causal else prob.mask  # (..., L, S) or None
-    scores = np.matmul(prob.q, np.swapaxes(prob.k, -1, -2))  # (..., L, S)
+    q = np.multiply(prob.q, prob.q.dtype.type(prob.scale))  # (..., L, E): L*E products, not L*S on the scores
+    scores = np.matmul(q, np.swapaxes(prob.k, -1, -2))  # (..., L, S)
     scores = np.broadcast_to(scores, scores_shape).copy() if scores.shape != scores_shape else scores
     where = None
     if mask is not None and mask.dtype == np.bool_:
@@ -165,15 +166,17 @@ BLOCKED_MIN_SCORES = 512 * 512
 
 
 class Problem(NamedTuple):
-    """Validated attention inputs, in the working dtype, with ``q`` already scaled."""
+    """Validated attention inputs, in the working dtype. ``q`` is not yet multiplied by
+    ``scale``: each path does that where it is cheapest."""
 
-    q: np.ndarray  # (..., L, E), multiplied by scale
+    q: np.ndarray  # (..., L, E)
     k: np.ndarray  # (..., S, E)
     v: np.ndarray  # (..., S, Ev)
     mask: np.ndarray | None  # broadcastable to (..., L, S); bool or float
     is_causal: bool
     batch: tuple[int, ...]
     out_dtype: np.dtype
+    scale: float
 
 
 def prepare(query, key, value, attn_mask=None, is_causal=False, scale=None) -> Problem:
@@ -203,11 +206,10 @@ def prepare(query, key, value, attn_mask=None, is_causal=False, scale=None) -> P
     work_dtype = np.float32 if out_dtype == np.float16 else out_dtype
     if scale is None:
         scale = 1.0 / math.sqrt(q.shape[-1])
-    # Scaling Q (L*E products) is cheaper than scaling the scores (L*S products).
-    q = np.multiply(q, scale, dtype=work_dtype)  # (..., L, E)
+    q = q.astype(work_dtype, copy=False)  # (..., L, E)
     k = k.astype(work_dtype, copy=False)  # (..., S, E)
     v = v.astype(work_dtype, copy=False)  # (..., S, Ev)
-    return Problem(q, k, v, mask, bool(is_causal), batch, out_dtype)
+    return Problem(q, k, v, mask, bool(is_causal), batch, out_dtype, float(scale))
 
 
 def _check_mask(attn_mask, scores_shape: tuple[int, ...]) -> np.ndarray:
