@@ -73,10 +73,11 @@ def test_claim_causal_below_six_tenths_in_every_run(report):
 def test_claim_against_torch(report):
     t = report["targets"]
     assert t["flash_over_torch_math"] < 0.5  # "less than half its time"
-    assert 0.95 <= t["flash_over_torch"] <= 1.05  # "the median ratio is about 1" ...
-    assert 0 < runs_meeting(report, "flash_over_torch") < t["repetitions"]  # "met in some runs and missed in others"
-    for n in (4096, 16384, 65536):  # "numpy is the faster of the two at every N from 4096 on"
+    assert 0.95 <= t["flash_over_torch"] <= 1.0  # "the median ratio is just below 1" ...
+    assert t["repetitions"] / 2 < runs_meeting(report, "flash_over_torch") < t["repetitions"]  # "most runs, not all"
+    for n in (16384, 65536):  # "numpy is the faster of the two at N = 16,384 and 65,536"
         assert cell(report, "flash", n)["time_s"] < cell(report, "torch", n)["time_s"]
+    assert abs(cell(report, "flash", 4096)["time_s"] / cell(report, "torch", 4096)["time_s"] - 1) < 0.06  # "a few percent"
     assert t["causal_flash_over_causal_torch"] < 0.9  # "clearly faster" on causal attention
     assert cell(report, "torch (2-D, math)", 65536)["status"].startswith("skipped")
 
@@ -84,6 +85,6 @@ def test_claim_against_torch(report):
 def test_claim_against_plain_matrix_products(report):
     t = report["targets"]
     assert t["flop_rate_over_gemm_same_shapes"] > 1  # faster than the dense form's two products
-    assert 0.75 <= t["flop_rate_over_gemm"] < 0.8  # "just short of 0.8": "the median misses the target" ...
-    assert runs_meeting(report, "flop_rate_over_gemm") < t["repetitions"] / 3  # ... "fewer than a third of the runs reach it"
+    assert 0.8 <= t["flop_rate_over_gemm"] < 0.85  # "reaches 0.8 by a small margin: the median is just above" ...
+    assert t["repetitions"] / 2 < runs_meeting(report, "flop_rate_over_gemm") < t["repetitions"]  # "most runs, not all"
     assert 0.95 <= t["flash_over_bare_loop"] <= 1.05  # the bare loop is "within a few percent"
