@@ -182,8 +182,8 @@ def blocked_attention(prob: Problem, *, key_block: int = KEY_BLOCK, query_block:
             if float(q_norm.max()) * float(key_norm_all[b]) <= fixed_limit:
                 sums = _fixed_reference(qb, scale, k[b], values[b], rows_mask, visits, key_block, base2)
             else:
-                rows = _OnlineSoftmax(np.multiply(qb, dtype.type(scale)), q_norm, keys_with_ones()[b], values[b],
-                                      key_norm_max[b], key_block, headroom, rows_mask)
+                rows = _OnlineSoftmax(qb, scale, q_norm, keys_with_ones()[b], values[b], key_norm_max[b],
+                                      key_block, headroom, rows_mask)
                 for r0, r1, j0, j1, causal_offset in visits:
                     rows.visit(r0, r1, j0, j1, causal_offset=causal_offset)
                 sums = rows.sums
@@ -223,21 +223,22 @@ def tiles(Lb: int, i0: int, S: int, key_block: int, is_causal: bool):
 class _OnlineSoftmax:
     """The running state of the online softmax for one block of query rows.
 
-    ``keys`` is ``[K, 1]`` and ``values`` is V (see :func:`blocked_attention`);
+    ``qb`` is these rows of Q before ``scale``, ``keys`` is ``[K, 1]`` and ``values`` is V
+    (see :func:`blocked_attention`);
     ``mask`` holds these rows of the boolean "forbidden" mask or of the float mask.
     """
 
-    def __init__(self, qb, q_norm, keys, values, key_norm_max, key_block, headroom, mask):
+    def __init__(self, qb, scale, q_norm, keys, values, key_norm_max, key_block, headroom, mask):
         Lb, E = qb.shape
         dtype = qb.dtype
         self.E = E
         self.keys, self.values, self.mask = keys, values, mask
         self.key_norm_max, self.key_block, self.headroom = key_norm_max, key_block, headroom
         self.fast_floor = _exp2_floor(dtype)
-        self.qa = np.zeros((Lb, E + 1), dtype=dtype)  # (Lb, E+1): [Q, -r]
-        self.qa[:, :E] = qb
-        self.qa2 = np.zeros_like(self.qa)  # (Lb, E+1): [Q, -r] log2(e), for tiles that take exp2
-        np.multiply(qb, dtype.type(LOG2E), out=self.qa2[:, :E])
+        self.qa = np.zeros((Lb, E + 1), dtype=dtype)  # (Lb, E+1): [Q scale, -r]
+        np.multiply(qb, dtype.type(scale), out=self.qa[:, :E])
+        self.qa2 = np.zeros_like(self.qa)  # (Lb, E+1): [Q scale, -r] log2(e), for tiles that take exp2
+        np.multiply(self.qa[:, :E], dtype.type(LOG2E), out=self.qa2[:, :E])
         self.q_norm = q_norm  # (Lb,)
         self.q_norm_max = float(self.q_norm.max())
         self.sums = _Sums(Lb, values.shape[1], dtype)  # a and l, both relative to e**r
@@ -249,7 +250,7 @@ class _OnlineSoftmax:
         self.ref = np.zeros(Lb, dtype=dtype)  # (Lb,)
         self.seen = np.zeros(Lb, dtype=bool)  # (Lb,) rows whose r is a real score
         if mask is None:
-            self.seen = np.isfinite(np.matmul(qb, keys[0, :E], out=self.ref))  # (Lb,) r = q . k_0
+            self.seen = np.isfinite(np.matmul(self.qa[:, :E], keys[0, :E], out=self.ref))  # (Lb,) r = q . k_0
             self.ref[~self.seen] = 0
             self._reference_changed(slice(0, Lb))
         self.all_seen = bool(self.seen.all())
