@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 KATEX  := node_modules/katex/dist/katex.min.js
 EXTRAS ?= docs,test
 
-.PHONY: setup serve build test doctest bench lock clean
+.PHONY: setup serve build test quick lint doctest parity bench lock clean
 
 setup: $(STAMP) $(KATEX)
 
@@ -30,14 +30,26 @@ serve: setup
 build: setup
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
-test: setup
+test: setup lint
 	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The same without the slow and the browser tests, for a quick loop while editing.
+quick: setup lint
+	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m pytest -m "not slow and not browser" $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
 
 doctest: $(STAMP)
 	$(BIN)/python -m pytest src
 
 # Benchmarks (not part of make test): installs the bench extra (torch==2.13.0, CPU) and writes
 # benchmarks/results/latest.json; see docs/notes/long-sequences.*.md.
+# Differential tests against PyTorch (installs the bench extra: torch==2.13.0, CPU).
+parity: setup
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[bench]'
+	$(BIN)/python -m pytest -k torch $(PYTEST_ARGS)
+
 bench: setup
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[bench]'
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)

@@ -102,7 +102,8 @@ def cell(impl: str, n: int, repeats: int) -> dict:
             times.append(time.perf_counter() - t0)
     t = float(np.median(times))
     flops = 4 * n * n * E / (2 if impl == "causal flash" else 1)
-    return {"impl": impl, "N": n, "time_s": t, "gflops": flops / t / 1e9, "peak_mib": _status_mib("VmHWM") - base, "status": "ok"}
+    return {"impl": impl, "N": n, "time_s": t, "gflops": flops / t / 1e9, "peak_mib": _status_mib("VmHWM") - base,
+            "status": "ok"}
 
 
 def bare_loop(q, k, v):
@@ -110,12 +111,14 @@ def bare_loop(q, k, v):
     fixed-reference path cannot avoid (a product, exp2, a product and the gemv for the row
     sums), no bounds, no masks, no normalisation, with the same blocks and threads. Not a
     correct attention (its sums are dropped); it only times the building blocks."""
-    from attention import flash
+    from attention._internal.bounds import LOG2E
+    from attention._internal.threads import one_blas_thread, run_on_all_cores
+    from attention._internal.tiles import KEY_BLOCK, even_query_block
 
     n = q.shape[0]
-    query_block, key_block = flash._even_query_block(n, 1, False), flash.KEY_BLOCK
+    query_block, key_block = even_query_block(n, 1, False), KEY_BLOCK
     ones = np.ones(key_block, dtype=np.float32)  # (Bk,)
-    q2 = q * np.float32(flash.LOG2E / np.sqrt(E))  # (N, E)
+    q2 = q * np.float32(LOG2E / np.sqrt(E))  # (N, E)
 
     def run(i0: int) -> None:
         s = np.empty((query_block, key_block), dtype=np.float32)  # (Lb, Bk)
@@ -129,8 +132,8 @@ def bare_loop(q, k, v):
             np.matmul(s, ones, out=l_part)  # (Lb,)
             l += l_part
 
-    with flash._one_blas_thread():
-        flash._run_on_all_cores(run, list(range(0, n, query_block)))
+    with one_blas_thread():
+        run_on_all_cores(run, list(range(0, n, query_block)))
 
 
 def targets(rounds: int) -> dict:
@@ -194,7 +197,8 @@ def summarise(runs: list[dict]) -> dict:
 
 
 def machine() -> dict:
-    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
+    with open("/proc/cpuinfo") as lines:
+        cpu = next((l.split(":", 1)[1].strip() for l in lines if l.startswith("model name")), platform.processor())
     info = {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "numpy": np.__version__,
             "date": dt.date.today().isoformat(), "load_avg_1min": os.getloadavg()[0]}
     try:
@@ -249,7 +253,8 @@ def main(argv=None) -> int:
             proc = subprocess.run([sys.executable, __file__, "--cell", impl, str(n), str(repeats)],
                                   capture_output=True, text=True)
             if proc.returncode < 0:
-                results.append({"impl": impl, "N": n, "status": f"failed: killed by signal {-proc.returncode} (out of memory?)"})
+                status = f"failed: killed by signal {-proc.returncode} (out of memory?)"
+                results.append({"impl": impl, "N": n, "status": status})
             elif proc.returncode != 0:
                 last = (proc.stderr.strip().splitlines() or ["no message"])[-1]
                 results.append({"impl": impl, "N": n, "status": f"failed: {last}"})
@@ -259,17 +264,17 @@ def main(argv=None) -> int:
     repetitions = 1 if args.quick else args.repetitions
     runs = []
     for rep in range(repetitions):
-        print(f"interleaved targets at N = 4096, {rounds} rounds, repetition {rep + 1}/{repetitions} ...", file=sys.stderr)
+        print(f"interleaved targets at N = 4096, {rounds} rounds, repetition {rep + 1}/{repetitions} ...",
+              file=sys.stderr)
         proc = subprocess.run([sys.executable, __file__, "--targets-only", str(rounds)], stdout=subprocess.PIPE,
                               text=True, env={**os.environ, **QUIET_THREADS}, check=True)
         runs.append(json.loads(proc.stdout))
     report = {"machine": machine(), "E": E, "dtype": "float32", "results": results, "targets": summarise(runs)}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1))
-    sys.path.insert(0, str(HERE.parent / "src"))
-    from attention.experiments.longseq import markdown_table, targets_table
+    from attention.experiments.long_sequences import table, targets_table
 
-    print(markdown_table(report))
+    print(table(report))
     print()
     print(targets_table(report))
     print(f"wrote {args.out}", file=sys.stderr)

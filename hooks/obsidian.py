@@ -93,7 +93,8 @@ def on_files(files, config):
             continue
         unknown = sorted(k for k in meta if k not in KNOWN and k not in DENIED and not k.startswith("dg-"))
         if unknown:
-            log.warning("%s: unknown frontmatter keys %s; known keys are documented in hooks/obsidian.py", f.src_uri, unknown)
+            log.warning("%s: unknown frontmatter keys %s; known keys are documented in hooks/obsidian.py",
+                        f.src_uri, unknown)
         if _is_true(meta.get("dg-home")) and _lang_of(f.src_uri, lang) == lang:
             home = f
     if home is not None:  # each language is built into its own site dir, so its home is index.html
@@ -208,6 +209,7 @@ _permalink_files: list = []  # this language's published notes that carry a dg-p
 def on_env(env, config, files):
     lang = config.theme.get("language") or "en"
     _permalink_files[:] = [
-        f for f in files if f.is_documentation_page() and _lang_of(f.src_uri, lang) == lang and _source(f)[0].get("dg-permalink")
+        f for f in files
+        if f.is_documentation_page() and _lang_of(f.src_uri, lang) == lang and _source(f)[0].get("dg-permalink")
     ]
     return env

@@ -1,19 +1,42 @@
+"""The command line: every experiment's commands, with the options every command shares."""
+
 import subprocess
 import sys
 
-import numpy as np
+import pytest
 
-from attention import scaled_dot_product_attention
-from attention.__main__ import main
+from attention.cli import EXPERIMENTS, build_parser
 
 
-def test_demo_prints_the_source_note_example(capsys):
-    assert main(["demo"]) == 0
-    printed = capsys.readouterr().out
-    out = scaled_dot_product_attention([[1, 0, 1]], [[1, 0, 1], [0, 1, 0]], np.array([[0.5, 0.5], [0.1, 0.9]]))
-    assert np.array2string(out, precision=4) in printed
+def commands():
+    parser = build_parser()
+    action = next(a for a in parser._actions if a.dest == "command")  # argparse keeps sub-commands here
+    return action.choices
+
+
+def test_every_experiment_registers_a_command():
+    names = commands()
+    assert {"demo", "scaling", "long-sequences", "train-recall", "timeseries", "vision", "qk-norm"} <= set(names)
+    assert len(EXPERIMENTS) == 7
+
+
+@pytest.mark.parametrize("name", sorted(commands()))
+def test_every_command_takes_lang_and_plot(name):
+    sub = commands()[name]
+    args = sub.parse_args(["--lang", "zh", "--plot", "x.svg"])
+    assert args.lang == "zh" and str(args.plot) == "x.svg" and callable(args.run)
+    with pytest.raises(SystemExit):
+        sub.parse_args(["--lang", "fr"])
 
 
 def test_module_entry_point_runs():
     result = subprocess.run([sys.executable, "-m", "attention", "--help"], capture_output=True, text=True, check=True)
-    assert "demo" in result.stdout
+    assert "demo" in result.stdout and "train-recall" in result.stdout
+
+
+def test_console_script_is_declared():
+    import tomllib
+    from pathlib import Path
+
+    project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert project["scripts"]["attention"] == "attention.cli:main"

@@ -3,10 +3,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from attention import flash, flash_attention, scaled_dot_product_attention as sdpa
-from attention.scaled_dot_product import BLOCKED_MIN_SCORES, prepare
+from attention import flash_attention, scaled_dot_product
+from attention import scaled_dot_product_attention as sdpa
+from attention._internal import blocked, bounds, threads, tiles
+from attention._internal.problem import prepare
+from attention.scaled_dot_product import BLOCKED_MIN_SCORES
 
-_real_blocked = flash.blocked_attention
+_real_blocked = blocked.blocked_attention
 
 
 def dense(q, k, v, mask=None, is_causal=False, scale=None):
@@ -85,9 +88,12 @@ def test_empty_lengths():
     np.testing.assert_array_equal(flash_attention(np.ones((2, 4)), np.ones((0, 4)), np.ones((0, 2))), 0.0)
 
 
-@pytest.mark.parametrize("bad", [0, -1, 2.5, True])
-def test_bad_block_size(bad):
-    with pytest.raises(ValueError, match="block_size must be a positive integer"):
+@pytest.mark.parametrize(("bad", "error", "message"), [(0, ValueError, "block_size must be a positive integer, got 0"),
+                                                       (-1, ValueError, "block_size must be a positive integer"),
+                                                       (2.5, TypeError, "block_size must be an integer, got float 2.5"),
+                                                       (True, TypeError, "block_size must be an integer, got bool")])
+def test_bad_block_size(bad, error, message):
+    with pytest.raises(error, match=message):
         flash_attention(np.ones((2, 2)), np.ones((2, 2)), np.ones((2, 2)), block_size=bad)
 
 
@@ -98,7 +104,8 @@ def test_validation_is_shared_with_sdpa():
 
 def test_sdpa_dispatches_large_inputs_to_the_blocked_path_with_the_same_result(monkeypatch):
     calls = []
-    monkeypatch.setattr(flash, "blocked_attention", lambda prob, **kw: calls.append(prob.q.shape) or _real_blocked(prob, **kw))
+    spy = lambda prob, **kw: calls.append(prob.q.shape) or _real_blocked(prob, **kw)
+    monkeypatch.setattr(scaled_dot_product, "blocked_attention", spy)
     rng = np.random.default_rng(5)
     n = int(np.sqrt(BLOCKED_MIN_SCORES))  # L * S reaches the threshold
     q, k, v = (rng.standard_normal((n, 16)).astype(np.float32) for _ in range(3))
@@ -139,7 +146,7 @@ def test_property_any_query_and_key_blocks_equal_dense(L, S, query_block, key_bl
     mask = {"none": None, "causal": None, "bool": rng.random((L, S)) < 0.6,
             "float": np.where(rng.random((2, 1, S)) < 0.3, -np.inf, rng.standard_normal((2, 1, S)))}[kind]
     prob = prepare(q, k, v, mask, is_causal=kind == "causal")
-    out = flash.blocked_attention(prob, key_block=key_block, query_block=query_block)
+    out = blocked.blocked_attention(prob, key_block=key_block, query_block=query_block)
     expected = dense(q, k, v, mask, is_causal=kind == "causal")
     np.testing.assert_allclose(out, expected, rtol=1e-10, atol=1e-12)
 
@@ -167,7 +174,7 @@ def exp2_inputs(monkeypatch):
     return seen
 
 
-@pytest.mark.skipif(not flash._exp2_is_vectorised("float32"), reason="exp2 has no vectorised loop on this machine")
+@pytest.mark.skipif(not bounds.exp2_is_vectorised("float32"), reason="exp2 has no vectorised loop on this machine")
 def test_typical_inputs_take_exp2_on_every_tile(exp2_inputs):
     rng = np.random.default_rng(7)
     q, k, v = (rng.standard_normal((600, 64)).astype(np.float32) for _ in range(3))
@@ -217,14 +224,14 @@ def test_values_just_below_the_limit_with_every_score_at_the_headroom_stay_finit
     # The worst case the limit allows: key 0 scores 0 (the general path's first reference), all
     # other keys score exactly T above it, and V sits just below the limit, so V is not scaled.
     S, dtype = 64, np.float32
-    T = flash._headroom(S, dtype)
-    limit = flash._value_limit(S, dtype, T)
+    T = bounds.headroom(S, dtype)
+    limit = bounds.value_limit(S, dtype, T)
     if path == "general":
-        monkeypatch.setattr(flash, "_fixed_limit", lambda *args: -1.0)
+        monkeypatch.setattr(blocked, "fixed_limit", lambda *args: -1.0)
     q = np.array([[T, 0.0]], dtype=dtype)
     k = np.vstack([[0.0, 1.0], np.tile([1.0, 0.0], (S - 1, 1))]).astype(dtype)  # scores 0, T, T, ...
     v = np.tile(np.array([0.99, -0.99]) * limit, (S, 1)).astype(dtype)
-    assert flash._value_scale(v, limit) == 1  # used as it is: the sums really reach S e**T |v|
+    assert bounds.value_scale(v, limit) == 1  # used as it is: the sums really reach S e**T |v|
     out = flash_attention(q, k, v, scale=1.0)
     np.testing.assert_allclose(out, v[:1], rtol=1e-6)
 
@@ -247,7 +254,7 @@ def test_threads_do_not_change_the_result(monkeypatch):
     rng = np.random.default_rng(12)
     q, k, v = (rng.standard_normal((3, 200, 16)).astype(np.float32) for _ in range(3))
     threaded = flash_attention(q, k, v, is_causal=True, block_size=32)
-    monkeypatch.setattr(flash, "_threads", lambda: 1)
+    monkeypatch.setattr(blocked, "cores", lambda: 1)
     np.testing.assert_array_equal(flash_attention(q, k, v, is_causal=True, block_size=32), threaded)
 
 
@@ -265,8 +272,8 @@ def test_default_query_blocks_are_even(monkeypatch):
     rng = np.random.default_rng(14)
     q, k, v = rng.standard_normal((1500, 8)), rng.standard_normal((10, 8)), rng.standard_normal((10, 2))
     sizes = []
-    real = flash.tiles
-    monkeypatch.setattr(flash, "tiles", lambda Lb, *args: sizes.append(Lb) or real(Lb, *args))
+    real = blocked.tiles
+    monkeypatch.setattr(blocked, "tiles", lambda Lb, *args: sizes.append(Lb) or real(Lb, *args))
     flash_attention(q, k, v)
     assert sorted(sizes) == [750, 750]
 
@@ -278,7 +285,7 @@ def test_default_query_blocks_are_even(monkeypatch):
 def paths(monkeypatch):
     """Count the query blocks that take the fixed-reference path and the general one."""
     taken = {"fixed": 0, "general": 0}
-    real_fixed, real_general = flash._fixed_reference, flash._OnlineSoftmax.__init__
+    real_fixed, real_general = blocked.fixed_reference, blocked.OnlineSoftmax.__init__
 
     def fixed(*args):
         taken["fixed"] += 1
@@ -288,8 +295,8 @@ def paths(monkeypatch):
         taken["general"] += 1
         real_general(self, *args)
 
-    monkeypatch.setattr(flash, "_fixed_reference", fixed)
-    monkeypatch.setattr(flash._OnlineSoftmax, "__init__", general)
+    monkeypatch.setattr(blocked, "fixed_reference", fixed)
+    monkeypatch.setattr(blocked.OnlineSoftmax, "__init__", general)
     return taken
 
 
@@ -320,10 +327,12 @@ def test_fixed_path_masks_and_causal_equal_the_general_path(paths, monkeypatch):
     mask = rng.random((90, 70)) < 0.5
     mask[5] = False  # a fully masked row gives 0 on both paths
     cases = [dict(attn_mask=mask), dict(is_causal=True), dict(attn_mask=mask[:, :1]), dict(attn_mask=mask[:1])]
-    fixed = [flash_attention(q, k, v, block_size=16, **kw) for kw in cases]
+    blocks = lambda kw: blocked.blocked_attention(prepare(q, k, v, kw.get("attn_mask"), kw.get("is_causal", False)),  # noqa: E731
+                                                key_block=16, query_block=16)
+    fixed = [blocks(kw) for kw in cases]
     assert paths["general"] == 0
-    monkeypatch.setattr(flash, "_fixed_limit", lambda *args: -1.0)  # no block qualifies any more
-    general = [flash_attention(q, k, v, block_size=16, **kw) for kw in cases]
+    monkeypatch.setattr(blocked, "fixed_limit", lambda *args: -1.0)  # no block qualifies any more
+    general = [blocks(kw) for kw in cases]
     assert paths["fixed"] == len(fixed) * 2 * 6 and paths["general"] == len(fixed) * 2 * 6
     for a, b, kw in zip(fixed, general, cases):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
@@ -332,30 +341,26 @@ def test_fixed_path_masks_and_causal_equal_the_general_path(paths, monkeypatch):
     assert not fixed[0][:, 5].any()
 
 
-def test_float_masks_and_non_finite_inputs_take_the_general_path(paths):
+def test_float_masks_take_the_general_path(paths):
     rng = np.random.default_rng(17)
     q, k, v = rng.standard_normal((40, 4)), rng.standard_normal((50, 4)), rng.standard_normal((50, 2))
     bias = -rng.random((40, 50))  # even a mask <= 0 could push scores below exp2's fast range
-    flash_attention(q, k, v, bias, block_size=20)
+    blocked.blocked_attention(prepare(q, k, v, bias), key_block=20, query_block=20)
     assert paths == {"fixed": 0, "general": 2}
-    q[0, 0] = np.inf
-    with np.errstate(invalid="ignore"):
-        flash_attention(q, k, v, block_size=20)
-    assert paths == {"fixed": 1, "general": 3}  # the block holding the inf row goes general
 
 
-@pytest.mark.skipif(not flash._exp2_is_vectorised("float32"), reason="exp2 has no vectorised loop on this machine")
+@pytest.mark.skipif(not bounds.exp2_is_vectorised("float32"), reason="exp2 has no vectorised loop on this machine")
 def test_fixed_path_keeps_exp2_in_its_fast_range_at_the_limit(exp2_inputs, paths):
     # Scale Q so that the largest |q||k| sits just under the limit: the most negative score possible
     # is -limit, and exp2 must still receive nothing below float32's minimum exponent.
     rng = np.random.default_rng(18)
     q, k, v = (rng.standard_normal((256, 16)).astype(np.float32) for _ in range(3))
     k_max = np.linalg.norm(k, axis=1).max()
-    limit = flash._fixed_limit(flash._headroom(256, np.float32), np.float32, None)
+    limit = bounds.fixed_limit(bounds.headroom(256, np.float32), np.float32, None)
     q = -k[np.argmax(np.linalg.norm(k, axis=1))] / k_max * (limit * 0.999 / k_max) * np.ones((256, 1), np.float32)
     out = flash_attention(q, k, v, scale=1.0, block_size=64)
     assert paths == {"fixed": 4, "general": 0}
-    assert min(exp2_inputs) < -0.99 * limit * flash.LOG2E  # the bound is reached, not just respected
+    assert min(exp2_inputs) < -0.99 * limit * bounds.LOG2E  # the bound is reached, not just respected
     assert all(x >= np.finfo(np.float32).minexp for x in exp2_inputs)
     np.testing.assert_allclose(out, dense(q, k, v, scale=1.0), rtol=1e-4, atol=1e-6)
 
@@ -366,19 +371,19 @@ def test_extra_memory_is_tiles_and_block_sums_not_scores_or_copies(monkeypatch):
     # or V: each would add 2 MiB, far more than the 256 KiB allowed for norms and bookkeeping.
     import tracemalloc
 
-    monkeypatch.setattr(flash, "_scratch", lambda size, dtype: np.empty(size, dtype))  # count every tile
+    monkeypatch.setattr(tiles, "scratch", lambda size, dtype: np.empty(size, dtype))  # count every tile
     n, E = 8192, 64
     rng = np.random.default_rng(19)
     q, k, v = (rng.standard_normal((n, E)).astype(np.float32) for _ in range(3))
     flash_attention(q, k, v)  # one-off allocations (imports, the thread pool) are not the kernel's
-    Lb, threads = flash._even_query_block(n, 1, False), flash._threads()
-    tile, block = Lb * flash.KEY_BLOCK * 4, 3 * Lb * E * 4
+    Lb, cores = tiles.even_query_block(n, 1, False), threads.cores()
+    tile, block = Lb * tiles.KEY_BLOCK * 4, 3 * Lb * E * 4
     tracemalloc.start()
     try:
         out = flash_attention(q, k, v)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    allowed = out.nbytes + min(threads, n // Lb) * (tile + block) + 2**18
+    allowed = out.nbytes + min(cores, n // Lb) * (tile + block) + 2**18
     assert peak <= allowed, (peak / 2**20, allowed / 2**20)
     assert allowed < n * n * 4 / 16  # the scores alone would take 256 MiB

@@ -23,22 +23,27 @@ def test_padding_mask():
 
 
 @pytest.mark.parametrize(
-    ("args", "message"),
+    ("args", "error", "message"),
     [
-        ((-1, 2), "L must be a non-negative integer, got -1"),
-        ((2.5, 2), "L must be a non-negative integer, got 2.5"),
-        ((2, True), "S must be a non-negative integer, got True"),
+        ((-1, 2), ValueError, "L must be a non-negative integer, got -1"),
+        ((2, -3), ValueError, "S must be a non-negative integer, got -3"),
+        ((2.5, 2), TypeError, "L must be an integer, got float 2.5"),
+        ((2, True), TypeError, "S must be an integer, got bool True"),
     ],
 )
-def test_causal_mask_bad_lengths(args, message):
-    with pytest.raises(ValueError, match=message):
+def test_causal_mask_bad_lengths(args, error, message):
+    with pytest.raises(error, match=message):
         causal_mask(*args)
+
+
+def test_numpy_integers_are_lengths():
+    np.testing.assert_array_equal(causal_mask(np.int64(3), np.int32(2)), causal_mask(3, 2))
 
 
 def test_padding_mask_bad_input():
     with pytest.raises(ValueError, match="lengths must lie in 0..S=3, got"):
         padding_mask([4], 3)
-    with pytest.raises(ValueError, match=r"lengths must be a 1-D array of integers, got dtype float64 with shape \(2,\)"):
+    with pytest.raises(ValueError, match=r"a 1-D array of integers, got dtype float64 with shape \(2,\)"):
         padding_mask([1.0, 2.0], 3)
     with pytest.raises(ValueError, match=r"shape \(1, 2\)"):
         padding_mask([[1, 2]], 3)

@@ -3,8 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from attention.multihead import MultiHeadAttention
-from attention.positional import rotary_embedding, sinusoidal_encoding
+from attention import MultiHeadAttention, rotary_embedding, sinusoidal_encoding
 
 
 def test_sinusoidal_matches_the_formula():
@@ -27,13 +26,13 @@ def test_rope_preserves_norms_and_depends_on_relative_position():
 
 
 def test_positions_break_permutation_equivariance():
-    mha = MultiHeadAttention(8, 2, rng=np.random.default_rng(1))
+    mha = MultiHeadAttention(8, 2, batch_first=True, rng=np.random.default_rng(1))
     x = np.random.default_rng(2).standard_normal((1, 6, 8))
     perm = np.array([1, 0, 2, 3, 4, 5])
     xp = x + sinusoidal_encoding(6, 8)
     xpp = x[:, perm] + sinusoidal_encoding(6, 8)
-    out, _ = mha.forward(xp, xp, xp)
-    out_perm, _ = mha.forward(xpp, xpp, xpp)
+    out, _ = mha(xp, xp, xp)
+    out_perm, _ = mha(xpp, xpp, xpp)
     assert not np.allclose(out_perm, out[:, perm])
 
 

@@ -3,31 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from attention.__main__ import main
-from attention.qknorm import D_KS, l2_normalize, markdown_table, qk_norm_attention, run
-
-
-def by(method, sigma):
-    return {d: (entropy, grad) for d, entropy, _, grad in run()[(method, sigma)]}
-
-
-def test_qk_norm_is_invariant_to_the_init_scale():
-    for method in ("QK-norm, g = sqrt(d_k)", "QK-norm, g = 4"):
-        a, b = by(method, 1.0), by(method, 4.0)
-        for d in D_KS:
-            assert a[d] == pytest.approx(b[d], rel=1e-9)
-
-
-def test_without_qk_norm_a_larger_init_scale_saturates_despite_sqrt_scaling():
-    assert all(0.85 < e < 0.92 for e, _ in by("1/sqrt(d_k)", 1.0).values())
-    assert all(e < 0.1 for e, _ in by("1/sqrt(d_k)", 4.0).values())
-
-
-def test_the_temperature_takes_over_the_role_of_sqrt_dk():
-    constant = [e for e, _ in by("QK-norm, g = sqrt(d_k)", 1.0).values()]
-    assert max(constant) - min(constant) < 0.02  # a band, whatever d_k
-    fixed = [e for e, _ in by("QK-norm, g = 4", 1.0).values()]
-    assert all(a < b for a, b in zip(fixed, fixed[1:])) and fixed[-1] > 0.99  # drifts to uniform
+from attention import l2_normalize, qk_norm_attention, scaled_dot_product_attention
 
 
 def test_scores_are_bounded_by_the_temperature():
@@ -39,14 +15,47 @@ def test_scores_are_bounded_by_the_temperature():
     assert w.max() <= bound + 1e-12
 
 
-def test_l2_normalize_and_errors():
-    np.testing.assert_allclose(np.linalg.norm(l2_normalize(np.random.default_rng(1).standard_normal((4, 5))), axis=-1), 1.0)
+def test_equals_attention_on_cosine_similarities():
+    rng = np.random.default_rng(1)
+    q, k, v = rng.standard_normal((5, 4)), rng.standard_normal((6, 4)), rng.standard_normal((6, 3))
+    cos = (q / np.linalg.norm(q, axis=1, keepdims=True)) @ (k / np.linalg.norm(k, axis=1, keepdims=True)).T  # (5, 6)
+    weights = np.exp(2.5 * cos) / np.exp(2.5 * cos).sum(axis=1, keepdims=True)
+    out, w = qk_norm_attention(q, k, v, temperature=2.5, return_weights=True)
+    np.testing.assert_allclose(w, weights, rtol=1e-12)
+    np.testing.assert_allclose(out, weights @ v, rtol=1e-12)
+
+
+def test_masks_and_causal_pass_through():
+    rng = np.random.default_rng(2)
+    q, k, v = rng.standard_normal((3, 5, 4))
+    out = qk_norm_attention(q, k, v, is_causal=True, temperature=3.0)
+    expected = scaled_dot_product_attention(l2_normalize(q), l2_normalize(k), v, is_causal=True, scale=3.0)
+    np.testing.assert_allclose(out, expected)
+    mask = np.array([True, False, True, True, False])
+    np.testing.assert_allclose(qk_norm_attention(q, k, v, mask, temperature=3.0),
+                               scaled_dot_product_attention(l2_normalize(q), l2_normalize(k), v, mask, scale=3.0))
+
+
+def test_l2_normalize():
+    x = np.random.default_rng(1).standard_normal((4, 5))
+    np.testing.assert_allclose(np.linalg.norm(l2_normalize(x), axis=-1), 1.0)
     np.testing.assert_array_equal(l2_normalize(np.zeros((1, 3))), 0.0)
-    with pytest.raises(ValueError, match="temperature must be positive"):
-        qk_norm_attention(np.ones((2, 2)), np.ones((2, 2)), np.ones((2, 2)), temperature=0)
+    np.testing.assert_allclose(l2_normalize([[1e-9, 0.0]], eps=1e-6), [[1e-3, 0.0]])  # shorter than eps
 
 
-def test_table_and_cli(capsys):
-    assert "QK-norm" in markdown_table(lang="zh")
-    assert main(["qk-norm"]) == 0
-    assert "| QK-norm, g = 4 | 4 | 1024 |" in capsys.readouterr().out
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda: qk_norm_attention(np.ones((2, 2)), np.ones((2, 2)), np.ones((2, 2)), temperature=0), ValueError,
+         "temperature must be a positive finite number, got 0.0"),
+        (lambda: qk_norm_attention(np.ones((2, 2)), np.ones((2, 2)), np.ones((2, 2)), temperature="4"), TypeError,
+         "temperature must be a real number"),
+        (lambda: qk_norm_attention(np.ones(2), np.ones((2, 2)), np.ones((2, 2)), temperature=1), ValueError,
+         r"query must have at least 2 dimensions"),
+        (lambda: l2_normalize(np.ones(3), eps=0), ValueError, "eps must be a positive"),
+        (lambda: l2_normalize(np.float64(1.0)), ValueError, "x must have at least 1 dimensions"),
+    ],
+)
+def test_bad_inputs(call, error, message):
+    with pytest.raises(error, match=message):
+        call()

@@ -3,8 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from attention.__main__ import main
-from attention.timeseries import attention_forecast, evaluate, make_series, mse_table, nadaraya_watson
+from attention import attention_forecast, nadaraya_watson
 
 
 def test_nadaraya_watson_equals_the_kernel_formula():
@@ -17,37 +16,42 @@ def test_nadaraya_watson_equals_the_kernel_formula():
     np.testing.assert_allclose(w.sum(1), 1.0)
 
 
-def test_attention_beats_both_baselines_after_the_changepoint():
-    r = evaluate()
-    for column in ("mse", "mse_first_period", "mse_later"):
-        mse = r[column]
-        assert mse["attention"] < mse["moving average"] and mse["attention"] < mse["last period"], column
-
-
-def test_attention_weights_pick_out_the_period():
-    assert evaluate()["attention_on_whole_periods"] > 0.8
+def test_bandwidth_goes_from_nearest_neighbour_to_the_mean():
+    x, y = np.array([0.0, 1.0, 2.0]), np.array([0.0, 10.0, 50.0])
+    narrow, _ = nadaraya_watson([0.2, 1.9], x, y, bandwidth=0.05)
+    wide, _ = nadaraya_watson([0.2, 1.9], x, y, bandwidth=1e3)
+    np.testing.assert_allclose(narrow, [0.0, 50.0], atol=1e-9)
+    np.testing.assert_allclose(wide, [y.mean(), y.mean()], rtol=1e-5)
 
 
 def test_forecast_uses_only_the_past():
-    s = make_series()
-    t = 200
-    future_changed = s.values.copy()
+    values = np.sin(np.arange(100) * 2 * np.pi / 12)
+    t = 60
+    future_changed = values.copy()
     future_changed[t:] = 100.0
-    assert attention_forecast(s.values, t)[0] == attention_forecast(future_changed, t)[0]
+    assert attention_forecast(values, t)[0] == attention_forecast(future_changed, t)[0]
 
 
-def test_bad_inputs():
-    with pytest.raises(ValueError, match="bandwidth must be positive"):
-        nadaraya_watson([0.0], [0.0], [1.0], bandwidth=0)
-    with pytest.raises(ValueError, match=r"same shape: \(2,\) vs \(3,\)"):
-        nadaraya_watson([0.0], [0.0, 1.0], [1.0, 2.0, 3.0], bandwidth=1)
-    with pytest.raises(ValueError, match="need window <= t - window"):
-        attention_forecast(np.ones(30), 15)
+def test_forecast_of_a_periodic_series_repeats_the_period():
+    values = np.tile([0.0, 1.0, 3.0, 1.0, 0.0, -2.0], 10)  # period 6
+    for t in (30, 41, 57):
+        forecast, weights = attention_forecast(values, t, window=6, bandwidth=0.05)
+        assert forecast == pytest.approx(values[t], abs=1e-9)
+        lags = np.arange(len(weights), 0, -1)
+        assert weights[lags % 6 == 0].sum() == pytest.approx(1.0)
 
 
-def test_table_and_cli(capsys, tmp_path):
-    assert mse_table(lang="zh").count("\n") == mse_table(lang="en").count("\n") == 4
-    path = tmp_path / "ts.svg"
-    assert main(["timeseries", "--plot", str(path)]) == 0
-    assert "attention on whole-period lags" in capsys.readouterr().out
-    assert path.read_text(encoding="utf-8").startswith("<svg")
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda: nadaraya_watson([0.0], [0.0], [1.0], bandwidth=0), ValueError, "bandwidth must be a positive"),
+        (lambda: nadaraya_watson([0.0], [0.0, 1.0], [1.0, 2.0, 3.0], bandwidth=1), ValueError,
+         r"same shape: \(2,\) vs \(3,\)"),
+        (lambda: attention_forecast(np.ones(30), 15), ValueError, "need 2 \\* window <= t <= len"),
+        (lambda: attention_forecast(np.ones(30), 31, window=2), ValueError, "t=31"),
+        (lambda: attention_forecast(np.ones(30), 20.0), TypeError, "t must be an integer"),
+    ],
+)
+def test_bad_inputs(call, error, message):
+    with pytest.raises(error, match=message):
+        call()

@@ -112,16 +112,20 @@ def compare(zh_path: Path, en_path: Path) -> list[str]:
         b = [it for it in en if it.kind == kind]
         for x, y in zip_longest(a, b):
             if x is None:
-                problems.append(f"{en_path}:{y.line}: {kind} {y.value.splitlines()[0]!r} has no counterpart in {zh_path.name} (fix: {HOW_TO_FIX[kind]})")
+                problems.append(f"{en_path}:{y.line}: {kind} {y.value.splitlines()[0]!r} has no counterpart in "
+                                f"{zh_path.name} (fix: {HOW_TO_FIX[kind]})")
             elif y is None:
-                problems.append(f"{zh_path}:{x.line}: {kind} {x.value.splitlines()[0]!r} has no counterpart in {en_path.name} (fix: {HOW_TO_FIX[kind]})")
+                problems.append(f"{zh_path}:{x.line}: {kind} {x.value.splitlines()[0]!r} has no counterpart in "
+                                f"{en_path.name} (fix: {HOW_TO_FIX[kind]})")
             elif x.value != y.value:
-                first = next((n for n, (p, q) in enumerate(zip_longest(x.value.splitlines(), y.value.splitlines())) if p != q), 0)
+                pairs = zip_longest(x.value.splitlines(), y.value.splitlines())
+                first = next((n for n, (p, q) in enumerate(pairs) if p != q), 0)
                 detail = f"{x.value.splitlines()[first:first + 1]} vs {y.value.splitlines()[first:first + 1]}"
-                problems.append(f"{zh_path}:{x.line} vs {en_path}:{y.line}: {kind} differs: {detail} (fix: {HOW_TO_FIX[kind]})")
+                problems.append(f"{zh_path}:{x.line} vs {en_path}:{y.line}: {kind} differs: {detail} "
+                                f"(fix: {HOW_TO_FIX[kind]})")
     # Inline math: word order differs between the languages, so each section must use the
     # same set of formulas, in any order and any number of times.
-    for n, (a, b) in enumerate(zip(_sections(zh), _sections(en))):
+    for a, b in zip(_sections(zh), _sections(en)):
         in_zh = {it.value: it.line for it in reversed(a) if it.kind == "inline math"}
         in_en = {it.value: it.line for it in reversed(b) if it.kind == "inline math"}
         for formula in sorted(in_zh.keys() - in_en.keys()):
@@ -139,9 +143,11 @@ def check(docs: Path) -> list[str]:
     zh = {p.with_name(p.name[: -len(".zh.md")]) for p in docs.rglob("*.zh.md")}
     en = {p.with_name(p.name[: -len(".en.md")]) for p in docs.rglob("*.en.md")}
     for stem in sorted(zh - en):
-        problems.append(f"{stem}.zh.md: missing its English twin {stem.name}.en.md (fix: write the translation next to it)")
+        problems.append(f"{stem}.zh.md: missing its English twin {stem.name}.en.md "
+                        "(fix: write the translation next to it)")
     for stem in sorted(en - zh):
-        problems.append(f"{stem}.en.md: missing its Chinese twin {stem.name}.zh.md (fix: write the translation next to it)")
+        problems.append(f"{stem}.en.md: missing its Chinese twin {stem.name}.zh.md "
+                        "(fix: write the translation next to it)")
     for stem in sorted(zh & en):
         problems += compare(Path(f"{stem}.zh.md"), Path(f"{stem}.en.md"))
     return problems

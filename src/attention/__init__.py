@@ -2,26 +2,45 @@
 
 Exact, numerically stable numpy implementations with PyTorch-compatible semantics.
 Notation: query (..., L, E), key (..., S, E), value (..., S, Ev).
+
+The library is this package's top-level modules (everything re-exported here); the
+experiments that make the notes' tables and figures are in ``attention.experiments``, the
+command line in ``attention.cli``, and shared internals in ``attention._internal``.
 """
 
 from .backward import sdpa_backward, softmax_backward
 from .flash import flash_attention
 from .gradcheck import gradcheck, numerical_gradient
-from .masks import causal_mask, padding_mask
+from .layers import DecoderBlock, EncoderBlock, FeedForward, layer_norm
+from .masks import causal_mask, combine_masks, padding_mask
 from .multihead import MultiHeadAttention
 from .naive import naive_attention
 from .positional import rotary_embedding, sinusoidal_encoding
+from .qknorm import l2_normalize, qk_norm_attention
 from .scaled_dot_product import scaled_dot_product_attention
 from .softmax import softmax
+from .timeseries import attention_forecast, nadaraya_watson
+from .vision import patch_self_attention, patchify
 
 __all__ = [
+    "DecoderBlock",
+    "EncoderBlock",
+    "FeedForward",
     "MultiHeadAttention",
+    "attention_forecast",
     "causal_mask",
+    "combine_masks",
     "flash_attention",
     "gradcheck",
+    "l2_normalize",
+    "layer_norm",
+    "nadaraya_watson",
     "naive_attention",
     "numerical_gradient",
     "padding_mask",
+    "patch_self_attention",
+    "patchify",
+    "qk_norm_attention",
     "rotary_embedding",
     "scaled_dot_product_attention",
     "sdpa_backward",

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validation import as_real_array
+from ._internal.problem import sum_to_shape
+from ._internal.validation import as_real_array, check_axis, default_scale, working_dtype
 from .scaled_dot_product import scaled_dot_product_attention
+
+__all__ = ["softmax_backward", "sdpa_backward"]
 
 
 def softmax_backward(weights, grad_weights, axis: int = -1) -> np.ndarray:
@@ -53,15 +56,18 @@ def softmax_backward(weights, grad_weights, axis: int = -1) -> np.ndarray:
     >>> softmax_backward(np.full(3, 1 / 3), g).round(4)
     array([ 0.2222, -0.1111, -0.1111])
     """
-    p = as_real_array("weights", weights)
-    g = as_real_array("grad_weights", grad_weights)
+    p = as_real_array("weights", weights, min_ndim=1)
+    g = as_real_array("grad_weights", grad_weights, min_ndim=1)
     if p.shape != g.shape:
-        raise ValueError(f"weights and grad_weights must have the same shape: weights {p.shape} vs grad_weights {g.shape}")
+        raise ValueError(f"weights and grad_weights must have the same shape: weights {p.shape} vs "
+                         f"grad_weights {g.shape}")
+    axis = check_axis(axis, p.ndim, p.shape, "weights")
     return p * (g - np.sum(g * p, axis=axis, keepdims=True))
 
 
-def sdpa_backward(grad_output, query, key, value, attn_mask=None, is_causal: bool = False, *, scale: float | None = None):
-    r"""Gradients of :func:`attention.scaled_dot_product_attention` with respect to its inputs.
+def sdpa_backward(grad_output, query, key, value, attn_mask=None, is_causal: bool = False, *,
+                  scale: float | None = None):
+    r"""Gradients of [scaled_dot_product_attention][attention.scaled_dot_product_attention] with respect to its inputs.
 
     Same semantics as the forward function (broadcast batch dims, boolean or
     float masks, ``is_causal``, ``scale``), without dropout.
@@ -71,7 +77,7 @@ def sdpa_backward(grad_output, query, key, value, attn_mask=None, is_causal: boo
     grad_output : array_like, shape (..., L, Ev)
         Gradient of the loss with respect to the attention output.
     query, key, value, attn_mask, is_causal, scale
-        As in :func:`attention.scaled_dot_product_attention`.
+        As in [scaled_dot_product_attention][attention.scaled_dot_product_attention].
 
     Returns
     -------
@@ -118,10 +124,10 @@ def sdpa_backward(grad_output, query, key, value, attn_mask=None, is_causal: boo
     k = as_real_array("key", key)  # (..., S, E)
     v = as_real_array("value", value)  # (..., S, Ev)
     dtype = out.dtype
-    work = np.float32 if dtype == np.float16 else dtype
+    work = working_dtype(dtype)
     P = weights.astype(work)  # (..., L, S)
     dO = dO.astype(work)  # (..., L, Ev)
-    scale = 1.0 / np.sqrt(q.shape[-1]) if scale is None else float(scale)
+    scale = default_scale(q.shape[-1]) if scale is None else float(scale)
 
     dV = np.swapaxes(P, -1, -2) @ dO  # (..., S, Ev)
     dP = dO @ np.swapaxes(v.astype(work), -1, -2)  # (..., L, S)
@@ -129,13 +135,5 @@ def sdpa_backward(grad_output, query, key, value, attn_mask=None, is_causal: boo
     dQ = scale * (dS @ k.astype(work))  # (..., L, E)
     dK = scale * (np.swapaxes(dS, -1, -2) @ q.astype(work))  # (..., S, E)
     return tuple(
-        _sum_to_shape(g, a.shape).astype(dtype, copy=False) for g, a in ((dQ, q), (dK, k), (dV, v))
+        sum_to_shape(g, a.shape).astype(dtype, copy=False) for g, a in ((dQ, q), (dK, k), (dV, v))
     )
-
-
-def _sum_to_shape(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """Undo broadcasting: sum ``grad`` over the axes that were broadcast to reach it."""
-    extra = grad.ndim - len(shape)
-    grad = grad.sum(axis=tuple(range(extra))) if extra else grad
-    axes = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
-    return grad.sum(axis=axes, keepdims=True) if axes else grad

@@ -6,8 +6,11 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+__all__ = ["numerical_gradient", "gradcheck"]
 
-def numerical_gradient(loss: Callable[..., float], arrays: Sequence[np.ndarray], index: int, *, eps: float = 1e-6) -> np.ndarray:
+
+def numerical_gradient(loss: Callable[..., float], arrays: Sequence[np.ndarray], index: int, *,
+                       eps: float = 1e-6) -> np.ndarray:
     """Central-difference gradient of the scalar ``loss(*arrays)`` with respect to ``arrays[index]``.
 
     Examples

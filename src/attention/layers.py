@@ -9,8 +9,10 @@ import math
 
 import numpy as np
 
-from ._validation import as_real_array
+from ._internal.validation import as_real_array, check_generator, check_int
 from .multihead import MultiHeadAttention
+
+__all__ = ["layer_norm", "FeedForward", "EncoderBlock", "DecoderBlock"]
 
 
 def layer_norm(x, weight=None, bias=None, *, eps: float = 1e-5) -> np.ndarray:
@@ -49,7 +51,10 @@ class FeedForward:
     """
 
     def __init__(self, embed_dim: int, hidden_dim: int, *, rng: np.random.Generator | None = None):
-        rng = np.random.default_rng() if rng is None else rng
+        embed_dim = check_int("embed_dim", embed_dim, minimum=1)
+        hidden_dim = check_int("hidden_dim", hidden_dim, minimum=1)
+        rng = np.random.default_rng() if rng is None else check_generator(rng)
+        # nn.Linear's default initialisation: uniform in +-1/sqrt(fan_in), here for both layers.
         self.w1 = rng.uniform(-1, 1, (hidden_dim, embed_dim)) / math.sqrt(embed_dim)  # (F, E)
         self.b1 = np.zeros(hidden_dim)  # (F,)
         self.w2 = rng.uniform(-1, 1, (embed_dim, hidden_dim)) / math.sqrt(hidden_dim)  # (E, F)
@@ -74,13 +79,13 @@ class EncoderBlock:
 
     def __init__(self, embed_dim: int, num_heads: int, *, hidden_dim: int | None = None,
                  rng: np.random.Generator | None = None):
-        rng = np.random.default_rng() if rng is None else rng
-        self.attention = MultiHeadAttention(embed_dim, num_heads, rng=rng)
+        rng = np.random.default_rng() if rng is None else check_generator(rng)
+        self.attention = MultiHeadAttention(embed_dim, num_heads, batch_first=True, rng=rng)
         self.feed_forward = FeedForward(embed_dim, hidden_dim or 4 * embed_dim, rng=rng)
 
     def __call__(self, x, key_padding_mask=None) -> np.ndarray:
         h = layer_norm(x)  # (B, L, E)
-        x = x + self.attention.forward(h, h, h, key_padding_mask=key_padding_mask, need_weights=False)[0]  # (B, L, E)
+        x = x + self.attention(h, h, h, key_padding_mask=key_padding_mask, need_weights=False)[0]  # (B, L, E)
         return x + self.feed_forward(layer_norm(x))  # (B, L, E)
 
 
@@ -98,15 +103,15 @@ class DecoderBlock:
 
     def __init__(self, embed_dim: int, num_heads: int, *, hidden_dim: int | None = None,
                  rng: np.random.Generator | None = None):
-        rng = np.random.default_rng() if rng is None else rng
-        self.self_attention = MultiHeadAttention(embed_dim, num_heads, rng=rng)
-        self.cross_attention = MultiHeadAttention(embed_dim, num_heads, rng=rng)
+        rng = np.random.default_rng() if rng is None else check_generator(rng)
+        self.self_attention = MultiHeadAttention(embed_dim, num_heads, batch_first=True, rng=rng)
+        self.cross_attention = MultiHeadAttention(embed_dim, num_heads, batch_first=True, rng=rng)
         self.feed_forward = FeedForward(embed_dim, hidden_dim or 4 * embed_dim, rng=rng)
 
     def __call__(self, x, memory, memory_padding_mask=None) -> np.ndarray:
         h = layer_norm(x)  # (B, L, E)
-        x = x + self.self_attention.forward(h, h, h, is_causal=True, need_weights=False)[0]  # (B, L, E)
+        x = x + self.self_attention(h, h, h, need_weights=False, is_causal=True)[0]  # (B, L, E)
         h = layer_norm(x)  # (B, L, E)
-        x = x + self.cross_attention.forward(h, memory, memory, key_padding_mask=memory_padding_mask,
-                                             need_weights=False)[0]  # (B, L, E)
+        x = x + self.cross_attention(h, memory, memory, key_padding_mask=memory_padding_mask,
+                                     need_weights=False)[0]  # (B, L, E)
         return x + self.feed_forward(layer_norm(x))  # (B, L, E)

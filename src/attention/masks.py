@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
+from ._internal.validation import as_mask, check_int
 
-def _check_length(name: str, n) -> int:
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
-        raise ValueError(f"{name} must be a non-negative integer, got {n!r}")
-    return int(n)
+__all__ = ["causal_mask", "padding_mask", "combine_masks"]
 
 
 def causal_mask(L: int, S: int | None = None) -> np.ndarray:
@@ -32,8 +28,10 @@ def causal_mask(L: int, S: int | None = None) -> np.ndarray:
 
     Raises
     ------
+    TypeError
+        If ``L`` or ``S`` is not an integer.
     ValueError
-        If ``L`` or ``S`` is not a non-negative integer.
+        If ``L`` or ``S`` is negative.
 
     Examples
     --------
@@ -45,8 +43,8 @@ def causal_mask(L: int, S: int | None = None) -> np.ndarray:
     array([[1, 0, 0, 0],
            [1, 1, 0, 0]])
     """
-    L = _check_length("L", L)
-    S = L if S is None else _check_length("S", S)
+    L = check_int("L", L)
+    S = L if S is None else check_int("S", S)
     return np.tri(L, S, dtype=bool)  # (L, S)
 
 
@@ -68,8 +66,10 @@ def padding_mask(lengths, S: int) -> np.ndarray:
 
     Raises
     ------
+    TypeError
+        If ``S`` is not an integer.
     ValueError
-        If ``lengths`` is not 1-D, not integer, or outside ``0..S``.
+        If ``S`` is negative, or ``lengths`` is not 1-D, not integer, or outside ``0..S``.
 
     Examples
     --------
@@ -78,7 +78,7 @@ def padding_mask(lengths, S: int) -> np.ndarray:
     <BLANKLINE>
            [[1, 0, 0, 0]]])
     """
-    S = _check_length("S", S)
+    S = check_int("S", S)
     lengths = np.asarray(lengths)
     if lengths.ndim != 1 or (lengths.size and lengths.dtype.kind not in "iu"):
         raise ValueError(
@@ -87,3 +87,59 @@ def padding_mask(lengths, S: int) -> np.ndarray:
     if lengths.size and (lengths.min() < 0 or lengths.max() > S):
         raise ValueError(f"lengths must lie in 0..S={S}, got {lengths.tolist()}")
     return (np.arange(S) < lengths[:, None])[:, None, :]  # (B, 1, S)
+
+
+def combine_masks(*masks):
+    """Combine attention masks into one that allows a pair only if every mask allows it.
+
+    Boolean masks (True = may attend) combine by logical AND. If any mask is floating (added
+    to the scores), the result is floating: boolean masks become 0 where allowed and
+    ``-inf`` where not, and all are added. ``None`` entries are skipped; with no mask left
+    the result is ``None``. Shapes broadcast against each other.
+
+    Parameters
+    ----------
+    *masks : array_like or None
+        Boolean or floating masks, broadcastable to one shape.
+
+    Returns
+    -------
+    numpy.ndarray or None
+
+    Raises
+    ------
+    TypeError
+        If a mask is neither boolean nor floating.
+    ValueError
+        If the shapes do not broadcast.
+
+    Examples
+    --------
+    A causal mask and a key-padding mask (the last key is padding):
+
+    >>> combine_masks(causal_mask(3), padding_mask([2], 3)[0]).astype(int)
+    array([[1, 0, 0],
+           [1, 1, 0],
+           [1, 1, 0]])
+    >>> combine_masks(np.array([0.0, -1.0]), np.array([True, False]))
+    array([ 0., -inf])
+    >>> combine_masks(None, None) is None
+    True
+    """
+    arrays = [as_mask(f"mask {i}", m) for i, m in enumerate(masks) if m is not None]
+    if not arrays:
+        return None
+    try:
+        shape = np.broadcast_shapes(*(m.shape for m in arrays))
+    except ValueError:
+        raise ValueError(f"masks with shapes {[m.shape for m in arrays]} do not broadcast") from None
+    if all(m.dtype == np.bool_ for m in arrays):
+        out = np.ones(shape, dtype=bool)
+        for m in arrays:
+            out &= m
+        return out
+    dtype = np.result_type(*(m.dtype for m in arrays if m.dtype != np.bool_))
+    out = np.zeros(shape, dtype=dtype)
+    for m in arrays:
+        out += np.where(m, 0.0, -np.inf).astype(dtype) if m.dtype == np.bool_ else m
+    return out

@@ -2,12 +2,14 @@
 
 It computes ``exp`` of the raw scaled scores with no max-subtraction, so large
 scores overflow to ``inf`` and the weights become ``inf / inf = NaN``. Use
-:func:`attention.scaled_dot_product_attention` for real work.
+[scaled_dot_product_attention][attention.scaled_dot_product_attention] for real work.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+__all__ = ["naive_attention"]
 
 
 def naive_attention(Q, K, V, d_k: int | None = None) -> np.ndarray:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validation import as_real_array
+from ._internal.validation import as_real_array, check_int, check_real
+
+__all__ = ["sinusoidal_encoding", "rotary_embedding"]
 
 
 def sinusoidal_encoding(L: int, E: int, *, base: float = 10000.0) -> np.ndarray:
@@ -14,8 +16,11 @@ def sinusoidal_encoding(L: int, E: int, *, base: float = 10000.0) -> np.ndarray:
 
     Raises
     ------
+    TypeError
+        If ``L`` or ``E`` is not an integer, or ``base`` not a number.
     ValueError
-        If ``L`` is negative or ``E`` is not a positive even integer.
+        If ``L`` is negative, ``E`` is not a positive even integer, or ``base`` is not a
+        finite number above 0.
 
     Examples
     --------
@@ -25,10 +30,10 @@ def sinusoidal_encoding(L: int, E: int, *, base: float = 10000.0) -> np.ndarray:
     >>> pe[0]                     # position 0: sin 0 = 0, cos 0 = 1
     array([0., 1., 0., 1., 0., 1.])
     """
-    if not isinstance(L, (int, np.integer)) or L < 0:
-        raise ValueError(f"L must be a non-negative integer, got {L!r}")
-    if not isinstance(E, (int, np.integer)) or E <= 0 or E % 2:
+    L, E = check_int("L", L), check_int("E", E, minimum=1)
+    if E % 2:
         raise ValueError(f"E must be a positive even integer, got {E!r}")
+    base = check_real("base", base, positive=True)
     positions = np.arange(L)[:, None]  # (L, 1)
     freqs = base ** (-np.arange(0, E, 2) / E)  # (E/2,)
     angles = positions * freqs  # (L, E/2)
@@ -53,8 +58,11 @@ def rotary_embedding(x, positions=None, *, base: float = 10000.0) -> np.ndarray:
 
     Raises
     ------
+    TypeError
+        If ``x`` is not numeric, ``positions`` not integer, or ``base`` not a number.
     ValueError
-        If D is odd or ``positions`` does not have length L.
+        If D is odd, ``positions`` does not have shape (L,), or ``base`` is not a finite
+        number above 0.
 
     Examples
     --------
@@ -72,7 +80,10 @@ def rotary_embedding(x, positions=None, *, base: float = 10000.0) -> np.ndarray:
     L, D = x.shape[-2], x.shape[-1]
     if D % 2:
         raise ValueError(f"x must have an even feature size D, got shape {x.shape}")
+    base = check_real("base", base, positive=True)
     positions = np.arange(L) if positions is None else np.asarray(positions)
+    if positions.size and positions.dtype.kind not in "iu":
+        raise TypeError(f"positions must be integers, got dtype {positions.dtype}")
     if positions.shape != (L,):
         raise ValueError(f"positions must have shape (L,) = ({L},), got {positions.shape}")
     angles = positions[:, None] * base ** (-np.arange(0, D, 2) / D)  # (L, D/2)

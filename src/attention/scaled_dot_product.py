@@ -9,14 +9,20 @@ leading ``...`` are batch/head dims (B, H) that broadcast.
 
 from __future__ import annotations
 
-import math
-from typing import NamedTuple
-
 import numpy as np
 
-from ._validation import as_real_array, check_probability, check_scale
+from ._internal.blocked import blocked_attention
+from ._internal.dense import softmax_inplace
+from ._internal.problem import prepare
+from ._internal.validation import check_bool, check_generator, check_probability
 from .masks import causal_mask
-from .softmax import stable_softmax_
+
+#: From this many scores (L * S) on, scaled_dot_product_attention takes the blocked path
+#: (unless it must return the weights or apply dropout): from about 512 x 512 on it is the
+#: faster one on a 2-core machine, and its memory does not grow with L * S.
+BLOCKED_MIN_SCORES = 512 * 512
+
+__all__ = ["scaled_dot_product_attention"]
 
 
 def scaled_dot_product_attention(
@@ -30,6 +36,7 @@ def scaled_dot_product_attention(
     scale: float | None = None,
     rng: np.random.Generator | None = None,
     return_weights: bool = False,
+    enable_gqa: bool = False,
 ):
     r"""Attention of ``query`` over ``key``/``value``, like ``torch.nn.functional.scaled_dot_product_attention``.
 
@@ -47,7 +54,7 @@ def scaled_dot_product_attention(
         Probability of dropping an attention weight, in ``[0, 1)``. Kept weights
         are scaled by ``1 / (1 - dropout_p)``. Needs ``rng``.
     is_causal : bool, default False
-        Apply :func:`attention.causal_mask` (top-left aligned). Cannot be
+        Apply [causal_mask][attention.causal_mask] (top-left aligned). Cannot be
         combined with ``attn_mask``.
     scale : float, optional
         Multiplies $QK^\top$; defaults to $1/\sqrt{E}$.
@@ -55,6 +62,10 @@ def scaled_dot_product_attention(
         Source of randomness for dropout; required when ``dropout_p > 0``.
     return_weights : bool, default False
         Also return the attention weights (after dropout, i.e. the ones used).
+    enable_gqa : bool, default False
+        Grouped-query attention, as PyTorch's ``enable_gqa``: query ``(..., Hq, L, E)``,
+        key and value ``(..., Hkv, S, ·)`` with ``Hkv`` dividing ``Hq``; query head ``h``
+        uses key/value head ``h // (Hq // Hkv)``. Keys and values are not copied.
 
     Returns
     -------
@@ -65,27 +76,38 @@ def scaled_dot_product_attention(
     Raises
     ------
     TypeError
-        Complex or non-numeric inputs, an ``attn_mask`` that is neither bool nor
-        floating, ``rng`` that is not a ``numpy.random.Generator``.
+        Complex, non-numeric or masked-array inputs, an ``attn_mask`` that is neither
+        bool nor floating, ``is_causal``/``return_weights``/``enable_gqa`` that are not
+        bools, a ``scale`` that is not a real number, ``rng`` that is not a
+        ``numpy.random.Generator``.
     ValueError
-        Inputs with fewer than 2 dims, ``E == 0``, mismatched ``E`` or ``S``,
-        batch dims or ``attn_mask`` that do not broadcast, ``attn_mask`` with
-        ``is_causal``, ``dropout_p`` outside ``[0, 1)`` or without ``rng``.
+        Inputs with fewer than 2 dims or ragged nesting, ``E == 0``, mismatched ``E`` or
+        ``S``, batch dims or ``attn_mask`` that do not broadcast, ``attn_mask`` with
+        ``is_causal``, heads that do not divide with ``enable_gqa``, a non-finite
+        ``scale``, ``dropout_p`` outside ``[0, 1)`` or without ``rng``.
 
     Notes
     -----
-    Edge cases, all defined:
+    Edge cases, one rule for every path (dense, blocked, [flash_attention][attention.flash_attention],
+    any size and block size):
 
-    - Huge scores are exact: the softmax subtracts each row's maximum first.
-    - A query row with no allowed key (fully masked by a boolean mask or by
-      ``-inf``) gets weights 0 and output 0, as PyTorch's operator gives. A
-      large finite penalty such as ``-1e9`` on every key is not a mask: the
-      row still sums to 1 (uniform in float32, where the penalty swamps the
-      scores).
-    - ``L == 0`` gives an output of shape ``(..., 0, Ev)``; ``S == 0`` means
-      every query has nothing to attend to, so the output is zeros.
-    - float16/32/64 are preserved (float16 is computed in float32); integer and
-      bool inputs are promoted to float64.
+    - **Huge finite scores are exact**: the softmax subtracts each row's maximum first.
+      float16/float32 inputs whose scores could leave float32's range are computed in
+      float64; rows whose scores could leave float64's range (``|q| max|k| |scale|`` above
+      about 2e307) count as non-finite.
+    - **Fully masked rows are 0.** A query row with no allowed key (boolean mask all
+      False, float mask all ``-inf``, or ``S == 0``) gets weights 0 and output 0, whatever
+      its inputs hold. A large finite penalty such as ``-1e9`` on every key is not a mask:
+      the row still sums to 1 (uniform in float32, where the penalty swamps the scores).
+    - **NaN and inf.** A row whose query, or any key, value or float-mask entry that the
+      row may attend to, holds NaN or ``±inf``, gives NaN (output and weights). Keys and
+      values the row may not attend to do not affect it, whatever they hold. No
+      RuntimeWarning is raised. (PyTorch agrees on NaN; for infinities its result
+      depends on the sign and the kernel.)
+    - **Sizes.** ``L == 0`` gives an output of shape ``(..., 0, Ev)``; any batch dim of
+      size 0 gives an empty output.
+    - **dtypes.** The output has the inputs' common dtype: float16/32/64 are preserved
+      (float16 is computed in float32); integer and bool inputs are promoted to float64.
 
     Examples
     --------
@@ -125,17 +147,15 @@ def scaled_dot_product_attention(
     array([[0.7604, 0.2396],
            [0.5   , 0.5   ]], dtype=float32)
     """
-    prob = prepare(query, key, value, attn_mask, is_causal, scale)
+    return_weights = check_bool("return_weights", return_weights)
+    prob = prepare(query, key, value, attn_mask, is_causal, scale, enable_gqa)
     dropout_p = check_probability("dropout_p", dropout_p)
+    rng = check_generator(rng)
     if dropout_p > 0 and rng is None:
         raise ValueError("dropout_p > 0 needs rng=np.random.default_rng(seed), so that dropout is reproducible")
-    if rng is not None and not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
     L, S = prob.q.shape[-2], prob.k.shape[-2]
     if not return_weights and dropout_p == 0 and L * S >= BLOCKED_MIN_SCORES:
         # Large problems: the exact blocked (online-softmax) path never stores L x S scores.
-        from .flash import blocked_attention
-
         return blocked_attention(prob)
 
     scores_shape = (*prob.batch, L, S)
@@ -147,85 +167,13 @@ def scaled_dot_product_attention(
     if mask is not None and mask.dtype == np.bool_:
         where = np.broadcast_to(mask, scores_shape)  # (..., L, S)
     elif mask is not None:
-        scores += mask.astype(prob.q.dtype, copy=False)  # (..., L, S)
-    weights = stable_softmax_(scores, -1, where)  # (..., L, S)
+        scores += mask  # (..., L, S)
+    weights = softmax_inplace(scores, -1, where)  # (..., L, S)
     if dropout_p > 0:
         keep = rng.random(scores_shape) >= dropout_p  # (..., L, S)
         weights *= keep
         weights *= 1.0 / (1.0 - dropout_p)
-    output = np.matmul(weights, prob.v).astype(prob.out_dtype, copy=False)  # (..., L, Ev)
+    output = np.matmul(weights, prob.v)  # (..., L, Ev)
     if return_weights:
-        return output, weights.astype(prob.out_dtype, copy=False)
-    return output
-
-
-#: From this many scores (L * S) on, scaled_dot_product_attention takes the blocked path
-#: (unless it must return the weights or apply dropout): from about 512 x 512 on it is the
-#: faster one on a 2-core machine, and its memory does not grow with L * S.
-BLOCKED_MIN_SCORES = 512 * 512
-
-
-class Problem(NamedTuple):
-    """Validated attention inputs, in the working dtype. ``q`` is not yet multiplied by
-    ``scale``: each path does that where it is cheapest."""
-
-    q: np.ndarray  # (..., L, E)
-    k: np.ndarray  # (..., S, E)
-    v: np.ndarray  # (..., S, Ev)
-    mask: np.ndarray | None  # broadcastable to (..., L, S); bool or float
-    is_causal: bool
-    batch: tuple[int, ...]
-    out_dtype: np.dtype
-    scale: float
-
-
-def prepare(query, key, value, attn_mask=None, is_causal=False, scale=None) -> Problem:
-    """Validate the inputs shared by every attention function and bring them to the working dtype."""
-    q = as_real_array("query", query, min_ndim=2)  # (..., L, E)
-    k = as_real_array("key", key, min_ndim=2)  # (..., S, E)
-    v = as_real_array("value", value, min_ndim=2)  # (..., S, Ev)
-    if q.shape[-1] != k.shape[-1]:
-        raise ValueError(
-            f"query and key must have the same feature size E: query {q.shape} vs key {k.shape}"
-        )
-    if k.shape[-2] != v.shape[-2]:
-        raise ValueError(f"key and value must have the same length S: key {k.shape} vs value {v.shape}")
-    if q.shape[-1] == 0:
-        raise ValueError(f"query and key need E >= 1 features, got query {q.shape}")
-    try:
-        batch = np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
-    except ValueError:
-        raise ValueError(
-            f"batch dims of query {q.shape}, key {k.shape} and value {v.shape} do not broadcast"
-        ) from None
-    if is_causal and attn_mask is not None:
-        raise ValueError("pass either attn_mask or is_causal=True, not both")
-    mask = None if attn_mask is None else _check_mask(attn_mask, (*batch, q.shape[-2], k.shape[-2]))
-    scale = check_scale(scale)
-    out_dtype = np.result_type(q.dtype, k.dtype, v.dtype)
-    work_dtype = np.float32 if out_dtype == np.float16 else out_dtype
-    if scale is None:
-        scale = 1.0 / math.sqrt(q.shape[-1])
-    q = q.astype(work_dtype, copy=False)  # (..., L, E)
-    k = k.astype(work_dtype, copy=False)  # (..., S, E)
-    v = v.astype(work_dtype, copy=False)  # (..., S, Ev)
-    return Problem(q, k, v, mask, bool(is_causal), batch, out_dtype, float(scale))
-
-
-def _check_mask(attn_mask, scores_shape: tuple[int, ...]) -> np.ndarray:
-    mask = np.asarray(attn_mask)
-    if mask.dtype != np.bool_ and mask.dtype.kind != "f":
-        raise TypeError(
-            f"attn_mask must be bool (True = may attend) or floating (added to scores), "
-            f"got dtype {mask.dtype} with shape {mask.shape}"
-        )
-    try:
-        ok = np.broadcast_shapes(mask.shape, scores_shape) == scores_shape
-    except ValueError:
-        ok = False
-    if not ok:
-        raise ValueError(
-            f"attn_mask with shape {mask.shape} does not broadcast to the scores' shape "
-            f"(..., L, S) = {scores_shape}"
-        )
-    return mask
+        return prob.finish(output, weights)
+    return prob.finish(output)

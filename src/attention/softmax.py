@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validation import as_real_array
+from ._internal.dense import softmax_inplace
+from ._internal.validation import as_real_array, check_axis, working_dtype
+
+__all__ = ["softmax"]
 
 
 def softmax(x, axis: int = -1, *, where=None) -> np.ndarray:
@@ -20,7 +23,7 @@ def softmax(x, axis: int = -1, *, where=None) -> np.ndarray:
         Logits. Integer and bool input is promoted to float64; float16/32/64
         keep their dtype (float16 is computed in float32).
     axis : int, default -1
-        Axis to normalise over.
+        Axis to normalise over (one axis, an int).
     where : array_like of bool, optional
         Broadcastable to ``x``. Only entries where ``where`` is True take part;
         the others get weight 0.
@@ -35,13 +38,15 @@ def softmax(x, axis: int = -1, *, where=None) -> np.ndarray:
     Raises
     ------
     TypeError
-        If ``x`` is complex or not numeric, or ``where`` is not boolean.
+        If ``x`` is complex, not numeric or a masked array, ``where`` is not boolean, or
+        ``axis`` is not an int.
     ValueError
-        If ``where`` does not broadcast to ``x.shape`` or ``axis`` is out of range.
+        If ``x`` is 0-d, ``where`` does not broadcast to ``x.shape`` or ``axis`` is out of range.
 
     Notes
     -----
-    ``+inf`` or NaN logits are not finite scores; they give NaN in their slice.
+    NaN and ``+inf`` logits are not finite scores: a slice that holds one (where it is not
+    masked out by ``where``) is NaN. ``-inf`` logits get weight 0. No RuntimeWarning is raised.
 
     Examples
     --------
@@ -61,8 +66,9 @@ def softmax(x, axis: int = -1, *, where=None) -> np.ndarray:
            [0. , 0. , 0. ]])
     """
     x = as_real_array("x", x)
-    if not -x.ndim <= axis < max(x.ndim, 1):
-        raise ValueError(f"axis {axis} is out of range for x with shape {x.shape}")
+    if x.ndim == 0:
+        raise ValueError(f"x must have at least 1 dimension to normalise over, got a 0-d array {x!r}")
+    axis = check_axis(axis, x.ndim, x.shape)
     if where is not None:
         where = np.asarray(where)
         if where.dtype != np.bool_:
@@ -70,26 +76,6 @@ def softmax(x, axis: int = -1, *, where=None) -> np.ndarray:
         try:
             where = np.broadcast_to(where, x.shape)
         except ValueError:
-            raise ValueError(
-                f"where with shape {where.shape} does not broadcast to x with shape {x.shape}"
-            ) from None
-    out_dtype = x.dtype
-    work = x.astype(np.float32) if x.dtype == np.float16 else x.astype(x.dtype, copy=True)
-    return stable_softmax_(work, axis, where).astype(out_dtype, copy=False)
-
-
-def stable_softmax_(z: np.ndarray, axis: int = -1, where: np.ndarray | None = None) -> np.ndarray:
-    """Softmax of the float array ``z`` computed in place; ``where`` is a boolean mask
-    already broadcast to ``z.shape``. Internal: the caller owns ``z`` and has checked
-    its inputs."""
-    if where is not None:
-        z[~where] = -np.inf
-    m = np.max(z, axis=axis, keepdims=True, initial=-np.inf)
-    # A row with nothing allowed has m = -inf; use 0 there so exp(-inf - 0) = 0, not NaN.
-    m[np.isneginf(m)] = 0.0
-    np.subtract(z, m, out=z)
-    np.exp(z, out=z)
-    total = np.sum(z, axis=axis, keepdims=True)
-    # Rows that summed to 0 are the fully masked ones: leave them at 0 instead of 0/0.
-    np.divide(z, total, out=z, where=total > 0)
-    return z
+            raise ValueError(f"where with shape {where.shape} does not broadcast to x with shape {x.shape}") from None
+    work = x.astype(working_dtype(x.dtype), copy=True)
+    return softmax_inplace(work, axis, where).astype(x.dtype, copy=False)

@@ -6,7 +6,6 @@ fixed seed, attend each query over ``keys`` keys, and measure what the note disc
 
 from __future__ import annotations
 
-import argparse
 import functools
 import math
 import sys
@@ -17,6 +16,7 @@ import numpy as np
 
 from ..backward import sdpa_backward, softmax_backward
 from ..softmax import softmax
+from .plotting import pyplot, save
 
 #: Scale factors as functions of d_k, by name.
 SCALES = {
@@ -108,7 +108,8 @@ def row_statistics(scores: np.ndarray, v: np.ndarray, grad_out: np.ndarray) -> t
 
 
 @functools.lru_cache(maxsize=4)
-def run(d_ks: tuple[int, ...] = D_KS, scales: tuple[str, ...] = tuple(SCALES), *, seed: int = 0, progress=None) -> tuple[Measurement, ...]:
+def run(d_ks: tuple[int, ...] = D_KS, scales: tuple[str, ...] = tuple(SCALES), *, seed: int = 0,
+        progress=None) -> tuple[Measurement, ...]:
     """All cells of the grid, in order of d_k then scale; cached, so the site's table and figures share one run.
 
     ``progress``, if given, is called as ``progress(done, total, d_k)`` after each d_k.
@@ -121,16 +122,23 @@ def run(d_ks: tuple[int, ...] = D_KS, scales: tuple[str, ...] = tuple(SCALES), *
     return tuple(out)
 
 
-HEADERS = {
-    "en": ["d_k", "scale", "score std", "entropy (norm.)", "max weight", "‖∂ℓ/∂scores‖", "‖∂ℓ/∂q‖"],
-    "zh": ["d_k", "缩放因子", "分数标准差", "熵（归一化）", "最大权重", "‖∂ℓ/∂分数‖", "‖∂ℓ/∂q‖"],
+TEXT = {
+    "en": {"headers": ["d_k", "scale", "score std", "entropy (norm.)", "max weight", "‖∂ℓ/∂scores‖", "‖∂ℓ/∂q‖"],
+           "entropy": "softmax entropy (normalised)", "max_weight": "largest weight",
+           "score_grad": "gradient norm at the scores", "query_grad": "gradient norm at the query",
+           "x": "key dimension $d_k$", "scale": "scale"},
+    "zh": {"headers": ["d_k", "缩放因子", "分数标准差", "熵（归一化）", "最大权重", "‖∂ℓ/∂分数‖", "‖∂ℓ/∂q‖"],
+           "entropy": "softmax 熵（归一化）", "max_weight": "最大权重",
+           "score_grad": "分数处的梯度范数", "query_grad": "查询处的梯度范数",
+           "x": "键维度 $d_k$", "scale": "缩放因子"},
 }
 
 
-def markdown_table(results=None, *, lang: str = "en", d_ks=(4, 64, 1024)) -> str:
+def table(results=None, *, lang: str = "en", d_ks=(4, 64, 1024)) -> str:
     """The results as a Markdown table (rows for ``d_ks`` only, to stay readable)."""
     results = run() if results is None else results
-    lines = ["| " + " | ".join(HEADERS[lang]) + " |", "|" + "---|" * len(HEADERS[lang])]
+    headers = TEXT[lang]["headers"]
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     for m in results:
         if m.d_k in d_ks:
             d_k, scale, *numbers = astuple(m)
@@ -138,23 +146,11 @@ def markdown_table(results=None, *, lang: str = "en", d_ks=(4, 64, 1024)) -> str
     return "\n".join(lines)
 
 
-LABELS = {
-    "en": {"entropy": "softmax entropy (normalised)", "max_weight": "largest weight",
-           "score_grad": "gradient norm at the scores", "query_grad": "gradient norm at the query",
-           "x": "key dimension $d_k$", "scale": "scale"},
-    "zh": {"entropy": "softmax 熵（归一化）", "max_weight": "最大权重",
-           "score_grad": "分数处的梯度范数", "query_grad": "查询处的梯度范数",
-           "x": "键维度 $d_k$", "scale": "缩放因子"},
-}
-
-
 def figure(results=None, *, lang: str = "en"):
     """A 2x2 matplotlib figure of the four measurements against d_k, one line per scale."""
-    from ..plotting import pyplot
-
     plt = pyplot()
     results = run() if results is None else results
-    labels = LABELS[lang]
+    labels = TEXT[lang]
     fig, axes = plt.subplots(2, 2, figsize=(9, 6.5), sharex=True)
     for ax, field in zip(axes.flat, ["entropy", "max_weight", "score_grad", "query_grad"]):
         for scale in dict.fromkeys(m.scale for m in results):
@@ -172,33 +168,20 @@ def figure(results=None, *, lang: str = "en"):
     return fig
 
 
-def figure_svg(*, lang: str = "en") -> str:
-    """The figure as inline SVG for the site."""
-    from ..plotting import to_svg
-
-    return to_svg(figure(lang=lang))
-
-
-def _cli(args: argparse.Namespace) -> int:
+def _run(args) -> int:
     start = time.perf_counter()
 
     def progress(done, total, d_k):
         print(f"[{done}/{total}] d_k={d_k} done ({time.perf_counter() - start:.1f} s)", file=sys.stderr)
 
     results = run(seed=args.seed, progress=progress)
-    print(markdown_table(results, lang=args.lang, d_ks=D_KS))
+    print(table(results, lang=args.lang, d_ks=D_KS))
     if args.plot:
-        from ..plotting import save
-
         save(figure(results, lang=args.lang), args.plot)
-        print(f"wrote {args.plot}", file=sys.stderr)
     return 0
 
 
 def register(commands) -> None:
     """Add the ``scaling`` command to ``python -m attention``."""
-    p = commands.add_parser("scaling", help="measure softmax saturation and gradients against d_k and scale")
-    p.add_argument("--plot", metavar="FILE", help="also write the figure (png, svg, pdf)")
+    p = commands.add("scaling", help="measure softmax saturation and gradients against d_k and scale", run=_run)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--lang", choices=["en", "zh"], default="en")
-    p.set_defaults(run=_cli)

@@ -1,4 +1,4 @@
-"""Matplotlib set-up shared by the experiments: headless, CJK-capable, SVG for the site.
+"""Matplotlib set-up shared by the experiments: headless, CJK-capable, theme-aware SVG for the site.
 
 matplotlib is optional (``pip install attention-vault[plot]``); it is imported only
 when a figure is made.
@@ -7,6 +7,8 @@ when a figure is made.
 from __future__ import annotations
 
 import io
+import sys
+from pathlib import Path
 
 #: Fonts tried in order; Noto Sans CJK (Debian ``fonts-noto-cjk``) draws Chinese labels.
 FONT_FAMILIES = ["Noto Sans CJK SC", "Noto Sans CJK JP", "Noto Sans CJK", "DejaVu Sans"]
@@ -47,16 +49,8 @@ def to_svg(fig) -> str:
 
 
 def save(fig, path) -> None:
-    """Write ``fig`` to ``path`` (format from the suffix) and close it."""
+    """Write ``fig`` to ``path`` (format from the suffix: .svg, .png, .pdf, ...), close it and say so on stderr."""
     plt = pyplot()
-    fig.savefig(path, bbox_inches="tight", dpi=150)
+    fig.savefig(path, bbox_inches="tight", dpi=150, metadata={"Date": None} if str(path).endswith(".svg") else None)
     plt.close(fig)
-
-
-def write_svg(path, svg: str) -> None:
-    """Write an inline SVG string (from :func:`to_svg`) to ``path`` and say so on stderr."""
-    import sys
-    from pathlib import Path
-
-    Path(path).write_text(svg, encoding="utf-8")
-    print(f"wrote {path} (SVG)", file=sys.stderr)
+    print(f"wrote {Path(path)}", file=sys.stderr)

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from attention.experiments.longseq import RESULTS, SCHEMA, load, markdown_table, runs_meeting, targets_table
+from attention.experiments.long_sequences import RESULTS, SCHEMA, load, runs_meeting, table, targets_table
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +59,7 @@ def test_dense_forms_are_skipped_where_they_would_not_fit(report):
 
 def test_tables_render_in_both_languages(report):
     for lang in ("en", "zh"):
-        assert markdown_table(report, lang=lang).count("\n") == len(report["results"]) + 1
+        assert table(report, lang=lang).count("\n") == len(report["results"]) + 1
         assert targets_table(report, lang=lang).count("|") > 10
 
 
@@ -67,7 +67,8 @@ def test_tables_render_in_both_languages(report):
 
 
 def test_claim_causal_below_six_tenths_in_every_run(report):
-    assert runs_meeting(report, "causal_over_full") == report["targets"]["repetitions"] == 9  # "nine separate processes"
+    # "nine separate processes"
+    assert runs_meeting(report, "causal_over_full") == report["targets"]["repetitions"] == 9
 
 
 def test_claim_against_torch(report):
@@ -77,7 +78,8 @@ def test_claim_against_torch(report):
     assert t["repetitions"] / 2 < runs_meeting(report, "flash_over_torch") < t["repetitions"]  # "most runs, not all"
     for n in (16384, 65536):  # "numpy is the faster of the two at N = 16,384 and 65,536"
         assert cell(report, "flash", n)["time_s"] < cell(report, "torch", n)["time_s"]
-    assert abs(cell(report, "flash", 4096)["time_s"] / cell(report, "torch", 4096)["time_s"] - 1) < 0.06  # "a few percent"
+    ratio = cell(report, "flash", 4096)["time_s"] / cell(report, "torch", 4096)["time_s"]
+    assert abs(ratio - 1) < 0.06  # "a few percent"
     assert t["causal_flash_over_causal_torch"] < 0.9  # "clearly faster" on causal attention
     assert cell(report, "torch (2-D, math)", 65536)["status"].startswith("skipped")
 

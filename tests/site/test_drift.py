@@ -1,14 +1,10 @@
 """The zh/en drift guard: passes on the vault, and catches each kind of drift."""
 
-import sys
 from pathlib import Path
 
+import drift  # tools/drift.py, on the path by pyproject's pytest `pythonpath`
 import pytest
-
 from site_build import ROOT
-
-sys.path.insert(0, str(ROOT / "tools"))
-import drift  # noqa: E402
 
 BASE = """---
 title: t

@@ -13,6 +13,8 @@ import pytest
 
 from site_build import ROOT
 
+pytestmark = pytest.mark.slow  # builds the site (tens of seconds)
+
 NOTES = {
     "index.zh.md": "# 首页\n\n欢迎。\n",
     "index.en.md": "# Home\n\nWelcome.\n",

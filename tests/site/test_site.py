@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import pytest
+
 import json
 import re
 from pathlib import Path
 from urllib.parse import urlparse
 
 from site_build import ROOT
+
+pytestmark = pytest.mark.slow  # builds the site (tens of seconds)
 
 DOCS = ROOT / "docs"
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
@@ -105,10 +109,13 @@ def test_dates_shown_and_api_cross_references_stay_in_language(built_site):
     assert 'href="../../reference/api/#attention.scaled_dot_product_attention"' in en  # relative to /en/
 
 
-def test_api_reference_renders_docstrings(built_site):
-    api = (built_site / "reference" / "api" / "index.html").read_text(encoding="utf-8")
-    assert 'id="attention.scaled_dot_product_attention"' in api
-    assert "Parameters" in api and "Examples" in api and "&gt;&gt;&gt;" in api
+def test_api_reference_renders_docstrings_with_section_titles_in_each_language(built_site):
+    zh = (built_site / "reference" / "api" / "index.html").read_text(encoding="utf-8")
+    en = (built_site / "en" / "reference" / "api" / "index.html").read_text(encoding="utf-8")
+    for api in (zh, en):
+        assert 'id="attention.scaled_dot_product_attention"' in api and "&gt;&gt;&gt;" in api
+    assert 'doc-section-title">参数：' in zh and 'doc-section-title">示例：' in zh and "Parameters:" not in zh
+    assert 'doc-section-title">Parameters:' in en and 'doc-section-title">Examples:' in en and "参数" not in en
 
 
 def test_tags_index_lists_notes(built_site):

@@ -27,7 +27,8 @@ def test_both_languages_state_the_same_answer():
 
 def test_seed_code_example_matches_seed_inputs():
     # The note must use the source note's exact example inputs.
-    seed = next((NOTES.parents[2] / "shared" / "seed").glob("*.txt"), None) if (NOTES.parents[2] / "shared").exists() else None
+    shared = NOTES.parents[2] / "shared"  # the steering repository's shared/, beside this checkout, when present
+    seed = next((shared / "seed").glob("*.txt"), None) if shared.exists() else None
     for lang in ("zh", "en"):
         text = (NOTES / f"attention-mechanism.{lang}.md").read_text(encoding="utf-8")
         assert ">>> Q = np.array([[1, 0, 1]])" in text
@@ -48,3 +49,23 @@ def test_no_hand_typed_numbers_outside_blocks():
         prose = re.sub(r"^---.*?---", "", prose, flags=re.S)  # frontmatter dates
         for number in re.findall(r"(?<![\w.-])\d+\.\d+", prose):
             assert number in blocks, f"{lang}: {number} is stated in prose but not produced by a tested block"
+
+
+def test_demo_prints_the_source_note_example(capsys, tmp_path):
+    from attention import scaled_dot_product_attention
+    from attention.cli import main
+
+    assert main(["demo", "--plot", str(tmp_path / "demo.png")]) == 0
+    printed = capsys.readouterr().out
+    out = scaled_dot_product_attention([[1, 0, 1]], [[1, 0, 1], [0, 1, 0]], np.array([[0.5, 0.5], [0.1, 0.9]]))
+    assert np.array2string(out, precision=4) in printed
+    assert (tmp_path / "demo.png").stat().st_size > 0
+
+
+def test_experiment_table_shows_the_overflow():
+    from attention.experiments.attention_mechanism import measure, table
+
+    assert np.isnan(measure(40)["naive"]).all() and np.allclose(measure(40)["output"], [[0.5, 0.5]])
+    np.testing.assert_allclose(measure(1)["naive"], measure(1)["output"])
+    for lang in ("en", "zh"):
+        assert table(lang=lang).count("\n") == 3 and "nan" in table(lang=lang)

@@ -1,8 +1,8 @@
 import numpy as np
 
 from attention import gradcheck
-from attention.__main__ import main
-from attention.experiments.recall import Task, accuracy, init_params, loss_and_grads, make_batch, train
+from attention.cli import main
+from attention.experiments.transformer import Task, accuracy, init_params, loss_and_grads, make_batch, train
 
 
 def test_batches_ask_for_a_present_key():

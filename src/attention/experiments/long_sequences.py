@@ -1,9 +1,19 @@
-"""Render the benchmark results file (``benchmarks/results/*.json``) for the long-sequences note."""
+"""The long-sequences note's figures and tables: the tiles causal flash attention visits, and the
+benchmark results files (``benchmarks/results/*.json``, written by ``benchmarks/run.py``).
+
+Results files are passed in as paths; nothing here looks for them.
+"""
 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
+
+import numpy as np
+
+from .._internal.tiles import KEY_BLOCK, even_query_block, tiles
+from .plotting import pyplot, save
 
 #: Keys every results file has (checked by tests/test_benchmark_results.py).
 SCHEMA = {
@@ -51,16 +61,17 @@ GOALS = {"flash_over_torch": ("<=", 1.0), "sdpa_over_torch": ("<=", 1.0), "causa
          "flop_rate_over_gemm_same_shapes": (">=", 0.8), "flash_over_bare_loop": None}
 
 
-#: The results file committed from the machine named in it (``make bench`` writes ``latest.json``).
-RESULTS = Path(__file__).resolve().parents[3] / "benchmarks" / "results" / "ci-2core-x86_64.json"
+#: The results committed from the AMD EPYC machine, relative to the repository's root (where
+#: ``mkdocs``, ``pytest`` and the README's commands run).
+RESULTS = Path("benchmarks/results/ci-2core-x86_64.json")
 
 
-def load(path=RESULTS) -> dict:
+def load(path) -> dict:
     """Read a results file."""
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
-def markdown_table(report: dict, *, lang: str = "en") -> str:
+def table(report: dict, *, lang: str = "en") -> str:
     """One row per (N, implementation): time, GFLOP/s, peak memory, or why it was skipped."""
     t = TEXT[lang]
     lines = [f"| N | {t['impl']} | {t['time']} | {t['gflops']} | {t['mem']} |", "|---:|---|---:|---:|---:|"]
@@ -105,10 +116,8 @@ def machine_line(report: dict) -> str:
             f"torch {m['torch']}, {m['date']}, load {m['load_avg_1min']:.2f}")
 
 
-def figure_svg(report: dict, *, lang: str = "en") -> str:
+def figure(report: dict, *, lang: str = "en"):
     """Time against N, log-log, one line per implementation."""
-    from ..plotting import pyplot, to_svg
-
     plt = pyplot()
     t = TEXT[lang]
     fig, ax = plt.subplots(figsize=(7, 4.5))
@@ -123,21 +132,17 @@ def figure_svg(report: dict, *, lang: str = "en") -> str:
     ax.set_title(t["title"])
     ax.grid(alpha=0.3)
     ax.legend()
-    return to_svg(fig)
+    return fig
 
 
-def block_diagram_svg(n: int = 4096, *, cores: int = 2, lang: str = "en") -> str:
+def block_diagram(n: int = 4096, *, cores: int = 2, lang: str = "en") -> str:
     """Which tiles causal flash attention computes in full, computes and masks, or skips, at
     N = n with the default blocks on a machine with ``cores`` cores; drawn from the tiles the
     implementation really visits."""
-    import numpy as np
     from matplotlib.colors import ListedColormap
     from matplotlib.patches import Patch
 
-    from ..flash import KEY_BLOCK, _even_query_block, tiles
-    from ..plotting import pyplot, to_svg
-
-    query_block = _even_query_block(n, 1, True, threads=cores)
+    query_block = even_query_block(n, 1, True, threads=cores)
     cell = KEY_BLOCK
     kind = np.zeros((n // cell, n // cell), dtype=int)  # 0 skipped, 1 masked triangle, 2 full
     visited = [(i0 + r0, i0 + r1, j0, j1, offset) for i0 in range(0, n, query_block)
@@ -162,4 +167,22 @@ def block_diagram_svg(n: int = 4096, *, cores: int = 2, lang: str = "en") -> str
     ax.set_ylabel(t["qblock"].format(query_block))
     ax.legend(handles=[Patch(color=colors[2], label=t["full"]), Patch(color=colors[1], label=t["diag"]),
                        Patch(color=colors[0], label=t["skip"])], loc="upper right", fontsize=8)
-    return to_svg(fig)
+    return fig
+
+
+def _run(args) -> int:
+    print(f"reading {args.results} ...", file=sys.stderr)
+    report = load(args.results)
+    print(machine_line(report) + "\n")
+    print(targets_table(report, lang=args.lang) + "\n")
+    print(table(report, lang=args.lang))
+    if args.plot:
+        save(figure(report, lang=args.lang), args.plot)
+    return 0
+
+
+def register(commands) -> None:
+    """Add the ``long-sequences`` command: the tables and figure of a benchmark results file."""
+    p = commands.add("long-sequences", help="show a benchmark results file (make bench writes one)", run=_run)
+    p.add_argument("--results", type=Path, default=RESULTS, metavar="FILE",
+                   help=f"results file written by benchmarks/run.py (default: {RESULTS})")

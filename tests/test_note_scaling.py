@@ -3,11 +3,10 @@
 import math
 import os
 
-import numpy as np
 import pytest
 
-from attention.__main__ import main
-from attention.experiments.scaling import D_KS, markdown_table, measure, run
+from attention.cli import main
+from attention.experiments.scaling import D_KS, measure, run, table
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +68,7 @@ def test_exercise_any_c_over_sqrt_dk_keeps_entropy_constant():
 
 
 def test_table_in_both_languages():
-    en, zh = markdown_table(lang="en"), markdown_table(lang="zh")
+    en, zh = table(lang="en"), table(lang="zh")
     assert en.count("\n") == zh.count("\n") == 1 + 3 * 3  # header, rule, 3 d_k x 3 scales
     assert "entropy" in en and "熵" in zh
 
@@ -89,7 +88,7 @@ def test_cli_prints_table_progress_and_plot(tmp_path, capsys):
 
 
 def test_cjk_font_available_for_chinese_labels():
-    from attention.plotting import has_cjk_font
+    from attention.experiments.plotting import has_cjk_font
 
     if os.environ.get("CI") != "true" and not has_cjk_font():
         pytest.skip("no CJK font here (Debian: fonts-noto-cjk); CI installs one")

@@ -1,0 +1,53 @@
+"""Command line: ``python -m attention <command>``; ``--help`` lists the commands.
+
+Each experiment module registers its commands with :class:`Commands`, which gives every
+command the same two options: ``--lang {zh,en}`` (labels and tables) and ``--plot FILE``
+(also write the figure; the format follows the suffix: .svg, .png, .pdf). Progress goes to
+stderr, results to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .experiments import attention_mechanism, long_sequences, qk_norm, scaling, timeseries, transformer, vision
+
+#: The experiment modules whose commands the CLI offers, in the notes' reading order.
+EXPERIMENTS = (attention_mechanism, scaling, long_sequences, transformer, timeseries, vision, qk_norm)
+
+
+class Commands:
+    """The sub-command registry handed to each experiment module's ``register``."""
+
+    def __init__(self, subparsers):
+        self._subparsers = subparsers
+
+    def add(self, name: str, *, help: str, run) -> argparse.ArgumentParser:
+        """Add command ``name``; ``run(args) -> int`` gets the parsed arguments, with
+        ``args.lang`` and ``args.plot`` (a Path or None). Returns the parser for more options."""
+        parser = self._subparsers.add_parser(name, help=help, description=help)
+        parser.add_argument("--lang", choices=("en", "zh"), default="en", help="language of labels and tables")
+        parser.add_argument("--plot", metavar="FILE", type=Path,
+                            help="also write the figure to FILE (format from the suffix: .svg, .png, .pdf)")
+        parser.set_defaults(run=run)
+        return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m attention",
+                                     description="Experiments from the attention study vault.")
+    commands = Commands(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
+    for module in EXPERIMENTS:
+        module.register(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

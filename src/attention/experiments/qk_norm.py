@@ -1,0 +1,92 @@
+"""The QK-norm note's experiment: softmax entropy and the gradient at the scores against d_k,
+with and without normalised queries and keys, at two initialisation scales."""
+
+from __future__ import annotations
+
+import functools
+import math
+import sys
+
+import numpy as np
+
+from ..qknorm import l2_normalize
+from .plotting import pyplot, save
+from .scaling import row_statistics
+
+METHODS = {
+    # name: (normalise q and k?, factor as a function of d_k)
+    "1/sqrt(d_k)": (False, lambda d_k: 1 / math.sqrt(d_k)),
+    "QK-norm, g = sqrt(d_k)": (True, math.sqrt),
+    "QK-norm, g = 4": (True, lambda d_k: 4.0),
+}
+D_KS = (16, 64, 256, 1024)
+INIT_SCALES = (1.0, 4.0)
+
+
+def measure(d_k: int, method: str, init_scale: float, *, rows: int = 256, keys: int = 64, seed: int = 0):
+    """``(entropy, max_weight, score_grad)`` for q, k ~ N(0, init_scale^2) (see the scaling experiment)."""
+    normalise, factor = METHODS[method]
+    rng = np.random.default_rng([seed, d_k])
+    q = init_scale * rng.standard_normal((rows, 1, d_k))  # (R, 1, E)
+    k = init_scale * rng.standard_normal((rows, keys, d_k))  # (R, S, E)
+    v = rng.standard_normal((rows, keys, 16))  # (R, S, Ev)
+    grad_out = rng.standard_normal((rows, 1, 16))  # (R, 1, Ev)
+    if normalise:
+        q, k = l2_normalize(q), l2_normalize(k)
+    return row_statistics(factor(d_k) * (q @ k.transpose(0, 2, 1)), v, grad_out)
+
+
+@functools.lru_cache(maxsize=1)
+def run() -> dict:
+    """``{(method, init_scale): [(d_k, entropy, max_weight, score_grad), ...]}`` over the grid."""
+    return {(m, s): [(d, *measure(d, m, s)) for d in D_KS] for m in METHODS for s in INIT_SCALES}
+
+
+TEXT = {
+    "en": {"method": "method", "init": "init scale σ", "entropy": "entropy (norm.)", "grad": "‖∂ℓ/∂scores‖",
+           "x": "key dimension $d_k$", "title_e": "softmax entropy", "title_g": "gradient norm at the scores"},
+    "zh": {"method": "方法", "init": "初始化尺度 σ", "entropy": "熵（归一化）", "grad": "‖∂ℓ/∂分数‖",
+           "x": "键维度 $d_k$", "title_e": "softmax 的熵", "title_g": "分数处的梯度范数"},
+}
+
+
+def table(*, lang: str = "en", d_ks=(16, 1024)) -> str:
+    """The grid as a Markdown table (rows for ``d_ks`` only)."""
+    t = TEXT[lang]
+    lines = [f"| {t['method']} | {t['init']} | d_k | {t['entropy']} | {t['grad']} |", "|---|---:|---:|---:|---:|"]
+    for (method, sigma), rows in run().items():
+        for d, entropy, _, grad in rows:
+            if d in d_ks:
+                lines.append(f"| {method} | {sigma:g} | {d} | {entropy:.3f} | {grad:.3f} |")
+    return "\n".join(lines)
+
+
+def figure(*, lang: str = "en"):
+    """Entropy and gradient norm against d_k, one line per (method, init scale)."""
+    plt, t = pyplot(), TEXT[lang]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    for (method, sigma), rows in run().items():
+        style = "-" if sigma == 1 else "--"
+        for ax, col in zip(axes, (1, 3)):
+            ax.plot([r[0] for r in rows], [r[col] for r in rows], style, marker="o", label=f"{method}, σ={sigma:g}")
+    for ax, title in zip(axes, (t["title_e"], t["title_g"])):
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel(t["x"])
+        ax.set_title(title)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def _run(args) -> int:
+    print("measuring entropy and gradients with and without QK-norm ...", file=sys.stderr)
+    print(table(lang=args.lang, d_ks=D_KS))
+    if args.plot:
+        save(figure(lang=args.lang), args.plot)
+    return 0
+
+
+def register(commands) -> None:
+    """Add the ``qk-norm`` command."""
+    commands.add("qk-norm", help="entropy and gradients against d_k, with and without QK-norm", run=_run)

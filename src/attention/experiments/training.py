@@ -1,0 +1,79 @@
+"""The training loop the notes' small models share: Adam on fresh random batches."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._internal.optim import Adam
+from ..softmax import softmax
+from .plotting import save
+
+
+@dataclass
+class Run:
+    """A finished training run."""
+
+    params: dict  #: the trained parameters, by name
+    losses: list  #: the training loss at every step
+    accuracy: float  #: held-out accuracy after training
+    seconds: float  #: wall time of the training loop
+
+
+def train_loop(params: dict, batch: Callable, loss_and_grads: Callable, *, steps: int, lr: float, rng,
+               progress: Callable | None = None) -> tuple[list, float]:
+    """Run ``steps`` Adam steps on ``params`` (in place); ``batch(rng)`` draws a fresh batch
+    (a tuple of arguments) and ``loss_and_grads(params, *batch)`` returns ``(loss, grads)``.
+    ``progress(step, loss)`` is called every 50 steps and at the end. Returns the losses and
+    the seconds taken."""
+    opt = Adam(params, lr=lr)
+    losses, start = [], time.perf_counter()
+    for step in range(1, steps + 1):
+        loss, grads = loss_and_grads(params, *batch(rng))
+        losses.append(loss)
+        opt.step(grads)
+        if progress is not None and (step % 50 == 0 or step == steps):
+            progress(step, loss)
+    return losses, time.perf_counter() - start
+
+
+def print_progress(steps: int) -> Callable:
+    """A ``progress(step, loss)`` that prints to stderr."""
+
+    def progress(step: int, loss: float) -> None:
+        print(f"step {step:4d}/{steps}  loss {loss:.4f}", file=sys.stderr, flush=True)
+
+    return progress
+
+
+def cross_entropy(logits: np.ndarray, labels: np.ndarray) -> tuple[float, np.ndarray]:
+    """Mean softmax cross-entropy of ``logits (B, C)`` against ``labels (B,)``, and its gradient
+    with respect to the logits."""
+    B = len(labels)
+    p = softmax(logits)  # (B, C)
+    loss = float(-np.log(p[np.arange(B), labels] + 1e-300).mean())
+    d_logits = p.copy()  # (B, C)
+    d_logits[np.arange(B), labels] -= 1.0
+    return loss, d_logits / B
+
+
+def register_training(commands, name: str, *, help: str, train: Callable, figure: Callable, chance: float,
+                      steps: int) -> None:
+    """Add command ``name``: ``train(steps=, seed=, progress=)``, print the held-out accuracy against
+    ``chance``, and with ``--plot`` save ``figure(run, lang=)``."""
+
+    def run(args) -> int:
+        result = train(steps=args.steps, seed=args.seed, progress=print_progress(args.steps))
+        print(f"held-out accuracy {result.accuracy:.3f} (chance {chance:.3f}) after {args.steps} steps, "
+              f"{result.seconds:.1f} s")
+        if args.plot:
+            save(figure(result, lang=args.lang), args.plot)
+        return 0
+
+    parser = commands.add(name, help=help, run=run)
+    parser.add_argument("--steps", type=int, default=steps)
+    parser.add_argument("--seed", type=int, default=0)

@@ -1,0 +1,66 @@
+"""The claims of docs/notes/vision.*.md, its figures and command."""
+
+import numpy as np
+
+from attention import gradcheck, patchify
+from attention.cli import main
+from attention.experiments.vision import (
+    CLASSES,
+    PATCH,
+    TEXT,
+    accuracy,
+    figure,
+    forward,
+    init_params,
+    loss_and_grads,
+    make_images,
+    self_attention_figure,
+    trained,
+)
+
+
+def test_shape_sits_in_the_stated_patch():
+    images, labels, where = make_images(20, np.random.default_rng(1), noise=0.0)
+    tokens = patchify(images, PATCH)
+    for i in range(20):
+        assert tokens[i].sum(-1).argmax() == where[i]
+        assert np.count_nonzero(tokens[i].sum(-1)) == 1
+
+
+def test_hand_derived_gradients_pass_gradcheck():
+    params = init_params(dim=3, seed=2)
+    images, labels, _ = make_images(3, np.random.default_rng(3))
+    tokens = patchify(images, PATCH)
+    names = list(params)
+
+    def f(*arrays):
+        loss, grads = loss_and_grads(dict(zip(names, arrays)), tokens, labels)
+        return loss, [grads[n] for n in names]
+
+    assert max(gradcheck(f, *[params[n] for n in names], rtol=1e-6)) < 1e-6
+
+
+def test_learns_far_above_chance_and_attends_to_the_shape():
+    assert accuracy(init_params()) < 0.5
+    run = trained()
+    assert run.accuracy >= 0.9  # chance is 0.25
+    images, _, where = make_images(500, np.random.default_rng(4))
+    _, w, _ = forward(run.params, patchify(images, PATCH))
+    assert (w.argmax(-1) == where).mean() > 0.9  # the most-attended patch is the one with the shape
+
+
+def test_class_names_are_translated():
+    assert TEXT["en"]["classes"] == CLASSES and len(TEXT["zh"]["classes"]) == len(CLASSES)
+    assert not set(TEXT["zh"]["classes"]) & set(CLASSES)
+
+
+def test_figures_in_both_languages():
+    for lang in ("en", "zh"):
+        assert len(figure(lang=lang).axes) == 12
+        assert len(self_attention_figure(lang=lang).axes) == 2
+
+
+def test_cli(capsys):
+    assert main(["vision", "--steps", "60"]) == 0
+    captured = capsys.readouterr()
+    assert "held-out accuracy" in captured.out and "step   60/60" in captured.err
