@@ -231,7 +231,7 @@ def test_values_just_below_the_limit_with_every_score_at_the_headroom_stay_finit
     q = np.array([[T, 0.0]], dtype=dtype)
     k = np.vstack([[0.0, 1.0], np.tile([1.0, 0.0], (S - 1, 1))]).astype(dtype)  # scores 0, T, T, ...
     v = np.tile(np.array([0.99, -0.99]) * limit, (S, 1)).astype(dtype)
-    assert bounds.value_scale(v, limit) == 1  # used as it is: the sums really reach S e**T |v|
+    assert bounds.value_scale(float(np.abs(v).max()), limit) == 1  # used as it is: the sums really reach S e**T |v|
     out = flash_attention(q, k, v, scale=1.0)
     np.testing.assert_allclose(out, v[:1], rtol=1e-6)
 
@@ -387,3 +387,159 @@ def test_extra_memory_is_tiles_and_block_sums_not_scores_or_copies(monkeypatch):
     allowed = out.nbytes + min(cores, n // Lb) * (tile + block) + 2**18
     assert peak <= allowed, (peak / 2**20, allowed / 2**20)
     assert allowed < n * n * 4 / 16  # the scores alone would take 256 MiB
+
+
+# --- Exact on adversarial inputs: far-below-max keys, huge norms, mixed signs ---------------------
+
+
+def longdouble_reference(q, k, v, mask=None, is_causal=False, scale=None):
+    """Attention in extended precision (np.longdouble), from the formula; masks as True = may attend."""
+    q, k, v = (np.asarray(a, dtype=np.longdouble) for a in (q, k, v))
+    scale = 1 / np.sqrt(q.shape[-1]) if scale is None else scale
+    s = scale * (q @ np.swapaxes(k, -1, -2))  # (..., L, S)
+    allowed = np.ones(s.shape, bool)
+    if is_causal:
+        allowed &= np.tri(*s.shape[-2:], dtype=bool)
+    if mask is not None:
+        allowed &= mask
+    s = np.where(allowed, s, -np.inf)
+    m = np.max(s, axis=-1, keepdims=True, initial=-np.inf)
+    p = np.exp(s - np.where(np.isfinite(m), m, 0))
+    total = p.sum(-1, keepdims=True)
+    return (p / np.where(total > 0, total, 1)) @ v
+
+
+@pytest.mark.parametrize("position", [0, 100, 511])
+def test_far_below_max_key_in_float32_is_exact(position):
+    # The issue's case: 512 queries all -100, keys ~0.01 with one key at 5000 (scale 1). The key at
+    # position 0 was the first reference, 4e6 below the row's maximum: q.k - r lost its digits there.
+    rng = np.random.default_rng(position)
+    q = np.full((512, 8), -100, np.float32)
+    k = (0.01 * rng.standard_normal((512, 8))).astype(np.float32)
+    k[position] = 5000
+    v = rng.standard_normal((512, 4)).astype(np.float32)
+    ref = longdouble_reference(q, k, v, scale=1.0)
+    dense_error = np.abs(dense(q, k, v, scale=1.0) - ref).max()
+    for out in (flash_attention(q, k, v, scale=1.0), sdpa(q, k, v, scale=1.0), flash_attention(q, k, v, scale=1.0,
+                                                                                               block_size=16)):
+        assert np.abs(out - ref).max() <= 4 * dense_error + 1e-6
+
+
+def test_huge_first_score_gap_in_float64_is_exact():
+    # The issue's case: scores -5e14, -1.23, 0 and 0.537; computing them as q.k - r against the first
+    # reference -5e14 rounds them to multiples of 1/16 (2.4828 instead of 2.4724).
+    q, k = np.array([[-1e5]]), np.array([[5e9], [1.23e-5], [0.0], [-5.37e-6]])
+    v = np.array([[0.0], [1.0], [2.0], [3.0]])
+    expected = float(longdouble_reference(q, k, v, scale=1.0)[0, 0])
+    for block_size in (None, 1, 2):
+        assert flash_attention(q, k, v, scale=1.0, block_size=block_size)[0, 0] == pytest.approx(expected, rel=1e-14)
+
+
+@st.composite
+def adversarial(draw):
+    """Scores spread over many orders of magnitude: per-key norms from 1e-3 to 1e4, mixed signs,
+    queries of any size, and a few keys far above or far below the rest."""
+    dtype = draw(st.sampled_from([np.float32, np.float64]))
+    L, S, E = draw(st.integers(1, 24)), draw(st.integers(1, 40)), draw(st.integers(1, 5))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    q = rng.standard_normal((L, E)) * 10.0 ** draw(st.integers(-3, 3))
+    k = rng.standard_normal((S, E)) * 10.0 ** rng.integers(-3, 5, (S, 1))  # (S, E), norms 1e-3 .. 1e4
+    extreme = rng.random(S) < 0.1
+    k[extreme] *= draw(st.sampled_from([-1e3, 1e3]))  # far above or far below the rest
+    v = rng.standard_normal((S, 3))
+    kind = draw(st.sampled_from(["none", "bool", "causal"]))
+    mask = rng.random((L, S)) < 0.7 if kind == "bool" else None
+    scale = draw(st.sampled_from([1.0, 0.1, None]))
+    blocks = draw(st.integers(1, 16)), draw(st.integers(1, 16))
+    return [a.astype(dtype) for a in (q, k, v)], mask, kind == "causal", scale, blocks
+
+
+@settings(max_examples=500, deadline=None)
+@given(adversarial())
+def test_property_blocked_error_within_a_small_multiple_of_the_dense_error(case):
+    (q, k, v), mask, causal, scale, (query_block, key_block) = case
+    ref = longdouble_reference(q, k, v, mask, causal, scale)
+    dense_error = np.abs(dense(q, k, v, mask, is_causal=causal, scale=scale) - ref).max()
+    floor = 8 * np.finfo(q.dtype).eps * max(1.0, float(np.abs(v).max()))
+    prob = prepare(q, k, v, mask, causal, scale)
+    for out in (blocked.blocked_attention(prob, key_block=key_block, query_block=query_block),
+                flash_attention(q, k, v, mask, is_causal=causal, scale=scale)):
+        assert np.abs(out - ref).max() <= 4 * dense_error + floor
+
+
+# --- Threads: fork safety and the BLAS limit under concurrency -------------------------------------
+
+
+def _attend_in_child(queue):
+    rng = np.random.default_rng(1)
+    q, k, v = (rng.standard_normal((1024, 16)) for _ in range(3))
+    queue.put(float(flash_attention(q, k, v, block_size=256).sum()))
+
+
+def test_a_forked_child_can_attend_after_its_parent_did():
+    import multiprocessing
+
+    rng = np.random.default_rng(1)
+    q, k, v = (rng.standard_normal((1024, 16)) for _ in range(3))
+    expected = float(flash_attention(q, k, v, block_size=256).sum())  # the parent's pool now has threads
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_attend_in_child, args=(queue,))
+    child.start()
+    child.join(timeout=60)
+    if child.is_alive():
+        child.kill()
+        pytest.fail("the forked child hung in flash_attention")
+    assert child.exitcode == 0 and queue.get(timeout=5) == pytest.approx(expected, rel=1e-12)
+
+
+def test_blas_threads_are_restored_after_concurrent_calls():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from threadpoolctl import threadpool_info
+
+    before = [(lib["filepath"], lib["num_threads"]) for lib in threadpool_info()]
+    rng = np.random.default_rng(13)
+    q, k, v = (rng.standard_normal((4, 300, 8)) for _ in range(3))
+    with ThreadPoolExecutor(4) as pool:
+        for out in pool.map(lambda _: flash_attention(q, k, v, block_size=64), range(16)):
+            assert out.shape == (4, 300, 8)
+    assert [(lib["filepath"], lib["num_threads"]) for lib in threadpool_info()] == before
+
+
+# --- Sizes --------------------------------------------------------------------------------------------
+
+
+def test_empty_batch_dims():
+    out = flash_attention(np.zeros((0, 4, 8)), np.zeros((0, 5, 8)), np.zeros((0, 5, 3)))
+    assert out.shape == (0, 4, 3)
+    assert flash_attention(np.zeros((2, 0, 4, 8)), np.zeros((1, 5, 8)), np.zeros((1, 5, 3))).shape == (2, 0, 4, 3)
+
+
+def test_block_size_is_capped_at_the_sizes(monkeypatch):
+    visited = []
+    real = blocked.tiles
+    monkeypatch.setattr(blocked, "tiles", lambda Lb, i0, S, kb, c: visited.append((Lb, kb)) or real(Lb, i0, S, kb, c))
+    rng = np.random.default_rng(20)
+    q, k, v = rng.standard_normal((30, 4)), rng.standard_normal((50, 4)), rng.standard_normal((50, 2))
+    out = flash_attention(q, k, v, block_size=10**12)  # no allocation of 10**12 anything
+    np.testing.assert_allclose(out, dense(q, k, v), rtol=1e-12)
+    assert visited == [(30, 50)]
+
+
+def test_tiny_blocks_keep_a_minimum_of_scores_per_tile(monkeypatch):
+    visits = []
+    real = blocked.tiles
+
+    def spy(Lb, i0, S, kb, causal):
+        for tile in real(Lb, i0, S, kb, causal):
+            visits.append(tile)
+            yield tile
+
+    monkeypatch.setattr(blocked, "tiles", spy)
+    rng = np.random.default_rng(21)
+    q, k, v = (rng.standard_normal((1000, 4)) for _ in range(3))
+    out = flash_attention(q, k, v, block_size=1)
+    np.testing.assert_allclose(out, dense(q, k, v), rtol=1e-10)
+    # keys one at a time, but all 1000 queries together (MIN_TILE = 4096 scores): 1000 tiles, not 10**6
+    assert len(visits) == 1000 and tiles.MIN_TILE == 4096

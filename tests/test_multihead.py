@@ -374,3 +374,9 @@ def test_initialisation_bound_equals_torchs():
         theirs = ref.state_dict()[name].numpy()
         assert abs(np.abs(ours[name]).max() - np.abs(theirs).max()) < 0.02 * np.abs(theirs).max()
         assert abs(ours[name].std() - theirs.std()) < 0.05 * theirs.std()
+
+
+def test_empty_batch():
+    mha = make()
+    out, w = mha(np.zeros((0, 5, 8)), np.zeros((0, 6, 8)), np.zeros((0, 6, 8)))
+    assert out.shape == (0, 5, 8) and w.shape == (0, 5, 6)

@@ -60,3 +60,26 @@ def test_rope_also_breaks_permutation_equivariance():
     rope = scaled_dot_product_attention(rotary_embedding(q), rotary_embedding(k), v)
     rope_perm = scaled_dot_product_attention(rotary_embedding(q[perm]), rotary_embedding(k[perm]), v[perm])
     assert not np.allclose(rope_perm, rope[perm])
+
+
+@pytest.mark.parametrize("base", [0, -10.0, float("inf"), float("nan")])
+def test_bad_base(base):
+    with pytest.raises(ValueError, match="base must be a positive finite number"):
+        sinusoidal_encoding(4, 6, base=base)
+    with pytest.raises(ValueError, match="base must be a positive finite number"):
+        rotary_embedding(np.ones((2, 4)), base=base)
+
+
+def test_bad_types():
+    with pytest.raises(TypeError, match="L must be an integer, got float"):
+        sinusoidal_encoding(4.0, 6)
+    with pytest.raises(TypeError, match="positions must be integers, got dtype float64"):
+        rotary_embedding(np.ones((2, 4)), [0.5, 1.5])
+    with pytest.raises(TypeError, match="base must be a real number"):
+        rotary_embedding(np.ones((2, 4)), base="1e4")
+
+
+def test_empty_sizes():
+    assert sinusoidal_encoding(0, 4).shape == (0, 4)
+    assert rotary_embedding(np.zeros((0, 3, 4))).shape == (0, 3, 4)
+    assert rotary_embedding(np.zeros((2, 0, 4))).shape == (2, 0, 4)

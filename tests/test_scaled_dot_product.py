@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from attention import padding_mask
+from attention import padding_mask, scaled_dot_product_attention
 from attention import scaled_dot_product_attention as sdpa
 
 
@@ -317,3 +317,223 @@ def test_torch_agreement_when_available():
     ]:
         expected = torch.nn.functional.scaled_dot_product_attention(t(q), t(k), t(v), **kwargs_t).numpy()
         np.testing.assert_allclose(sdpa(q, k, v, **kwargs_np), expected, rtol=1e-10, atol=1e-12)
+
+
+# --- One rule for NaN, inf and fully masked rows, on every path and size ---------------------------
+
+
+def paths(q, k, v, mask=None, is_causal=False):
+    """The result of every path: dense (weights asked for), the size-based default, flash with
+    several block sizes, and the blocked path with small query and key blocks."""
+    from attention import flash_attention
+    from attention._internal.blocked import blocked_attention
+    from attention._internal.problem import prepare
+
+    return {
+        "dense": scaled_dot_product_attention(q, k, v, mask, is_causal=is_causal, return_weights=True)[0],
+        "default": scaled_dot_product_attention(q, k, v, mask, is_causal=is_causal),
+        "flash": flash_attention(q, k, v, mask, is_causal=is_causal),
+        "flash, block 16": flash_attention(q, k, v, mask, is_causal=is_causal, block_size=16),
+        "blocked 7 x 5": blocked_attention(prepare(q, k, v, mask, is_causal), key_block=5, query_block=7),
+    }
+
+
+def test_nan_in_the_last_key_under_causal_reaches_only_the_last_row():
+    rng = np.random.default_rng(30)
+    q, k, v = (rng.standard_normal((512, 8)) for _ in range(3))
+    k[-1, 3] = np.nan
+    for name, out in paths(q, k, v, is_causal=True).items():
+        assert np.isnan(out).any(axis=-1).nonzero()[0].tolist() == [511], name
+
+
+def test_fully_masked_row_is_zero_whatever_its_inputs():
+    rng = np.random.default_rng(31)
+    q, k, v = (rng.standard_normal((40, 6)) for _ in range(3))
+    mask = rng.random((40, 40)) < 0.5
+    mask[7] = False  # row 7 attends to nothing
+    v[3] = np.inf  # a value row 7 could not see anyway
+    q[7] = np.nan  # and its own query is NaN
+    for name, out in paths(q, k, v, mask).items():
+        np.testing.assert_array_equal(out[7], 0.0, err_msg=name)
+        assert not np.isnan(out[~mask[:, 3] & mask.any(-1)]).any(), name  # rows that cannot see value 3
+
+
+def test_masked_out_keys_and_values_do_not_affect_a_row():
+    rng = np.random.default_rng(32)
+    q, k, v = (rng.standard_normal((30, 4)) for _ in range(3))
+    mask = np.ones((30, 30), bool)
+    mask[:10, 25] = False  # the first 10 rows may not see key 25
+    clean = scaled_dot_product_attention(q, k, v, mask)
+    k[25], v[25] = np.nan, np.inf
+    for name, out in paths(q, k, v, mask).items():
+        np.testing.assert_allclose(out[:10], clean[:10], rtol=1e-10, err_msg=name)
+        assert np.isnan(out[10:]).all(), name  # rows that attend to key 25 are NaN
+    float_mask = np.where(mask, 0.0, -np.inf)
+    for name, out in paths(q, k, v, float_mask).items():
+        np.testing.assert_allclose(out[:10], clean[:10], rtol=1e-10, err_msg=name)
+
+
+def test_weights_follow_the_same_rule():
+    q, k, v = np.ones((3, 2)), np.ones((4, 2)), np.ones((4, 2))
+    q[0, 0] = np.inf
+    mask = np.array([[1, 1, 1, 1], [1, 1, 1, 1], [0, 0, 0, 0]], bool)
+    out, w = scaled_dot_product_attention(q, k, v, mask, return_weights=True)
+    assert np.isnan(w[0]).all() and np.isnan(out[0]).all()
+    np.testing.assert_allclose(w[1], 0.25)
+    np.testing.assert_array_equal(w[2], 0.0)
+
+
+@st.composite
+def poisoned(draw):
+    """Finite inputs with NaN or inf sprinkled over queries, keys, values and float-mask entries."""
+    L, S, E = draw(st.integers(1, 20)), draw(st.integers(1, 20)), draw(st.integers(1, 4))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    q, k, v = rng.standard_normal((L, E)), rng.standard_normal((S, E)), rng.standard_normal((S, 2))
+    for x in (q, k, v):
+        x[rng.random(x.shape) < 0.05] = rng.choice([np.nan, np.inf, -np.inf])
+    kind = draw(st.sampled_from(["none", "bool", "float", "causal"]))
+    mask = None
+    if kind == "bool":
+        mask = rng.random((L, S)) < 0.6
+    elif kind == "float":
+        mask = np.where(rng.random((L, S)) < 0.6, rng.standard_normal((L, S)), -np.inf)
+        mask[rng.random((L, S)) < 0.05] = np.nan
+    return q, k, v, mask, kind == "causal"
+
+
+@settings(max_examples=300, deadline=None)
+@given(poisoned())
+def test_property_one_nan_rule_on_every_path(case):
+    q, k, v, mask, causal = case
+    L, S = q.shape[0], k.shape[0]
+    allowed = np.ones((L, S), bool)
+    if causal:
+        allowed &= np.tri(L, S, dtype=bool)
+    if mask is not None:
+        allowed &= mask if mask.dtype == bool else mask != -np.inf
+    bad_key = ~(np.isfinite(k).all(-1) & np.isfinite(v).all(-1))  # (S,)
+    bad_mask = np.zeros((L, S), bool) if mask is None or mask.dtype == bool else np.isnan(mask)
+    attends = allowed.any(-1)
+    nan_rows = attends & (~np.isfinite(q).all(-1) | (allowed & bad_key).any(-1) | (allowed & bad_mask).any(-1))
+    # The finite rows equal attention on the inputs with every non-finite entry made harmless.
+    zeroed = lambda x: np.where(np.isfinite(x), x, 0.0)
+    clean_mask = None if mask is None else allowed if mask.dtype == bool else np.where(allowed, zeroed(mask), -np.inf)
+    expected = scaled_dot_product_attention(zeroed(q), zeroed(k), zeroed(v), clean_mask, is_causal=causal)
+    for name, out in paths(q, k, v, mask, causal).items():
+        np.testing.assert_array_equal(np.isnan(out).any(-1), nan_rows, err_msg=name)
+        np.testing.assert_array_equal(out[~attends], 0.0, err_msg=name)
+        ok = ~nan_rows
+        assert not np.isnan(out[ok]).any(), name
+        np.testing.assert_allclose(out[ok], expected[ok], rtol=1e-9, atol=1e-12, err_msg=name)
+
+
+def test_scores_beyond_float32_are_computed_in_float64():
+    q = np.array([[1e20, 0.0]], np.float32)  # q.k = 1e40 overflows float32 (max 3.4e38)
+    k = np.array([[1e20, 0.0], [0.0, 1.0]], np.float32)
+    v = np.array([[1.0, 0.0], [0.0, 1.0]], np.float32)
+    for name, out in paths(q, k, v).items():
+        assert out.dtype == np.float32, name
+        np.testing.assert_array_equal(out, [[1.0, 0.0]], err_msg=name)
+
+
+def test_rows_whose_scores_overflow_float64_are_nan():
+    q = np.array([[1e200, 0.0], [1.0, 0.0]])
+    k = np.array([[1e200, 0.0], [0.0, 1.0]])
+    v = np.eye(2)
+    for name, out in paths(q, k, v).items():
+        assert np.isnan(out[0]).all() and np.isfinite(out[1]).all(), name
+
+
+# --- Strict types ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        (dict(is_causal="False"), TypeError, "is_causal must be a bool, got str 'False'"),
+        (dict(is_causal=np.array([True])), TypeError, "is_causal must be a bool, got ndarray"),
+        (dict(is_causal=1), TypeError, "is_causal must be a bool, got int"),
+        (dict(return_weights="yes"), TypeError, "return_weights must be a bool"),
+        (dict(enable_gqa=None), TypeError, "enable_gqa must be a bool"),
+        (dict(query=[[1.0, 2.0, 3.0], [1.0]]), ValueError, "query must be a rectangular array, got a ragged"),
+        (dict(key=np.ma.masked_array(np.ones((4, 3)), mask=np.eye(4, 3))), TypeError, "key is a numpy masked array"),
+        (dict(attn_mask=[[True, False], [True]]), ValueError, "attn_mask must be a rectangular array"),
+        (dict(scale=float("nan")), ValueError, "scale must be a finite number, got nan"),
+        (dict(scale=True), TypeError, "scale must be a real number or None, got bool"),
+    ],
+)
+def test_strict_types(kwargs, error, message):
+    args = dict(query=np.ones((2, 3)), key=np.ones((4, 3)), value=np.ones((4, 2))) | kwargs
+    with pytest.raises(error, match=message):
+        scaled_dot_product_attention(**args)
+
+
+def test_numpy_bools_are_bools():
+    q = np.ones((3, 2))
+    out = scaled_dot_product_attention(q, q, q, is_causal=np.bool_(True), return_weights=np.True_)
+    np.testing.assert_array_equal(out[1], np.tri(3) / np.arange(1, 4)[:, None])
+
+
+# --- enable_gqa, as PyTorch's ----------------------------------------------------------------------
+
+
+def test_enable_gqa_equals_repeated_key_value_heads():
+    rng = np.random.default_rng(33)
+    q = rng.standard_normal((2, 6, 5, 4))  # (B, Hq = 6, L, E)
+    k, v = rng.standard_normal((2, 2, 7, 4)), rng.standard_normal((2, 2, 7, 3))  # (B, Hkv = 2, S, ·)
+    mask = rng.random((6, 5, 7)) < 0.7
+    out, w = scaled_dot_product_attention(q, k, v, mask, enable_gqa=True, return_weights=True)
+    k_rep, v_rep = np.repeat(k, 3, axis=1), np.repeat(v, 3, axis=1)  # torch's repeat_interleave on dim -3
+    ref, ref_w = scaled_dot_product_attention(q, k_rep, v_rep, mask, return_weights=True)
+    assert out.shape == (2, 6, 5, 3) and w.shape == (2, 6, 5, 7)
+    np.testing.assert_allclose(out, ref, rtol=1e-12)
+    np.testing.assert_allclose(w, ref_w, rtol=1e-12)
+    from attention import flash_attention
+
+    np.testing.assert_allclose(flash_attention(q, k, v, mask, enable_gqa=True, block_size=3), ref, rtol=1e-12)
+    with pytest.raises(ValueError, match="key and value heads that divide the query heads: query heads 6, key heads 4"):
+        scaled_dot_product_attention(q, np.ones((2, 4, 7, 4)), np.ones((2, 4, 7, 3)), enable_gqa=True)
+    with pytest.raises(ValueError, match=r"batch dims .* do not broadcast"):
+        scaled_dot_product_attention(q, k, v)  # without enable_gqa, 6 and 2 heads do not broadcast
+
+
+def test_enable_gqa_matches_torch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(34)
+    q, k, v = rng.standard_normal((2, 8, 5, 4)), rng.standard_normal((2, 2, 6, 4)), rng.standard_normal((2, 2, 6, 3))
+    for causal in (False, True):
+        expected = torch.nn.functional.scaled_dot_product_attention(
+            *(torch.from_numpy(a) for a in (q, k, v)), is_causal=causal, enable_gqa=True).numpy()
+        out = scaled_dot_product_attention(q, k, v, is_causal=causal, enable_gqa=True)
+        np.testing.assert_allclose(out, expected, rtol=1e-10, atol=1e-12)
+
+
+def test_nan_propagation_against_torch():
+    # PyTorch's math path propagates every NaN, even from keys a row may not attend to; its fused
+    # kernel differs from it (here it returns a number for the NaN query row). Without a mask, our
+    # rule and the math path agree; with the causal mask, ours keeps the rows that cannot see the NaN key.
+    torch = pytest.importorskip("torch")
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    rng = np.random.default_rng(35)
+    q, k, v = (rng.standard_normal((1, 1, 6, 4)) for _ in range(3))
+    q[..., 2, 0], k[..., 4, 1] = np.nan, np.nan  # query 2; key 4, which rows 0..3 cannot see under causal
+    with sdpa_kernel(SDPBackend.MATH):
+        math_path = torch.nn.functional.scaled_dot_product_attention(*(torch.from_numpy(a) for a in (q, k, v))).numpy()
+    ours = scaled_dot_product_attention(q, k, v)
+    np.testing.assert_array_equal(np.isnan(ours), np.isnan(math_path))
+    causal = scaled_dot_product_attention(q, k, v, is_causal=True)
+    assert np.isnan(causal).any(-1)[0, 0].tolist() == [False, False, True, False, True, True]
+    clean = scaled_dot_product_attention(q[..., :2, :], k[..., :2, :], v[..., :2, :], is_causal=True)
+    np.testing.assert_allclose(causal[..., :2, :], clean, rtol=1e-12)  # rows 0, 1 as if key 4 were not there
+
+
+def test_empty_batch_dims_on_every_path():
+    q, k, v = np.zeros((0, 4, 8)), np.zeros((0, 5, 8)), np.zeros((0, 5, 3))
+    for name, out in paths(q, k, v).items():
+        assert out.shape == (0, 4, 3), name
+    out, w = scaled_dot_product_attention(q, k, v, return_weights=True)
+    assert w.shape == (0, 4, 5)
+    from attention import sdpa_backward
+
+    assert [g.shape for g in sdpa_backward(np.zeros((0, 4, 3)), q, k, v)] == [(0, 4, 8), (0, 5, 8), (0, 5, 3)]

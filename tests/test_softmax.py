@@ -88,3 +88,50 @@ def test_rows_sum_to_one_or_zero(data):
     sums = softmax(x, where=where).sum(axis=-1)
     expected = np.where(where.any(axis=-1), 1.0, 0.0)
     np.testing.assert_allclose(sums, expected, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        (dict(x=np.float64(1.0)), ValueError, "x must have at least 1 dimension to normalise over, got a 0-d array"),
+        (dict(x=np.ones(3), axis=1.0), TypeError, "axis must be an int, got float 1.0"),
+        (dict(x=np.ones(3), axis=None), TypeError, "axis must be an int, got NoneType"),
+        (dict(x=np.ones((2, 3)), axis=(0, 1)), TypeError, "axis must be an int, got tuple"),
+        (dict(x=np.ones(3), axis=True), TypeError, "axis must be an int, got bool"),
+        (dict(x=np.ones(3), axis=-2), ValueError, r"axis -2 is out of range for x with shape \(3,\)"),
+        (dict(x=[[1.0, 2.0], [3.0]]), ValueError, "x must be a rectangular array"),
+        (dict(x=np.ma.masked_array([1.0, 2.0], mask=[True, False])), TypeError, "x is a numpy masked array"),
+    ],
+)
+def test_bad_axis_and_arrays(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        softmax(**kwargs)
+
+
+def test_numpy_integer_axis_and_last_axis_boundary():
+    x = np.arange(6.0).reshape(2, 3)
+    np.testing.assert_array_equal(softmax(x, axis=np.int64(1)), softmax(x, axis=-1))
+    np.testing.assert_array_equal(softmax(x, axis=1), softmax(x, axis=-1))
+    np.testing.assert_array_equal(softmax(x, axis=-2), softmax(x, axis=0))
+
+
+def test_nan_and_inf_follow_the_rule_without_warnings():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = softmax(np.array([[1.0, np.nan], [np.inf, 1.0], [-np.inf, 0.0], [np.nan, 2.0]]),
+                      where=np.array([[True, True], [True, True], [True, True], [False, True]]))
+    assert np.isnan(out[0]).all() and np.isnan(out[1]).all()  # a NaN or +inf logit: NaN
+    np.testing.assert_array_equal(out[2], [0.0, 1.0])  # -inf: weight 0
+    np.testing.assert_array_equal(out[3], [0.0, 1.0])  # a masked NaN does not matter
+
+
+def test_float16_is_computed_in_float32():
+    x = np.array([0.0, 11.0], dtype=np.float16)  # e**11 = 59874 is above float16's largest (65504 / e)
+    out = softmax(x)
+    assert out.dtype == np.float16
+    np.testing.assert_allclose(out.astype(float), softmax(x.astype(np.float64)), atol=1e-3)
+
+
+def test_empty_sizes():
+    assert softmax(np.zeros((0, 3))).shape == (0, 3)
+    assert softmax(np.zeros((2, 0))).shape == (2, 0)

@@ -102,8 +102,8 @@ def scaled_dot_product_attention(
     - **NaN and inf.** A row whose query, or any key, value or float-mask entry that the
       row may attend to, holds NaN or ``±inf``, gives NaN (output and weights). Keys and
       values the row may not attend to do not affect it, whatever they hold. No
-      RuntimeWarning is raised. (PyTorch agrees on NaN; for infinities its result
-      depends on the sign and the kernel.)
+      RuntimeWarning is raised. (PyTorch's math path agrees without masks, but lets NaN
+      through from masked keys too; its fused kernels differ from it and among themselves.)
     - **Sizes.** ``L == 0`` gives an output of shape ``(..., 0, Ev)``; any batch dim of
       size 0 gives an empty output.
     - **dtypes.** The output has the inputs' common dtype: float16/32/64 are preserved

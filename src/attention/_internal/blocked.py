@@ -28,9 +28,10 @@ def blocked_attention(prob: Problem, *, key_block: int = KEY_BLOCK, query_block:
 
     # Serial set-up is kept to what every block needs; the rest runs inside the threads.
     room = headroom(S, dtype)
-    v_scale = value_scale(v, value_limit(S, dtype, room))
+    v_scale = value_scale(prob.v_max, value_limit(S, dtype, room))
     values = v if v_scale == 1 else np.multiply(v, dtype.type(1 / v_scale))  # (..., S, Ev): V / v_scale
-    key_norm_max = block_max(row_norms(k), key_block)  # (..., S/Bk)
+    with np.errstate(over="ignore"):  # norms of huge keys may be inf: that only makes the bounds useless
+        key_norm_max = block_max(row_norms(k), key_block)  # (..., S/Bk)
     base2 = exp2_is_vectorised(dtype.name)
     limit = fixed_limit(room, dtype, prob.mask)
 
@@ -61,7 +62,8 @@ def blocked_attention(prob: Problem, *, key_block: int = KEY_BLOCK, query_block:
         qb = q[b][i0:i1]  # (Lb, E), not yet scaled
         rows_mask = None if mask is None else mask[b][i0:i1] if mask.shape[-2] > 1 else mask[b]
         visits = tiles(i1 - i0, i0, S, key_block, prob.is_causal)
-        q_norm = row_norms(qb) * abs(scale)  # (Lb,) norms of the scaled queries
+        with np.errstate(over="ignore"):
+            q_norm = row_norms(qb) * abs(scale)  # (Lb,) norms of the scaled queries
         if float(q_norm.max()) * float(key_norm_all[b]) <= limit:
             sums = fixed_reference(qb, scale, k[b], values[b], rows_mask, visits, key_block, base2)
         else:

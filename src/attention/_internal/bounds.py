@@ -38,14 +38,14 @@ def value_limit(S: int, dtype, headroom: float) -> float:
     return 2 * math.exp(min(700.0, sum_budget(S, dtype) - headroom))
 
 
-def value_scale(v: np.ndarray, limit: float) -> float:
-    """A power of two to divide V by: 1 if max|v| is below ``limit``, else one that brings it below 2.
+def value_scale(vmax: float, limit: float) -> float:
+    """A power of two to divide V by: 1 if ``vmax`` = max|v| is below ``limit``, else one that
+    brings it below 2.
 
     The online softmax sums up to S unnormalised terms times values, and only divides by
     the weights' sum at the end: values near the largest float would overflow on the way.
     Dividing by a power of two, and multiplying back at the end, is exact. Typical values
     are far below the limit, so V is used as it is, without a copy."""
-    vmax = float(max(v.max(), -v.min())) if v.size else 0.0
     if vmax < limit:
         return 1.0
     return math.ldexp(1.0, math.frexp(vmax)[1] - 1)  # vmax < 2**e, so 2**(e-1) stays finite

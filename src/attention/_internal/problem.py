@@ -41,6 +41,7 @@ class Problem(NamedTuple):
     scale: float
     nan_rows: np.ndarray | None  # broadcastable to (..., L): rows that come out NaN, or None
     out_batch: tuple[int, ...]  # the batch dims of the result (differs from batch with GQA)
+    v_max: float  # max |v|
 
     def finish(self, out: np.ndarray, weights: np.ndarray | None = None):
         """Apply the NaN rows, merge GQA groups back into heads and cast to the output dtype."""
@@ -90,17 +91,18 @@ def prepare(query, key, value, attn_mask=None, is_causal=False, scale=None, enab
     if mask is not None and mask.dtype != np.bool_:
         mask = mask.astype(work, copy=False)
     nan_rows = None
-    if not (_all_finite(q) and _all_finite(k) and _all_finite(v) and (mask is None or mask.dtype == np.bool_
-                                                                       or _finite_or_neg_inf(mask))):
+    extent = [_abs_max(x) for x in (q, k, v)]  # inf when an entry is not finite
+    if math.inf in extent or not (mask is None or mask.dtype == np.bool_ or _finite_or_neg_inf(mask)):
         q, k, v, mask, nan_rows = _quarantine(q, k, v, mask, is_causal, batch)
-    bound = _score_bound(q, k, scale, mask)
-    if work != np.float64 and bound > np.finfo(work).max / 4:
+        extent = [_abs_max(x) for x in (q, k, v)]
+    bound = _score_bound(q.shape[-1] * extent[0] * extent[1] * abs(scale), mask)
+    if work != np.float64 and bound > float(np.finfo(work).max) / 4:
         work = np.dtype(np.float64)  # scores could overflow float32: compute them in float64
         q, k, v = (x.astype(work) for x in (q, k, v))
         mask = mask if mask is None or mask.dtype == np.bool_ else mask.astype(work)
     if bound > np.finfo(np.float64).max / 4:
         q, nan_rows = _drop_overflowing_rows(q, k, scale, mask, is_causal, nan_rows, batch)
-    return Problem(q, k, v, mask, is_causal, batch, out_dtype, float(scale), nan_rows, out_batch)
+    return Problem(q, k, v, mask, is_causal, batch, out_dtype, float(scale), nan_rows, out_batch, extent[2])
 
 
 def _gqa_groups(q, k, v) -> int:
@@ -157,10 +159,6 @@ def attends(mask: np.ndarray | None, is_causal: bool, L: int, S: int) -> np.ndar
     return allowed(mask, False, L, S).any(axis=-1)
 
 
-def _all_finite(x: np.ndarray) -> bool:
-    return bool(np.isfinite(x).all())
-
-
 def _finite_or_neg_inf(mask: np.ndarray) -> bool:
     return bool((np.isfinite(mask) | (mask == -np.inf)).all())
 
@@ -187,25 +185,34 @@ def _quarantine(q, k, v, mask, is_causal: bool, batch: tuple[int, ...]):
 
 
 def _abs_max(x: np.ndarray) -> float:
-    return float(max(x.max(), -x.min())) if x.size else 0.0
+    """max |x|, or inf when x holds NaN or inf (both propagate through min and max): one pass each."""
+    if not x.size:
+        return 0.0
+    lo, hi = float(x.min()), float(x.max())
+    return max(-lo, hi) if math.isfinite(lo) and math.isfinite(hi) else math.inf
 
 
-def _score_bound(q, k, scale: float, mask) -> float:
-    """An upper bound on |scale q.k| + |mask|: E max|q| max|k| |scale|, computed in float64."""
-    with np.errstate(over="ignore"):
-        bound = q.shape[-1] * _abs_max(q) * _abs_max(k) * abs(scale)
+def _score_bound(bound: float, mask) -> float:
+    """An upper bound on |scale q.k| + |mask|, from ``bound`` = E max|q| max|k| |scale|."""
     if mask is not None and mask.dtype != np.bool_ and mask.size:
         bound += float(np.max(np.abs(mask), where=np.isfinite(mask), initial=0.0))
     return bound if math.isfinite(bound) else math.inf
+
+
+def _norms(x: np.ndarray) -> np.ndarray:
+    """Euclidean norm of every row, without overflow for entries above sqrt(largest float)."""
+    m = np.abs(x).max(axis=-1, initial=0.0)  # (...,)
+    unit = np.where(m > 0, m, 1.0)[..., None]
+    return m * np.sqrt(((x / unit) ** 2).sum(axis=-1))
 
 
 def _drop_overflowing_rows(q, k, scale: float, mask, is_causal: bool, nan_rows, batch):
     """Rows that attend somewhere and whose scores could overflow float64 become NaN rows (their
     query is zeroed, so that nothing overflows on the way)."""
     L, S = q.shape[-2], k.shape[-2]
+    q_norm = _norms(q)  # (..., L)
+    k_max = _norms(k).max(axis=-1, initial=0.0)[..., None]  # (..., 1)
     with np.errstate(over="ignore"):
-        q_norm = np.linalg.norm(q, axis=-1)  # (..., L)
-        k_max = np.linalg.norm(k, axis=-1).max(axis=-1, initial=0.0)[..., None]  # (..., 1)
         over = q_norm * k_max * abs(scale) > np.finfo(np.float64).max / 8  # (..., L)
     over = np.broadcast_to(over & attends(mask, is_causal, L, S), (*batch, L))
     nan_rows = over if nan_rows is None else nan_rows | over

@@ -91,9 +91,11 @@ class OnlineSoftmax:
             self.seen[:] = True
             self._reference_changed(slice(0, Lb))
         self.all_seen = bool(self.seen.all())
-        self.ref_lo = self.ref_hi = 0.0  # min and max of r, valid once every row is seen
+        self.ref_lo = self.ref_hi = self.ref_abs = 0.0  # min, max and max |r|, valid once every row is seen
         if self.all_seen:
             self.ref_lo, self.ref_hi = float(self.ref.min()), float(self.ref.max())
+            self.ref_abs = max(-self.ref_lo, self.ref_hi)
+        self.rounding = (E + 2) * float(np.finfo(dtype).eps)  # relative error of the product [q, -r] [k, 1]
 
     def visit(self, r0: int, r1: int, j0: int, j1: int, *, causal_offset: int | None = None) -> None:
         """Add keys ``j0 .. j1`` to rows ``r0 .. r1``; with ``causal_offset``, key ``c`` of the
@@ -101,12 +103,16 @@ class OnlineSoftmax:
         rows, n, w = slice(r0, r1), r1 - r0, j1 - j0
         ref, q_norm = self.ref[rows], self.q_norm[rows]
         s = self.tile[: n * w].reshape(n, w)  # (n, Bk)
-        # Cauchy-Schwarz: |q . k| <= |q| max|k| on this block. The scalar tests first, the
-        # per-row test only when they fail.
+        # Cauchy-Schwarz: |q . k| <= |q| max|k| on this block, and the product q.k - r itself may be
+        # off by up to (E + 2) eps (|q| max|k| + |r|). The scalar tests first, the per-row test only
+        # when they fail.
         k_norm = float(self.key_norm_max[j0 // self.key_block])
         moves = not (self.bound_holds and self.all_seen)
-        if not moves and not self.q_norm_max * k_norm - self.ref_lo <= self.headroom:
-            moves = bool((q_norm * k_norm - ref > self.headroom).any())
+        if not moves and not (self.q_norm_max * k_norm - self.ref_lo
+                              + self.rounding * (self.q_norm_max * k_norm + self.ref_abs) <= self.headroom):
+            with np.errstate(over="ignore", invalid="ignore"):  # a bound of inf or NaN (0 * inf) moves
+                reach = q_norm * k_norm  # (n,)
+                moves = not bool((reach - ref + self.rounding * (reach + np.abs(ref)) <= self.headroom).all())
         masked = causal_offset is not None or self.mask is not None
         fast = not (moves or masked or self.fast_floor == -math.inf) and (
             self.q_norm_max * k_norm + self.ref_hi < self.fast_floor
@@ -114,19 +120,25 @@ class OnlineSoftmax:
         if fast:  # every exponent lies in exp2's fast range: no max pass, no masking, half the exp cost
             np.matmul(self.qa2[rows], self.keys[j0:j1].T, out=s)  # (n, Bk) = (Q K^T - r) log2(e)
             np.exp2(s, out=s)  # (n, Bk) = e**(Q K^T - r)
+        elif moves:
+            # The reference may have to move: take the scores themselves (not q.k - r, whose rounding
+            # grows with |r|), move r to the maximum where needed, and subtract it as the dense form does.
+            self._scores(s, r0, r1, j0, j1, causal_offset, shifted=False)  # (n, Bk) = Q K^T
+            self._rebase(rows, s)
+            s -= self.ref[rows][:, None]
+            np.exp(s, out=s)  # (n, Bk), every term <= e**headroom
         else:
-            self._shifted_scores(s, r0, r1, j0, j1, causal_offset)
-            if moves and self._rebase(rows, s):
-                # Scores far above the old reference were computed as q.k - r with r's rounding
-                # error in them: recompute them from scratch against the new reference.
-                self._shifted_scores(s, r0, r1, j0, j1, causal_offset)
+            self._scores(s, r0, r1, j0, j1, causal_offset, shifted=True)  # (n, Bk) = Q K^T - r
             np.exp(s, out=s)  # (n, Bk), every term <= e**headroom
         self.sums.add(r0, s, self.values[j0:j1])
 
-    def _shifted_scores(self, s: np.ndarray, r0: int, r1: int, j0: int, j1: int, causal_offset) -> None:
-        """s = Q K^T - r on this tile, with -inf where the tile is masked."""
+    def _scores(self, s: np.ndarray, r0: int, r1: int, j0: int, j1: int, causal_offset, *, shifted: bool) -> None:
+        """s = Q K^T (- r if ``shifted``) on this tile, with -inf where the tile is masked."""
         n, w = s.shape
-        np.matmul(self.qa[r0:r1], self.keys[j0:j1].T, out=s)  # (n, Bk) = Q K^T - r
+        if shifted:
+            np.matmul(self.qa[r0:r1], self.keys[j0:j1].T, out=s)  # (n, Bk) = [Q, -r] [K, 1]^T
+        else:
+            np.matmul(self.qa[r0:r1, :self.E], self.keys[j0:j1, :self.E].T, out=s)  # (n, Bk)
         if causal_offset is not None:
             s += causal_penalty(n, w, causal_offset, s.dtype)  # (n, Bk), -inf in the future
         if self.mask is not None:
@@ -136,27 +148,26 @@ class OnlineSoftmax:
             else:
                 s += tile_mask
 
-    def _rebase(self, rows: slice, s: np.ndarray) -> bool:
-        """Move the reference of rows whose scores could overflow (or that see their first key)
-        to their maximum, rescaling what they have accumulated; True if any reference moved."""
-        m = s.max(axis=1)  # (n,) relative to r
-        seen = self.seen[rows]
+    def _rebase(self, rows: slice, s: np.ndarray) -> None:
+        """Move the reference of rows whose scores ``s`` (not shifted) exceed it by more than the
+        headroom, or that see their first key, to their maximum, rescaling what they have accumulated."""
+        m = s.max(axis=1)  # (n,)
+        ref, seen = self.ref[rows], self.seen[rows]
         first = ~seen & np.isfinite(m)
-        shift = np.where(first | (seen & (m > self.headroom)), m, 0).astype(s.dtype)  # (n,)
-        moved = bool(shift.any())
-        if moved:
-            old = self.ref[rows].copy()
-            self.ref[rows] += shift
-            # exp(old - new) with the references as stored, so that the old terms and the new ones
-            # are relative to exactly the same r (r + shift rounds).
+        move = first | (seen & (m - ref > self.headroom))  # (n,)
+        if move.any():
+            new = np.where(move, m, ref).astype(s.dtype)  # (n,) each a score the row really has
+            # Rows seeing their first key have nothing to rescale (factor 0, not exp of anything).
             with np.errstate(under="ignore"):
-                self.sums.rescale(rows, np.where(seen, np.exp(old - self.ref[rows]), 0).astype(s.dtype))
+                factor = np.where(seen, np.exp(np.where(seen, ref - new, 0)), 0).astype(s.dtype)
+            self.sums.rescale(rows, factor)
+            self.ref[rows] = new
             self._reference_changed(rows)
         seen |= first
         self.all_seen = bool(self.seen.all())
         if self.all_seen:
             self.ref_lo, self.ref_hi = float(self.ref.min()), float(self.ref.max())
-        return moved
+            self.ref_abs = max(-self.ref_lo, self.ref_hi)
 
     def _reference_changed(self, rows: slice) -> None:
         self.qa[rows, self.E] = -self.ref[rows]
