@@ -3,12 +3,12 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
-KATEX  := node_modules/katex/dist/katex.min.js
+ASSETS := node_modules/.package-lock.json
 EXTRAS ?= docs,test
 
 .PHONY: setup serve build test quick lint doctest parity bench lock clean
 
-setup: $(STAMP) $(KATEX)
+setup: $(STAMP) $(ASSETS)
 
 # The venv is (re)installed whenever pyproject.toml or the lock file changes.
 $(STAMP): pyproject.toml requirements.lock
@@ -18,9 +18,9 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[$(EXTRAS)]'
 	touch $@
 
-# KaTeX is served by the site itself; its version is pinned by package-lock.json.
-$(KATEX): package.json package-lock.json
-	@command -v npm >/dev/null || { echo "npm is needed once to install the pinned KaTeX assets (Debian: apt-get install nodejs npm)"; exit 1; }
+# KaTeX and mermaid are served by the site itself; their versions are pinned by package-lock.json.
+$(ASSETS): package.json package-lock.json
+	@command -v npm >/dev/null || { echo "npm is needed once to install the pinned KaTeX and mermaid assets (Debian: apt-get install nodejs npm)"; exit 1; }
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
@@ -44,7 +44,7 @@ doctest: $(STAMP)
 	$(BIN)/python -m pytest src
 
 # Benchmarks (not part of make test): installs the bench extra (torch==2.13.0, CPU) and writes
-# benchmarks/results/latest.json; see docs/notes/long-sequences.*.md.
+# benchmarks/results/latest.json; see docs/{zh,en}/notes/long-sequences.md.
 # Differential tests against PyTorch (installs the bench extra: torch==2.13.0, CPU).
 parity: setup
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[bench]'

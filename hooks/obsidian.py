@@ -1,160 +1,269 @@
-"""Obsidian / Digital Garden notes in the vault: frontmatter keys, and backlinks.
+"""The vault as Obsidian sees it, published by MkDocs: Obsidian's syntax, Digital Garden frontmatter,
+backlinks, and a learner's own notes that never break the build.
 
-Frontmatter keys (the ones the Digital Garden plugin writes, plus ours):
-
-- ``dg-publish: false`` or ``draft: true``: the note is not built (not in the site, nav,
-  search index or sitemap).
-- ``dg-passphrase`` and the other keys in ``DENIED``: removed before rendering, so they
-  never reach the HTML or the search index. A static site cannot protect a page with a
-  password; such notes should not be published at all.
-- ``dg-home: true``: the note becomes its language's home page.
-- ``dg-permalink: /some/path``: a redirect page at that path (``/en/some/path`` for English).
-- ``dg-hide: true``: built and reachable by URL, but left out of the nav and the search.
-- ``dg-description``: used as ``description`` (``<meta name="description">``) when that is unset.
-- ``tags``, ``created``, ``updated``: the tags index, and dates shown on the page (theme).
-
-Unknown keys are reported as warnings naming the file (so the project's strict build
-rejects them in its own notes). Every page also gets ``page.backlinks``: the pages of the
-same language that link to it, rendered by ``overrides/main.html``.
+- **Languages.** A note's language is its top folder: ``docs/zh/…`` Chinese, ``docs/en/…`` English
+  (mkdocs-static-i18n's ``folder`` structure). A note anywhere else (a learner's copied vault, e.g.
+  ``docs/garden/…``) is Chinese, the default language, unless its name ends in ``.en.md``
+  (``.zh.md`` is Chinese too); the suffix is dropped from its URL.
+- **Project notes and learner notes.** Notes in ``docs/zh/`` and ``docs/en/`` are the project's:
+  their problems are MkDocs warnings, which the strict build turns into errors. Problems in any
+  other note are printed as warnings naming the file and line (logger ``vault``), and the build
+  goes on.
+- **Syntax** (``vault.text``, ``vault.links``): ``%%comments%%`` are removed before anything else
+  (never in HTML, search index or sitemap; kept inside code); lists after a line of text and
+  lists nested by 2-4 spaces; ``[[wikilinks]]`` in all forms, Markdown links resolved as Obsidian
+  resolves them, ``![[embeds]]`` of images (with size), media and notes (whole, a heading's
+  section, a block); ``^block-ids``; inline ``#tags`` (into the tags index). Links and embeds
+  that resolve nowhere render as styled text, with a warning, never as a dead link.
+- **Frontmatter**: see ``vault.meta``.
 """
 
 from __future__ import annotations
 
 import html
 import logging
-import posixpath
-import re
+import sys
 from pathlib import Path
+from urllib.parse import unquote
 
 from mkdocs.plugins import event_priority
+from mkdocs.structure.files import File
 from mkdocs.structure.nav import Section
 from mkdocs.utils import get_relative_url
 from mkdocs.utils.meta import get_data
+from vault import meta as fm
+from vault.links import INLINE, Note, Page, Vault, transform
+from vault.text import CODE_SPAN, FENCE, normalise_lists, strip_comments
 
-log = logging.getLogger("mkdocs.hooks.obsidian")
+LANGUAGES = ("zh", "en")
+DEFAULT_LANGUAGE = "zh"
+project_log = logging.getLogger("mkdocs.hooks.obsidian")  # counted by --strict
+learner_log = logging.getLogger("vault")  # outside "mkdocs": printed, not counted by --strict
 
-DENIED = {"dg-passphrase", "passphrase", "password", "dg-password"}
-KNOWN = {
-    "title", "description", "tags", "created", "updated", "category", "source_date", "draft",
-    "hide", "search", "template", "status", "aliases", "permalink", "noteIcon",
-    "dgShowBacklinks", "dgShowLocalGraph", "dgShowInlineTitle", "dgPassFrontmatter",
-}
-LANG_SUFFIX = re.compile(r"\.(zh|en)\.md$")
-MD_LINK = re.compile(r"\]\(\s*<?([^)\s>#]+\.md)(?:#[^)\s>]*)?>?\s*\)")
-
-_meta_cache: dict[str, tuple[float, dict, str]] = {}
+_sources: dict[str, tuple[float, dict, str, int]] = {}
+_build = {"vault": None, "backlinks": {}, "permalinks": [], "slugify": None, "urls": {}}
 
 
-def _source(file) -> tuple[dict, str]:
-    """(frontmatter, markdown) of a documentation file, cached by modification time."""
+def _setup_learner_log() -> None:
+    if not learner_log.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(levelname)-7s -  vault: %(message)s"))
+        learner_log.addHandler(handler)
+        learner_log.propagate = False
+        learner_log.setLevel(logging.INFO)
+
+
+def is_project(src: str) -> bool:
+    return src.split("/")[0] in LANGUAGES
+
+
+def language(src: str) -> str:
+    top = src.split("/")[0]
+    if top in LANGUAGES:
+        return top
+    return "en" if src.endswith(".en.md") else DEFAULT_LANGUAGE
+
+
+def warn(src: str, message: str, line: int | None = None) -> None:
+    (project_log if is_project(src) else learner_log).warning("%s%s: %s", src, f":{line}" if line else "", message)
+
+
+def _source(file) -> tuple[dict, str, int]:
+    """(frontmatter, markdown, line where the markdown starts) of a page, cached by modification time."""
     path = file.abs_src_path
     if path is None:
-        return {}, file.content_string
+        return {}, file.content_string, 1
     mtime = Path(path).stat().st_mtime
-    cached = _meta_cache.get(path)
+    cached = _sources.get(path)
     if cached is None or cached[0] != mtime:
         text = Path(path).read_text(encoding="utf-8-sig")
         try:
             markdown, meta = get_data(text)
         except Exception as exc:  # noqa: BLE001 - a broken frontmatter should not stop the build
-            log.warning("%s: cannot read its frontmatter (%s)", file.src_uri, exc)
+            warn(file.src_uri, f"cannot read its frontmatter ({exc})")
             markdown, meta = text, {}
-        cached = _meta_cache[path] = (mtime, meta or {}, markdown)
-    return cached[1], cached[2]
+        first = text.count("\n") - markdown.count("\n") + 1
+        cached = _sources[path] = (mtime, meta if isinstance(meta, dict) else {}, markdown, first)
+    return cached[1], cached[2], cached[3]
 
 
-def _is_true(value) -> bool:
-    return value is True or (isinstance(value, str) and value.strip().lower() in {"true", "yes", "1"})
-
-
-def _is_false(value) -> bool:
-    return value is False or (isinstance(value, str) and value.strip().lower() in {"false", "no", "0"})
-
-
-def _lang_of(src_uri: str, default: str) -> str:
-    match = LANG_SUFFIX.search(src_uri)
-    return match.group(1) if match else default
-
-
-def _key(src_uri: str) -> str:
-    return LANG_SUFFIX.sub(".md", src_uri)
+def on_config(config):
+    _setup_learner_log()
+    _build["slugify"] = config.mdx_configs.get("toc", {}).get("slugify") or (lambda text, sep: text.lower())
+    return config
 
 
 @event_priority(-200)  # after mkdocs-static-i18n has chosen this language's files
 def on_files(files, config):
-    lang = config.theme.get("language") or "en"
-    docs = [f for f in files if f.is_documentation_page()]
-    home = None
+    lang = config.theme.get("language") or DEFAULT_LANGUAGE
+    _place_learner_notes(files, config, lang)
+    docs = sorted((f for f in files if f.is_documentation_page()), key=lambda f: (not is_project(f.src_uri), f.src_uri))
     for f in docs:
-        meta, _ = _source(f)
-        if _is_false(meta.get("dg-publish")) or _is_true(meta.get("draft")):
+        meta, _, _ = _source(f)
+        if fm.unpublished(meta):
             files.remove(f)
-            log.info("%s: not published (dg-publish: false / draft: true)", f.src_uri)
+            project_log.info("%s: not published (dg-publish/publish: false or draft: true)", f.src_uri)
             continue
-        unknown = sorted(k for k in meta if k not in KNOWN and k not in DENIED and not k.startswith("dg-"))
+        unknown = fm.unknown_keys(meta)
         if unknown:
-            log.warning("%s: unknown frontmatter keys %s; known keys are documented in hooks/obsidian.py",
-                        f.src_uri, unknown)
-        if _is_true(meta.get("dg-home")) and _lang_of(f.src_uri, lang) == lang:
-            home = f
-    if home is not None:  # each language is built into its own site dir, so its home is index.html
-        index = next((f for f in files if f.dest_uri == "index.html" and f is not home), None)
-        if index is not None:
-            files.remove(index)
-            log.info("%s: dg-home replaces %s as the home page", home.src_uri, index.src_uri)
-        home.dest_uri = "index.html"
-        home.abs_dest_path = str(Path(config.site_dir) / "index.html")  # cached separately from dest_uri
-        home.url = "./"
-    _collect_backlinks([f for f in files if f.is_documentation_page()], lang)
+            warn(f.src_uri, f"unknown frontmatter keys {unknown}; the known ones are listed in hooks/vault/meta.py")
+    present = {f.src_uri for f in files}
+    docs = [f for f in docs if f.src_uri in present]
+    _choose_home(files, docs, config)
+    notes = {}
+    for f in docs:
+        meta, markdown, first = _source(f)
+        title = str(meta.get("title") or _first_heading(markdown) or Path(f.src_uri).stem.split(".")[0])
+        aliases = fm.as_list(meta.get("aliases") or meta.get("alias"))
+        notes[f.src_uri] = Note(f.src_uri, language(f.src_uri), title, aliases, strip_comments(markdown, first), first)
+    vault = _build["vault"] = Vault(notes, {f.src_uri for f in files}, _build["slugify"])
+    _build["backlinks"] = _backlinks(vault, files, lang)
+    _build["permalinks"] = _permalinks(docs, files)
+    _build["urls"] = {f.src_uri: f.url for f in docs}
     return files
 
 
-_backlinks: dict[str, list] = {}
+def _place_learner_notes(files, config, lang: str) -> None:
+    """Learner notes outside the language folders: keep those of this language (dropping a
+    ``.zh.md``/``.en.md`` suffix from their URL), remove the others."""
+    docs_dir = Path(config.docs_dir)
+    if lang != DEFAULT_LANGUAGE:  # mkdocs-static-i18n builds only default-language files outside the folders
+        for path in sorted(docs_dir.rglob(f"*.{lang}.md")):
+            src = path.relative_to(docs_dir).as_posix()
+            if not is_project(src) and not src.startswith(".") and files.get_file_from_path(src) is None:
+                files.append(File(src, str(docs_dir), config.site_dir, config.use_directory_urls))
+    for f in list(files):
+        if not f.is_documentation_page() or is_project(f.src_uri) or f.generated_by:
+            continue
+        if language(f.src_uri) != lang:
+            files.remove(f)
+            continue
+        stem = f.src_uri[: -len(f".{lang}.md")] if f.src_uri.endswith(f".{lang}.md") else None
+        prefix = "" if lang == DEFAULT_LANGUAGE else f"{lang}/"
+        if stem is not None or prefix:
+            base = stem if stem is not None else f.src_uri[:-3]
+            _move(f, config, f"{prefix}{base}/index.html" if config.use_directory_urls else f"{prefix}{base}.html")
 
 
-def _collect_backlinks(docs, lang: str) -> None:
-    """For every page of this language, which pages of this language link to it."""
-    by_key = {_key(f.src_uri): f for f in docs if _lang_of(f.src_uri, lang) == lang}
-    _backlinks.clear()
-    for key, f in by_key.items():
-        _, markdown = _source(f)
-        for link in MD_LINK.findall(markdown):
-            if "://" in link:
+def _move(f, config, dest_uri: str) -> None:
+    f.dest_uri = dest_uri
+    f.abs_dest_path = str(Path(config.site_dir) / dest_uri)
+    f.url = f._get_url(config.use_directory_urls)
+
+
+def _first_heading(markdown: str) -> str | None:
+    for line in markdown.splitlines():
+        if line.startswith("# "):
+            return line[2:].strip()
+    return None
+
+
+def _choose_home(files, docs, config) -> None:
+    """``dg-home: true`` makes a note the home page, unless a project page is the home; with
+    several candidates the first (by path) wins, and every loser is reported by name."""
+    index = next((f for f in files if f.dest_uri.split("/")[-1] == "index.html" and f.url in ("", "./", "en/")
+                  and f.is_documentation_page()), None)
+    homes = [f for f in docs if fm.is_true(_source(f)[0].get("dg-home"))]
+    if not homes:
+        return
+    if index is not None and is_project(index.src_uri):
+        for f in homes:
+            warn(f.src_uri, f"dg-home: true is ignored: the project's {index.src_uri} is the home page")
+        return
+    home, *others = homes
+    for f in others:
+        warn(f.src_uri, f"dg-home: true is ignored: {home.src_uri} is the home page already")
+    if index is not None and index is not home:
+        files.remove(index)
+        project_log.info("%s: dg-home replaces %s as the home page", home.src_uri, index.src_uri)
+    _move(home, config, (index.dest_uri if index is not None else "index.html"))
+
+
+def _backlinks(vault: Vault, files, lang: str) -> dict[str, list[str]]:
+    """For every note, the notes of this language that link to it (wikilinks, embeds, Markdown links)."""
+    backlinks: dict[str, list[str]] = {}
+    for src, note in vault.notes.items():
+        if note.lang != lang or Path(src).stem in ("tags",):
+            continue
+        for line in note.lines:
+            if line.code:
                 continue
-            target = posixpath.normpath(posixpath.join(posixpath.dirname(key), link))
-            if target in by_key and target != key:
-                sources = _backlinks.setdefault(target, [])
-                if f not in sources:
-                    sources.append(f)
+            for match in INLINE.finditer(CODE_SPAN.sub("", line.text)):
+                if match["wiki"]:
+                    target = match["wbody"].replace("\\|", "|").split("|")[0].split("#")[0]
+                elif match["md"]:
+                    raw = match["mtarget"][1:-1] if match["mtarget"].startswith("<") else match["mtarget"]
+                    target = raw.split("#")[0]
+                    if not target or "://" in target or not target.lower().endswith(".md") and "." in target[-5:]:
+                        continue
+                else:
+                    continue
+                found = vault.resolve(target, src, lang) if target else None
+                if found and found != src and found in vault.notes and src not in backlinks.setdefault(found, []):
+                    backlinks[found].append(src)
+    return backlinks
 
 
-def _title(file) -> str:
-    meta, markdown = _source(file)
-    if meta.get("title"):
-        return str(meta["title"])
-    heading = re.search(r"^#\s+(.+)$", markdown, re.M)
-    return heading.group(1).strip() if heading else Path(file.src_uri).stem.split(".")[0]
+def _permalinks(docs, files) -> list[tuple[str, str]]:
+    """(note, path) for every ``dg-permalink``/``permalink`` that collides with nothing; collisions
+    with a page or another permalink are reported with both names, and the page (or the first) wins."""
+    pages = {unquote(f.url).strip("/"): f.src_uri for f in files if f.is_documentation_page()}
+    taken: dict[str, str] = {}
+    out = []
+    for f in docs:
+        path = fm.permalink(_source(f)[0])
+        if not path or path == unquote(f.url).strip("/"):
+            continue
+        other = pages.get(path) or taken.get(path)
+        if other is not None:
+            warn(f.src_uri, f"permalink /{path}/ is ignored: it is the address of {other}")
+            continue
+        taken[path] = f.src_uri
+        out.append((f.src_uri, path))
+    return out
 
 
+@event_priority(50)  # before Material's tags plugin reads page.meta["tags"]
 def on_page_markdown(markdown, page, config, files):
-    meta = page.meta
-    for key in DENIED & set(meta):
+    meta, src = page.meta, page.file.src_uri
+    for key in fm.DENIED & set(meta):
         del meta[key]
     if "description" not in meta and meta.get("dg-description"):
         meta["description"] = meta["dg-description"]
-    if _is_true(meta.get("dg-hide")):
+    if fm.is_true(meta.get("dg-hide")):
         meta["search"] = {"exclude": True}
-    return markdown
+    classes = fm.as_list(meta.get("cssclasses") or meta.get("cssclass"))
+    meta["cssclasses"] = " ".join(c.replace(" ", "-") for c in classes)
+    vault = _build["vault"]
+    first = _source(page.file)[2]
+    lines = normalise_lists(strip_comments(markdown, first))
+    meta["mermaid"] = any(line.code and (fence := FENCE.match(line.text)) and fence["info"].strip() == "mermaid"
+                          for line in lines)
+    lang = language(src)
+    tags_file = files.get_file_from_path(f"{lang}/tags.md")
+
+    def tag_url(name: str) -> str | None:
+        if tags_file is None:
+            return None
+        return get_relative_url(tags_file.url, page.url) + "#tag:" + _build["slugify"](name, "-")
+
+    def media_url(target: str) -> str:
+        f = files.get_file_from_path(target)
+        return get_relative_url(f.url, page.url) if f is not None else target
+
+    context = Page(src, lang, vault, lambda message, line: warn(src, message, line), tag_url, media_url,
+                   strict=is_project(src))
+    lines = transform(lines, context)
+    tags = [t.lstrip("#") for t in (*fm.as_list(meta.get("tags")), *fm.as_list(meta.get("tag")), *context.tags)]
+    if tags or "tags" in meta:  # Obsidian accepts one tag as a string, Material wants a list
+        meta["tags"] = list(dict.fromkeys(tags))
+    return "\n".join(line.text for line in lines)
 
 
 def on_page_context(context, page, config, nav):
-    lang = config.theme.get("language") or "en"
-    sources = _backlinks.get(_key(page.file.src_uri), []) if _lang_of(page.file.src_uri, lang) == lang else []
-    page.backlinks = [
-        {"title": _title(f), "url": get_relative_url(f.url or ".", page.url or ".")}
-        for f in sources
-        if not f.src_uri.startswith("tags.")
-    ]
+    urls = _build["urls"]
+    page.backlinks = [{"title": _build["vault"].notes[src].title, "url": get_relative_url(urls[src], page.url or ".")}
+                      for src in _build["backlinks"].get(page.file.src_uri, []) if src in urls]
     return context
 
 
@@ -167,7 +276,7 @@ def on_nav(nav, config, files):
         file = getattr(item, "file", None)
         if file is None or not file.is_documentation_page():
             return True
-        return not _is_true(_source(file)[0].get("dg-hide"))
+        return not fm.is_true(_source(file)[0].get("dg-hide"))
 
     nav.items = [i for i in nav.items if keep(i)]
     # Previous/next links were computed from the full list of pages: link the kept ones again.
@@ -183,33 +292,17 @@ def on_nav(nav, config, files):
 
 
 def on_post_build(config):
-    """Write a redirect page for every ``dg-permalink``."""
-    lang = config.theme.get("language") or "en"
-    site = Path(config.site_dir)
-    for page_file in _permalink_files:
-        meta, _ = _source(page_file)
-        path = str(meta["dg-permalink"]).strip("/")
-        if not path:
-            continue
-        target = site / path / "index.html"
-        url = get_relative_url(page_file.url or ".", path + "/")
+    """Write a redirect page for every permalink (under ``en/`` for English)."""
+    lang = config.theme.get("language") or DEFAULT_LANGUAGE
+    prefix = "" if lang == DEFAULT_LANGUAGE else f"{lang}/"
+    for src, path in _build["permalinks"]:
+        where = f"{prefix}{path}/"
+        url = html.escape(get_relative_url(_build["urls"][src], where), quote=True)
+        target = Path(config.site_dir) / where / "index.html"
         target.parent.mkdir(parents=True, exist_ok=True)
-        safe = html.escape(url, quote=True)
         target.write_text(
             f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8"><title>Redirect</title>'
-            f'<link rel="canonical" href="{safe}"><meta http-equiv="refresh" content="0; url={safe}">'
-            f'</head><body><a href="{safe}">{safe}</a></body></html>',
+            f'<link rel="canonical" href="{url}"><meta http-equiv="refresh" content="0; url={url}">'
+            f'</head><body><a href="{url}">{url}</a></body></html>',
             encoding="utf-8",
         )
-
-
-_permalink_files: list = []  # this language's published notes that carry a dg-permalink
-
-
-def on_env(env, config, files):
-    lang = config.theme.get("language") or "en"
-    _permalink_files[:] = [
-        f for f in files
-        if f.is_documentation_page() and _lang_of(f.src_uri, lang) == lang and _source(f)[0].get("dg-permalink")
-    ]
-    return env

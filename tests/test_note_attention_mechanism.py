@@ -1,11 +1,11 @@
-"""Claims of docs/notes/attention-mechanism.*.md that its python blocks do not check themselves."""
+"""Claims of docs/{zh,en}/notes/attention-mechanism.md that its python blocks do not check themselves."""
 
 import re
 from pathlib import Path
 
 import numpy as np
 
-NOTES = Path(__file__).resolve().parent.parent / "docs" / "notes"
+DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 
 def test_exercise_answer_scale_for_variance_sigma_squared():
@@ -20,17 +20,17 @@ def test_exercise_answer_scale_for_variance_sigma_squared():
 
 def test_both_languages_state_the_same_answer():
     for lang in ("zh", "en"):
-        text = (NOTES / f"attention-mechanism.{lang}.md").read_text(encoding="utf-8")
+        text = (DOCS / lang / "notes" / "attention-mechanism.md").read_text(encoding="utf-8")
         assert r"\dfrac{1}{\sigma^2 \sqrt{d_k}}" in text
         assert "[!success]-" in text and "[!question]-" in text
 
 
 def test_seed_code_example_matches_seed_inputs():
     # The note must use the source note's exact example inputs.
-    shared = NOTES.parents[2] / "shared"  # the steering repository's shared/, beside this checkout, when present
+    shared = DOCS.parents[1] / "shared"  # the steering repository's shared/, beside this checkout, when present
     seed = next((shared / "seed").glob("*.txt"), None) if shared.exists() else None
     for lang in ("zh", "en"):
-        text = (NOTES / f"attention-mechanism.{lang}.md").read_text(encoding="utf-8")
+        text = (DOCS / lang / "notes" / "attention-mechanism.md").read_text(encoding="utf-8")
         assert ">>> Q = np.array([[1, 0, 1]])" in text
         assert ">>> K = np.array([[1, 0, 1], [0, 1, 0]])" in text
         assert ">>> V = np.array([[0.5, 0.5], [0.1, 0.9]])" in text
@@ -43,7 +43,7 @@ def test_seed_code_example_matches_seed_inputs():
 def test_no_hand_typed_numbers_outside_blocks():
     """Every decimal number in the prose of the note must also appear in a code block's output."""
     for lang in ("zh", "en"):
-        text = (NOTES / f"attention-mechanism.{lang}.md").read_text(encoding="utf-8")
+        text = (DOCS / lang / "notes" / "attention-mechanism.md").read_text(encoding="utf-8")
         blocks = "\n".join(re.findall(r"```python\n(.*?)```", text, flags=re.S))
         prose = re.sub(r"```.*?```", "", text, flags=re.S)
         prose = re.sub(r"^---.*?---", "", prose, flags=re.S)  # frontmatter dates

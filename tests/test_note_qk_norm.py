@@ -1,4 +1,4 @@
-"""The claims of docs/notes/qk-norm.*.md, its table, figure and command."""
+"""The claims of docs/{zh,en}/notes/qk-norm.md, its table, figure and command."""
 
 import pytest
 

@@ -1,4 +1,4 @@
-"""The trends docs/notes/scaling.*.md states, asserted on the experiment's own output."""
+"""The trends docs/{zh,en}/notes/scaling.md states, asserted on the experiment's own output."""
 
 import math
 import os

@@ -1,4 +1,4 @@
-"""The claims of docs/notes/timeseries.*.md, its table, figure and command."""
+"""The claims of docs/{zh,en}/notes/timeseries.md, its table, figure and command."""
 
 from attention.cli import main
 from attention.experiments.timeseries import evaluate, figure, table

@@ -1,4 +1,4 @@
-"""The claims of docs/notes/vision.*.md, its figures and command."""
+"""The claims of docs/{zh,en}/notes/vision.md, its figures and command."""
 
 import numpy as np
 

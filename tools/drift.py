@@ -1,4 +1,4 @@
-"""zh/en drift guard: every docs/**/x.zh.md and x.en.md must have the same structure.
+"""zh/en drift guard: every docs/zh/x.md and docs/en/x.md (any depth) must have the same structure.
 
     python tools/drift.py [DOCS_DIR]      # prints every difference; exit 1 if there is any
 
@@ -138,18 +138,19 @@ def compare(zh_path: Path, en_path: Path) -> list[str]:
 
 
 def check(docs: Path) -> list[str]:
-    """Compare every pair under ``docs``; a note in one language only is reported too."""
+    """Compare every pair ``docs/zh/x.md`` + ``docs/en/x.md``; a note in one language only is reported too.
+    Notes outside the two language folders (a learner's own) are not compared."""
+    zh = {p.relative_to(docs / "zh") for p in (docs / "zh").rglob("*.md")}
+    en = {p.relative_to(docs / "en") for p in (docs / "en").rglob("*.md")}
     problems = []
-    zh = {p.with_name(p.name[: -len(".zh.md")]) for p in docs.rglob("*.zh.md")}
-    en = {p.with_name(p.name[: -len(".en.md")]) for p in docs.rglob("*.en.md")}
-    for stem in sorted(zh - en):
-        problems.append(f"{stem}.zh.md: missing its English twin {stem.name}.en.md "
-                        "(fix: write the translation next to it)")
-    for stem in sorted(en - zh):
-        problems.append(f"{stem}.en.md: missing its Chinese twin {stem.name}.zh.md "
-                        "(fix: write the translation next to it)")
-    for stem in sorted(zh & en):
-        problems += compare(Path(f"{stem}.zh.md"), Path(f"{stem}.en.md"))
+    for rel in sorted(zh - en):
+        problems.append(f"{docs / 'zh' / rel}: missing its English twin {docs / 'en' / rel} "
+                        "(fix: write the translation at the same path under en/)")
+    for rel in sorted(en - zh):
+        problems.append(f"{docs / 'en' / rel}: missing its Chinese twin {docs / 'zh' / rel} "
+                        "(fix: write the translation at the same path under zh/)")
+    for rel in sorted(zh & en):
+        problems += compare(docs / "zh" / rel, docs / "en" / rel)
     return problems
 
 

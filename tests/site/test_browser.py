@@ -35,14 +35,24 @@ class _QuietHandler(SimpleHTTPRequestHandler):
         pass
 
 
-@pytest.fixture(scope="module")
-def site_url(built_site):
-    handler = functools.partial(_QuietHandler, directory=str(built_site))
+def _serve(directory):
+    """Serve ``directory`` on a free loopback port; yields its base URL."""
+    handler = functools.partial(_QuietHandler, directory=str(directory))
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def site_url(built_site):
+    yield from _serve(built_site)
+
+
+@pytest.fixture(scope="module")
+def vault_url(vault_site):
+    yield from _serve(vault_site[0])
 
 
 @pytest.fixture(scope="module")
@@ -122,3 +132,15 @@ def test_search_finds_a_word_from_the_middle_of_a_sentence(page, site_url, lang_
     href = next(h for h in hrefs if "notes/attention-mechanism" in h)
     assert ("/en/" in href) == bool(lang_prefix), href
     _assert_only_loopback(page)
+
+
+def test_mermaid_draws_with_the_self_hosted_copy(page, vault_url):
+    page.goto(f"{vault_url}/garden/%E6%AC%A2%E8%BF%8E/")  # garden/欢迎, a learner's note with a diagram
+    # Material draws the diagram into a closed shadow root of a <div class="mermaid"> that replaces the
+    # <pre>: the div's height is what can be seen from outside (the fence alone is one line of code).
+    drawn = "() => { const d = document.querySelector('div.mermaid'); return d && d.getBoundingClientRect().height > 50; }"
+    page.wait_for_function(drawn, timeout=30_000)
+    assert page.locator("pre.mermaid").count() == 0
+    page.wait_for_load_state("networkidle")
+    assert any(url.endswith("/assets/mermaid/mermaid.min.js") for url in page.requested)
+    _assert_only_loopback(page)  # Material did not fetch its own mermaid from a CDN

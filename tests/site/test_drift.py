@@ -34,8 +34,9 @@ print(f(lang="{lang}"))
 
 
 def write_pair(tmp_path: Path, zh: str, en: str) -> Path:
-    (tmp_path / "n.zh.md").write_text(zh, encoding="utf-8")
-    (tmp_path / "n.en.md").write_text(en, encoding="utf-8")
+    for lang, text in (("zh", zh), ("en", en)):
+        (tmp_path / lang / "notes").mkdir(parents=True, exist_ok=True)
+        (tmp_path / lang / "notes" / "n.md").write_text(text, encoding="utf-8")
     return tmp_path
 
 
@@ -68,17 +69,21 @@ def test_each_kind_of_drift_is_reported_with_file_and_line(tmp_path, change, exp
     problems = drift.check(write_pair(tmp_path, zh, en))
     assert any(expected in p for p in problems), problems
     assert all("fix:" in p for p in problems)
-    assert any(f"{tmp_path}/n." in p and ".md:" in p for p in problems)
+    assert any(f"{tmp_path}/zh/notes/n.md:" in p or f"{tmp_path}/en/notes/n.md:" in p for p in problems)
 
 
 def test_a_note_without_its_twin_is_reported(tmp_path):
-    (tmp_path / "only.zh.md").write_text("# x\n", encoding="utf-8")
+    (tmp_path / "zh" / "deep" / "er").mkdir(parents=True)
+    (tmp_path / "en").mkdir()
+    (tmp_path / "zh" / "deep" / "er" / "only.md").write_text("# x\n", encoding="utf-8")
     problems = drift.check(tmp_path)
-    assert len(problems) == 1 and "missing its English twin only.en.md" in problems[0]
+    assert len(problems) == 1 and f"missing its English twin {tmp_path}/en/deep/er/only.md" in problems[0]
 
 
 def test_command_line_exit_status(tmp_path, capsys):
     assert drift.main([str(ROOT / "docs")]) == 0
-    (tmp_path / "only.en.md").write_text("# x\n", encoding="utf-8")
+    (tmp_path / "zh").mkdir()
+    (tmp_path / "en").mkdir()
+    (tmp_path / "en" / "only.md").write_text("# x\n", encoding="utf-8")
     assert drift.main([str(tmp_path)]) == 1
     assert "missing its Chinese twin" in capsys.readouterr().out

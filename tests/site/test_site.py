@@ -37,18 +37,18 @@ def test_strict_build_passes(built_site):
 
 
 def test_every_note_has_its_twin():
-    zh = {p.relative_to(DOCS).as_posix()[: -len(".zh.md")] for p in DOCS.rglob("*.zh.md")}
-    en = {p.relative_to(DOCS).as_posix()[: -len(".en.md")] for p in DOCS.rglob("*.en.md")}
+    zh = {p.relative_to(DOCS / "zh").as_posix() for p in (DOCS / "zh").rglob("*.md")}
+    en = {p.relative_to(DOCS / "en").as_posix() for p in (DOCS / "en").rglob("*.md")}
     assert zh, "no notes found"
-    assert sorted(zh - en) == [], "notes without an English twin (*.en.md)"
-    assert sorted(en - zh) == [], "notes without a Chinese twin (*.zh.md)"
-    untagged = [p for p in DOCS.rglob("*.md") if not p.name.endswith((".zh.md", ".en.md"))]
-    assert untagged == [], "every page needs a language suffix: .zh.md or .en.md"
+    assert sorted(zh - en) == [], "notes without an English twin under docs/en/"
+    assert sorted(en - zh) == [], "notes without a Chinese twin under docs/zh/"
+    outside = [p for p in DOCS.rglob("*.md") if p.relative_to(DOCS).parts[0] not in ("zh", "en")]
+    assert outside == [], "the project's pages live in docs/zh/ and docs/en/ (docs/<other>/ is for a learner's notes)"
 
 
 def test_twin_pages_are_built_in_both_languages(built_site):
-    for page in DOCS.rglob("*.zh.md"):
-        rel = page.relative_to(DOCS).as_posix()[: -len(".zh.md")]
+    for page in (DOCS / "zh").rglob("*.md"):
+        rel = page.relative_to(DOCS / "zh").as_posix()[: -len(".md")]
         url = "" if rel == "index" else rel + "/"
         assert (built_site / url / "index.html").is_file(), rel
         assert (built_site / "en" / url / "index.html").is_file(), rel

@@ -1,5 +1,5 @@
 """The experiments behind the notes: one module per note, named after the note's slug
-(``docs/notes/long-sequences.*.md`` -> ``long_sequences``).
+(``docs/{zh,en}/notes/long-sequences.md`` -> ``long_sequences``).
 
 Each module offers what its note measures and shows:
 

@@ -1,0 +1,16 @@
+"""Obsidian's Markdown for MkDocs: ``text`` (comments, lists, code-aware scanning), ``links`` (the
+vault index, link resolution, wikilinks, embeds, block ids, inline tags), ``meta`` (frontmatter).
+
+Why our own code for these, and libraries for the rest (evaluated 2026-11, read and tried here):
+
+- ``pymdownx.mark`` / ``pymdownx.tilde`` (==, ~~), ``pymdownx.quotes`` (callouts) and
+  ``pymdownx.superfences`` (mermaid, unknown info strings as code): used as they are.
+- mkdocs-obsidian-bridge 1.3: converts ``[[links]]`` by file name, but leaves ``%%comments%%``
+  and callouts as TODOs, has no embeds of notes or sections, no ``aliases``, no block ids, and an
+  unresolved link still becomes an ``<a>`` (only extra attributes mark it).
+- mkdocs-roamlinks 0.3 / mkdocs-wikilinks 0.1 / mkdocs-ezlinks 0.1: name-based ``[[links]]``
+  only; no embeds, aliases, comments, language preference, or warnings with line numbers.
+- mdx_truly_sane_lists 1.3: nests by a fixed indent (with 2, items indented by 3 or 4 spaces
+  collapse), and does not start a list right after a line of text; ``text.normalise_lists``
+  covers both in 60 lines.
+"""

@@ -1,0 +1,323 @@
+"""The vault's notes and files, and Obsidian's links among them: how a link finds its target, and
+what a wikilink, an embed, a block id or an inline tag becomes in Python-Markdown.
+
+Resolution, as Obsidian resolves it (case-insensitive): a path relative to the linking note, then
+a path from the vault's root; a bare name (``[[scaling]]``, ``[[图.png]]``) matches the file of that
+name, or a note's ``aliases``, anywhere in the vault. Where several match, a note of the linking
+note's language wins, then one in the same folder, then the shortest path.
+"""
+
+from __future__ import annotations
+
+import html
+import posixpath
+import re
+from dataclasses import dataclass, field
+from urllib.parse import unquote
+
+from .text import FENCE, HEADING, Line, map_text
+
+IMAGE = {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".svg", ".webp", ".avif"}
+AUDIO = {".mp3", ".wav", ".m4a", ".ogg", ".flac", ".3gp"}
+VIDEO = {".mp4", ".webm", ".ogv", ".mov", ".mkv"}
+ASSET = IMAGE | AUDIO | VIDEO | {".pdf"}
+SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
+INLINE = re.compile(
+    r"(?P<wiki>(?P<wbang>!?)\[\[(?P<wbody>[^\[\]\n]+?)\]\])"
+    r"|(?P<md>(?P<mbang>!?)\[(?P<mtext>(?:[^\[\]\n]|\[[^\[\]\n]*\])*)\]\(\s*(?P<mtarget><[^>\n]*>|[^()\s]+)"
+    r"(?P<mtitle>\s+\"[^\"\n]*\")?\s*\))"
+    r"|(?P<tag>(?:(?<=\s)|(?<=^))#(?P<tname>[\w/-]*[^\W\d][\w/-]*))"
+    r"|(?P<block>(?:(?<=\s)|(?<=^))\^(?P<bid>[A-Za-z0-9-]+)\s*$)"
+)
+BLOCK_ID = re.compile(r"(?:^|\s)\^([A-Za-z0-9-]+)\s*$")
+MAX_EMBED_DEPTH = 3
+
+
+@dataclass
+class Note:
+    """A published Markdown page of the vault (comments already removed from ``lines``)."""
+
+    src: str  #: path relative to the docs folder, with "/"
+    lang: str
+    title: str
+    aliases: list[str]
+    lines: list[Line]
+    first_line: int = 1  #: the line of the file where the Markdown (after the frontmatter) starts
+    headings: list[tuple[int, str, int]] = field(default_factory=list)  #: (level, text, index into lines)
+    blocks: dict[str, int] = field(default_factory=dict)  #: block id -> index into lines
+
+    def __post_init__(self):
+        for i, line in enumerate(self.lines):
+            if line.code:
+                continue
+            if HEADING.match(line.text):
+                level = len(line.text) - len(line.text.lstrip("#"))
+                self.headings.append((level, line.text[level:].strip().rstrip("#").strip(), i))
+            block = BLOCK_ID.search(line.text)
+            if block:
+                self.blocks[block.group(1)] = i
+
+
+class Vault:
+    """Every file of one language's build: notes (with their text) and other files."""
+
+    def __init__(self, notes: dict[str, Note], files: set[str], slugify):
+        self.notes, self.files, self.slugify = notes, set(files) | set(notes), slugify
+        self._by_path = {path.casefold(): path for path in self.files}
+        self._by_name: dict[str, list[str]] = {}
+        for path in self.files:
+            name = posixpath.basename(path)
+            keys = {name, name[:-3], re.sub(r"\.(zh|en)\.md$", "", name)} if name.endswith(".md") else {name}
+            for key in keys:
+                self._by_name.setdefault(key.casefold(), []).append(path)
+        for note in notes.values():
+            for alias in note.aliases:
+                self._by_name.setdefault(str(alias).casefold(), []).append(note.src)
+
+    def resolve(self, target: str, source: str, lang: str) -> str | None:
+        """The file a link from ``source`` to ``target`` (no fragment) points to, or None."""
+        target = unquote(target).strip().replace("\\", "/")
+        if not target:
+            return source
+        here = posixpath.dirname(source)
+        stem, suffix = posixpath.splitext(target)
+        tries = [target] if suffix.lower() in ASSET | {".md"} else [target + ".md", target]
+        for attempt in tries:
+            for path in (posixpath.normpath(posixpath.join(here, attempt)), posixpath.normpath(attempt.lstrip("/"))):
+                found = self._by_path.get(path.casefold())
+                if found:
+                    return found
+        if "/" in target.strip("/"):
+            name_matches = [p for p in self._by_name.get(posixpath.basename(target).casefold(), [])
+                            if p.casefold().endswith(target.strip("/").casefold() + ("" if suffix else ".md"))]
+        else:
+            name_matches = self._by_name.get(target.casefold(), [])
+        if not name_matches:
+            return None
+        return min(set(name_matches), key=lambda p: (self._lang(p) != lang, posixpath.dirname(p) != here,
+                                                     p.count("/"), p))
+
+    def _lang(self, path: str) -> str | None:
+        note = self.notes.get(path)
+        return note.lang if note else None
+
+    def heading_slug(self, src: str, heading: str) -> str | None:
+        """The anchor of ``heading`` (Obsidian matches heading text, case-insensitively) in note ``src``."""
+        wanted = _plain(heading.split("#")[-1]).casefold()
+        for _, text, _ in self.notes[src].headings:
+            if _plain(text).casefold() == wanted:
+                return self.slugify(_plain(text), "-")
+        return None
+
+    def slugs(self, src: str) -> set[str]:
+        """The anchors of the headings of note ``src``."""
+        return {self.slugify(_plain(text), "-") for _, text, _ in self.notes[src].headings}
+
+    def excerpt(self, src: str, fragment: str) -> list[Line] | None:
+        """The lines a ``![[note#fragment]]`` embed shows: the whole note, one heading's section, or one block."""
+        lines = self.notes[src].lines
+        if not fragment:
+            return lines
+        if fragment.startswith("^"):
+            index = self.notes[src].blocks.get(fragment[1:])
+            if index is None:
+                return None
+            start = index
+            while start > 0 and lines[start - 1].text.strip() and not lines[start].text.lstrip().startswith(("-", "*")):
+                start -= 1
+            return lines[start:index + 1]
+        wanted = _plain(fragment.split("#")[-1]).casefold()
+        for n, (level, text, index) in enumerate(self.notes[src].headings):
+            if _plain(text).casefold() == wanted:
+                end = next((i for lv, _, i in self.notes[src].headings[n + 1:] if lv <= level), len(lines))
+                return lines[index:end]
+        return None
+
+
+def _plain(text: str) -> str:
+    """Heading text without Markdown emphasis, code ticks and link syntax."""
+    text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", text)
+    return re.sub(r"[*_`]", "", text).strip()
+
+
+@dataclass
+class Page:
+    """What the transforms of one page need to know and what they report."""
+
+    src: str
+    lang: str
+    vault: Vault
+    warn: object  #: warn(message, line number)
+    tag_url: object  #: tag_url(name) -> URL of the tag on the tags page, or None
+    media_url: object  #: media_url(src) -> URL of a file, relative to this page
+    strict: bool = False  #: a project note: MkDocs validates its links and anchors itself
+    tags: list[str] = field(default_factory=list)
+    depth: int = 0
+
+
+def transform(lines: list[Line], page: Page, origin: str | None = None) -> list[Line]:
+    """Rewrite Obsidian's inline syntax on ``lines`` (from note ``origin``, default the page itself):
+    links, embeds, block ids and tags. Embeds of notes expand into more lines."""
+    origin = origin or page.src
+    embeds: dict[int, list[Line]] = {}
+
+    def replace(text: str, number: int) -> str:
+        def one(match: re.Match) -> str:
+            if match["wiki"]:
+                return _wikilink(match, page, origin, number, embeds)
+            if match["md"]:
+                return _markdown_link(match, page, origin, number)
+            if match["tag"]:
+                return _tag(match["tname"], page)
+            # The anchor belongs to the note that holds the block; an embedded copy gets none.
+            return "" if page.depth else f' <span class="block-anchor" id="^{match["bid"]}"></span>'
+        return INLINE.sub(one, text)
+
+    map_text(lines, replace)
+    if not embeds:
+        return lines
+    out = []
+    for line in lines:
+        out.append(line)
+        for key in [k for k in embeds if f"\x00embed{k}\x00" in line.text]:
+            before, _, after = line.text.partition(f"\x00embed{key}\x00")
+            line.text = before.rstrip()
+            out += [Line(line.number, ""), *embeds.pop(key), Line(line.number, "")]
+            if after.strip():
+                out.append(Line(line.number, after.strip()))
+    return out
+
+
+def _split_wikilink(body: str) -> tuple[str, str, str | None]:
+    """``target#fragment|alias`` (``\\|`` too, as inside tables) -> (target, fragment, alias)."""
+    body = body.replace("\\|", "|")
+    target, _, alias = body.partition("|")
+    target, _, fragment = target.partition("#")
+    return target.strip(), fragment.strip(), (alias.strip() or None) if "|" in body else None
+
+
+def _wikilink(match, page: Page, origin: str, number: int, embeds) -> str:
+    target, fragment, alias = _split_wikilink(match["wbody"])
+    src = page.vault.resolve(target, origin, page.lang)
+    if match["wbang"]:
+        return _embed(match, target, fragment, alias, src, page, origin, number, embeds)
+    label = alias or (f"{target} > {fragment.lstrip('^')}" if target and fragment else target or fragment.lstrip("^"))
+    if src is None:
+        page.warn(f"unresolved link [[{match['wbody']}]]: no note or file '{target}' in the vault", number)
+        return _unresolved(label, target)
+    return f"[{_escape(label)}](<{_relative(src, page.src)}{_anchor(src, fragment, page, number)}>)"
+
+
+def _markdown_link(match, page: Page, origin: str, number: int) -> str:
+    raw = match["mtarget"][1:-1] if match["mtarget"].startswith("<") else match["mtarget"]
+    path, hash_, fragment = raw.partition("#")
+    suffix = posixpath.splitext(unquote(path))[1].lower()
+    if not path or SCHEME.match(raw) or path.startswith("/") or suffix not in ASSET | {".md"}:
+        return match.group(0)  # a web address, an anchor on this page, or a folder URL: left as it is
+    src = page.vault.resolve(path, origin, page.lang)
+    if src is None:
+        page.warn(f"unresolved link {match.group(0)}: no note or file '{unquote(path)}' in the vault", number)
+        return _unresolved(match["mtext"] or unquote(path), unquote(path))
+    anchor = _anchor(src, fragment, page, number, markdown_link=True) if src.endswith(".md") else \
+        (f"#{fragment}" if hash_ else "")
+    return f"{match['mbang']}[{match['mtext']}](<{_relative(src, page.src)}{anchor}>{match['mtitle'] or ''})"
+
+
+def _anchor(src: str, fragment: str, page: Page, number: int, *, markdown_link: bool = False) -> str:
+    """``#slug`` for a heading (written as its text, as Obsidian does), ``#^id`` for a block. A
+    Markdown link may also name the anchor itself (``#slug``, or one generated on the page, as on the
+    API page): kept as it is in the project's notes, where MkDocs validates it. Otherwise an anchor
+    that is not there is dropped, with a warning."""
+    fragment = unquote(fragment)
+    if not fragment or not src.endswith(".md"):
+        return ""
+    if fragment.startswith("^"):
+        if fragment[1:] in page.vault.notes[src].blocks:
+            return f"#{fragment}"
+        page.warn(f"block ^{fragment[1:]} is not in {src}", number)
+        return ""
+    slug = page.vault.heading_slug(src, fragment)
+    if slug is not None:
+        return f"#{slug}"
+    if markdown_link and (fragment in page.vault.slugs(src) or page.strict):
+        return f"#{fragment}"
+    page.warn(f"heading '{fragment}' is not in {src}", number)
+    return ""
+
+
+def _embed(match, target, fragment, alias, src, page: Page, origin, number, embeds) -> str:
+    if src is None:
+        page.warn(f"unresolved embed ![[{match['wbody']}]]: no note or file '{target}' in the vault", number)
+        return _unresolved(alias or target, target)
+    suffix = posixpath.splitext(src)[1].lower()
+    if suffix in IMAGE:
+        size = re.fullmatch(r"(\d+)(?:x(\d+))?", alias or "")
+        attrs = "" if not size else f'{{ width="{size[1]}"' + (f' height="{size[2]}"' if size[2] else "") + " }"
+        alt = posixpath.basename(src) if size or not alias else alias
+        return f"![{_escape(alt)}](<{_relative(src, page.src)}>){attrs}"
+    if suffix in AUDIO | VIDEO:
+        tag = "audio" if suffix in AUDIO else "video"
+        return f'<{tag} controls src="{html.escape(page.media_url(src), quote=True)}"></{tag}>'
+    if suffix != ".md":
+        return f"[{_escape(alias or posixpath.basename(src))}](<{_relative(src, page.src)}>)"
+    excerpt = page.vault.excerpt(src, fragment)
+    if excerpt is None:
+        page.warn(f"embed ![[{match['wbody']}]]: '{fragment}' is not in {src}", number)
+        return _unresolved(alias or target, target)
+    if page.depth >= MAX_EMBED_DEPTH or src == origin:
+        page.warn(f"embed ![[{match['wbody']}]] nests too deep (or embeds itself): shown as a link", number)
+        return f"[{_escape(alias or target)}](<{_relative(src, page.src)}>)"
+    inner = Page(page.src, page.lang, page.vault, page.warn, page.tag_url, page.media_url, page.strict, page.tags,
+                 page.depth + 1)
+    copied = [Line(number, line.text if line.code else _demote(_rebase(line.text, src, page.src)), line.code)
+              for line in excerpt]
+    body = transform(copied, inner, origin=src)
+    title = page.vault.notes[src].title + (f" › {fragment.lstrip('^')}" if fragment else "")
+    key = len(embeds)
+    embeds[key] = [Line(number, '<div class="obsidian-embed" markdown="1">'),
+                   Line(number, f'<p class="obsidian-embed-title"><a href="{html.escape(page.media_url(src))}">'
+                                f"{html.escape(title)}</a></p>"), Line(number, ""),
+                   *body, Line(number, ""), Line(number, "</div>")]
+    return f"\x00embed{key}\x00"
+
+
+def _demote(text: str) -> str:
+    """An embedded heading shows as bold text: it must not add to the page's outline or repeat its ids."""
+    return re.sub(r"^#{1,6}\s+(.*?)\s*#*\s*$", r"**\1**", text) if HEADING.match(text) else text
+
+
+def _rebase(text: str, src: str, dest: str) -> str:
+    """Markdown links in a line of ``src``, made relative to ``dest`` instead (for embedded text)."""
+    def move(match: re.Match) -> str:
+        raw = match["mtarget"][1:-1] if match["mtarget"].startswith("<") else match["mtarget"]
+        if SCHEME.match(raw) or raw.startswith(("#", "/")):
+            return match.group(0)
+        path, hash_, fragment = raw.partition("#")
+        moved = _relative(posixpath.normpath(posixpath.join(posixpath.dirname(src), unquote(path))), dest)
+        return f"{match['mbang']}[{match['mtext']}](<{moved}{hash_}{fragment}>{match['mtitle'] or ''})"
+    return INLINE.sub(lambda m: move(m) if m["md"] else m.group(0), text)
+
+
+def _tag(name: str, page: Page) -> str:
+    if name not in page.tags:
+        page.tags.append(name)
+    url = page.tag_url(name)
+    label = html.escape(f"#{name}")
+    return f'<a class="md-tag inline-tag" href="{html.escape(url)}">{label}</a>' if url else \
+        f'<span class="md-tag inline-tag">{label}</span>'
+
+
+def _unresolved(label: str, target: str) -> str:
+    return (f'<span class="unresolved-link" title="{html.escape(f"not in the vault: {target}", quote=True)}">'
+            f"{html.escape(label)}</span>")
+
+
+def _relative(src: str, page_src: str) -> str:
+    return posixpath.relpath(src, posixpath.dirname(page_src) or ".")
+
+
+def _escape(text: str) -> str:
+    return text.replace("[", "\\[").replace("]", "\\]")
+
+
+__all__ = ["FENCE", "Note", "Page", "Vault", "transform"]

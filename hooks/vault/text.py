@@ -1,0 +1,162 @@
+"""Obsidian Markdown, read as Obsidian reads it, turned into what Python-Markdown renders the same way.
+
+Everything here is code-aware: fenced code blocks (also inside callouts and lists) and inline code
+spans are copied verbatim. Lines keep their original numbers (``Line.number``), so that warnings
+name the line a person sees in the file.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+FENCE = re.compile(r"^(?P<prefix>(?:[ \t]*>)*[ \t]*)(?P<marker>`{3,}|~{3,})(?P<info>.*)$")
+LIST_ITEM = re.compile(r"^(?P<indent>[ \t]*)(?P<marker>[-*+]|\d{1,9}[.)])(?P<gap>[ \t]+|$)")
+HEADING = re.compile(r"^#{1,6}(?:[ \t]|$)")
+CODE_SPAN = re.compile(r"(`+)(.+?)(?<!`)\1(?!`)", re.S)
+
+
+@dataclass
+class Line:
+    number: int  #: 1-based line in the source file
+    text: str
+    code: bool = False  #: inside (or the fence of) a fenced code block
+
+
+def fence_end(line: str, marker: str, prefix: str) -> bool:
+    """Whether ``line`` closes a fence opened by ``marker`` (same character, at least as long)."""
+    body = line[len(prefix):] if line.startswith(prefix) else line.lstrip(" \t>")
+    body = body.strip()
+    return len(body) >= len(marker) and set(body) == {marker[0]}
+
+
+def strip_comments(text: str, first_line: int = 1) -> list[Line]:
+    """The lines of ``text`` without Obsidian comments (``%%...%%``, inline or spanning lines), which
+    Obsidian never shows. ``%%`` inside code is kept; a comment hides everything up to its closing
+    ``%%``, code included. A line that held nothing but comment is dropped."""
+    out: list[Line] = []
+    in_comment = False
+    fence = None  # (marker, prefix) of the open fenced block
+    for number, line in enumerate(text.split("\n"), first_line):
+        if fence is not None and not in_comment:
+            out.append(Line(number, line, code=True))
+            if fence_end(line, *fence):
+                fence = None
+            continue
+        if not in_comment:
+            match = FENCE.match(line)
+            if match:
+                fence = (match["marker"], match["prefix"])
+                out.append(Line(number, line, code=True))
+                continue
+        kept, had_comment = _strip_line(line, in_comment)
+        in_comment = kept[1]
+        if had_comment and not kept[0].strip():
+            continue  # the line was all comment
+        out.append(Line(number, kept[0]))
+    return out
+
+
+def _strip_line(line: str, in_comment: bool) -> tuple[tuple[str, bool], bool]:
+    """``((kept text, still in a comment), whether the line touched a comment)``."""
+    kept, i, touched = [], 0, in_comment
+    while i < len(line):
+        if in_comment:
+            end = line.find("%%", i)
+            if end < 0:
+                return ("".join(kept), True), True
+            in_comment, i = False, end + 2
+            continue
+        code = CODE_SPAN.match(line, i) if line[i] == "`" else None
+        if code:
+            kept.append(code.group(0))
+            i = code.end()
+        elif line.startswith("%%", i):
+            in_comment, touched, i = True, True, i + 2
+        else:
+            kept.append(line[i])
+            i += 1
+    return ("".join(kept).rstrip() if touched else "".join(kept), in_comment), touched
+
+
+def map_text(lines: list[Line], transform) -> None:
+    """Apply ``transform(text, number)`` to the parts of every non-code line outside inline code."""
+    for line in lines:
+        if line.code:
+            continue
+        parts, last = [], 0
+        for match in CODE_SPAN.finditer(line.text):
+            parts.append(transform(line.text[last:match.start()], line.number))
+            parts.append(match.group(0))
+            last = match.end()
+        parts.append(transform(line.text[last:], line.number))
+        line.text = "".join(parts)
+
+
+def normalise_lists(lines: list[Line]) -> list[Line]:
+    """Lists as Obsidian (and CommonMark) read them: a list may start right after a line of text
+    (Python-Markdown needs a blank line first), and nested items may be indented by 2, 3 or 4
+    spaces or a tab (Python-Markdown needs 4). Items are re-indented to 4 spaces a level;
+    lines that continue an item, fenced code included, move along with it."""
+    out: list[Line] = []
+    stack: list[tuple[int, int, int]] = []  # open items: (marker indent, content indent, new content indent)
+    fence = None  # (marker, prefix, old indent, new indent) of the fenced block being copied
+    previous = None
+    for line in lines:
+        text = line.text.expandtabs(4)
+        indent = len(text) - len(text.lstrip(" "))
+        if line.code:
+            if fence is None:  # an opening fence: inside an item it moves with the item
+                match = FENCE.match(text)
+                owner = _owner(stack, indent) if stack and indent else None
+                new = owner[2] + max(0, indent - owner[1]) if owner else indent
+                fence = (match["marker"], match["prefix"], indent, new)
+            elif fence_end(text, fence[0], fence[1]):
+                line.text = _reindent(text, fence[2], fence[3])
+                fence = None
+                out.append(line)
+                previous = line
+                continue
+            line.text = _reindent(text, fence[2], fence[3])
+        elif text.strip():
+            item = None if text.lstrip().startswith(">") else LIST_ITEM.match(text)
+            if item and item["marker"] in "-*+" and len(text.strip()) >= 3 and set(text.strip()) <= {"-", "*", " "}:
+                item = None  # a thematic break (---), not an item
+            if item:
+                if not stack and _ends_a_paragraph(previous):
+                    out.append(Line(line.number, ""))  # Python-Markdown needs a blank line before a list
+                while stack and stack[-1][0] >= indent:
+                    stack.pop()
+                new_indent = stack[-1][2] if stack else 0
+                stack.append((indent, indent + len(item["marker"]) + max(1, len(item["gap"])), new_indent + 4))
+                line.text = " " * new_indent + text[indent:]
+            elif stack and indent == 0 and (previous is None or not previous.text.strip() or previous.code):
+                if previous is not None and previous.code:
+                    out.append(Line(line.number, ""))  # text right after a fence is no lazy continuation
+                stack.clear()  # a paragraph after a blank line or a fence, not indented: the list has ended
+            elif stack and indent:
+                owner = _owner(stack, indent)
+                line.text = " " * (owner[2] + max(0, indent - owner[1])) + text[indent:]
+        out.append(line)
+        previous = line
+    return out
+
+
+def _owner(stack, indent: int):
+    """The innermost open item that a line indented by ``indent`` continues."""
+    return next((entry for entry in reversed(stack) if entry[0] < indent), stack[0])
+
+
+def _ends_a_paragraph(previous: Line | None) -> bool:
+    if previous is None or previous.code or not previous.text.strip():
+        return False
+    text = previous.text.expandtabs(4)
+    return not (HEADING.match(text) or LIST_ITEM.match(text) or text.lstrip().startswith(("|", ">", "<")))
+
+
+def _reindent(text: str, old: int, new: int) -> str:
+    """Move a line indented by at least ``old`` so that ``old`` becomes ``new``."""
+    if not text.strip() or old == new:
+        return text
+    indent = len(text) - len(text.lstrip(" "))
+    return " " * (new + max(0, indent - old)) + text.lstrip(" ")
