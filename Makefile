@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 ASSETS := node_modules/.package-lock.json
 EXTRAS ?= docs,test
 
-.PHONY: setup serve build test quick lint doctest parity bench lock clean
+.PHONY: setup serve build offline test quick lint doctest parity bench lock clean
 
 setup: $(STAMP) $(ASSETS)
 
@@ -29,6 +29,13 @@ serve: setup
 
 build: setup
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+# The site as files that work from file:// (Material's offline plugin), zipped: attention-vault-site.zip.
+offline: setup
+	rm -rf site-offline attention-vault-site.zip
+	OFFLINE=true NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site-offline
+	cd site-offline && $(BIN)/python -m zipfile -c ../attention-vault-site.zip .
+	@echo "wrote attention-vault-site.zip: unzip it anywhere and open index.html"
 
 test: setup lint
 	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -63,4 +70,4 @@ lock:
 	rm -rf .lock-venv
 
 clean:
-	rm -rf $(VENV) node_modules site .pytest_cache .hypothesis
+	rm -rf $(VENV) node_modules site site-offline attention-vault-site.zip .pytest_cache .hypothesis

@@ -1,11 +1,13 @@
-"""Serve the front-end libraries from the site itself (no CDN): KaTeX for math, mermaid for diagrams.
+"""Serve the front-end libraries from the site itself (no CDN): KaTeX for math, mermaid for diagrams,
+and, for the offline copy (``make offline``), the iframe-worker shim that lets search run from ``file://``.
 
 Their versions are pinned by package-lock.json and installed into node_modules by `make setup`
 (`npm ci`). This hook adds the files the pages need as generated site files, so `mkdocs build`
 and `mkdocs serve` both serve them under ``assets/``. KaTeX is loaded by every page
 (``extra_javascript``); mermaid (3.5 MB) only by pages with a diagram: ``hooks/obsidian.py``
 marks them, ``overrides/main.html`` loads it before Material's bundle, which then uses this
-``mermaid`` instead of fetching its own from a CDN.
+``mermaid`` instead of fetching its own from a CDN. Material's offline plugin would load the
+iframe-worker shim from unpkg.com; with this copy listed first in ``extra.polyfills`` it does not.
 """
 
 from __future__ import annotations
@@ -13,20 +15,32 @@ from __future__ import annotations
 from pathlib import Path
 
 from mkdocs.exceptions import PluginError
+from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File
 
 NODE_MODULES = Path(__file__).resolve().parent.parent / "node_modules"
 KATEX = NODE_MODULES / "katex" / "dist"
 MERMAID = NODE_MODULES / "mermaid" / "dist" / "mermaid.min.js"
+IFRAME_WORKER = NODE_MODULES / "iframe-worker" / "shim" / "index.js"
+
+
+@event_priority(100)  # before Material's offline plugin, which adds the shim from a CDN unless one is listed
+def on_config(config):
+    offline = config.plugins.get("material/offline")
+    polyfills = config.extra.get("polyfills", [])
+    if offline is not None and offline.config.enabled and "assets/iframe-worker/shim.js" not in polyfills:
+        config.extra["polyfills"] = ["assets/iframe-worker/shim.js", *polyfills]
+    return config
 
 
 def on_files(files, config):
-    if not (KATEX / "katex.min.js").is_file() or not MERMAID.is_file():
+    if not all(path.is_file() for path in (KATEX / "katex.min.js", MERMAID, IFRAME_WORKER)):
         raise PluginError(f"front-end assets are missing in {NODE_MODULES}: run `make setup` (it runs `npm ci`).")
     wanted = {f"assets/katex/{name}": KATEX / name
               for name in ("katex.min.js", "katex.min.css", "contrib/auto-render.min.js")}
     wanted |= {f"assets/katex/fonts/{p.name}": p for p in sorted((KATEX / "fonts").glob("*.woff2"))}
     wanted["assets/mermaid/mermaid.min.js"] = MERMAID
+    wanted["assets/iframe-worker/shim.js"] = IFRAME_WORKER
     for uri, path in wanted.items():
         if files.get_file_from_path(uri) is None:
             files.append(File.generated(config, uri, abs_src_path=str(path)))

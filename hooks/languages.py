@@ -1,6 +1,7 @@
-"""Make each language's build its own: mkdocs-static-i18n builds the English site by running the
-whole build again on the same config, and sets the theme's language in its ``on_config``, which
-runs after mkdocstrings' own.
+"""Make each language's build its own: mkdocstrings' locale, and the search index.
+
+mkdocs-static-i18n builds the English site by running the whole build again on the same config,
+and sets the theme's language in its ``on_config``, which runs after mkdocstrings' own.
 
 mkdocstrings picks its locale (the section titles: "Parameters" / "参数") from the theme's
 language in ``on_config`` and appends a new Markdown extension each time; the stale one, with
@@ -10,6 +11,10 @@ language (its stylesheet, which it adds each time, is kept once).
 """
 
 from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
 
 from mkdocs.plugins import event_priority
 
@@ -23,3 +28,62 @@ def on_config(config):
     seen = set()
     config.extra_css[:] = [css for css in config.extra_css if not (str(css) in seen or seen.add(str(css)))]
     return config
+
+
+# --- One search index per language -------------------------------------------------------------
+#
+# Material loads one search index, ``search/search_index.json`` under its ``base``, and
+# mkdocs-static-i18n stacks every language's pages into the one at the site's root. After the
+# last language is built, split it: the default language's pages stay at the root, each other
+# language's go to ``<lang>/search/search_index.json`` (locations relative to ``<lang>/``), and
+# ``overrides/main.html`` points those pages' ``base`` at their language's folder. Math in the
+# result previews becomes plain text instead of raw LaTeX.
+
+GREEK = {"alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "epsilon": "ε", "theta": "θ", "lambda": "λ", "mu": "μ",
+         "pi": "π", "sigma": "σ", "tau": "τ", "phi": "φ", "omega": "ω", "ell": "ℓ", "Sigma": "Σ"}
+SYMBOLS = {"top": "ᵀ", "cdot": "·", "times": "×", "le": "≤", "leq": "≤", "ge": "≥", "geq": "≥", "infty": "∞",
+           "sum": "Σ", "odot": "⊙", "lVert": "‖", "rVert": "‖", "dots": "…", "ldots": "…", "approx": "≈", "ne": "≠",
+           "in": "∈", "to": "→", "pm": "±", "mid": "|", "partial": "∂", "sqrt": "√", **GREEK}
+MATH = re.compile(r"\\\((.*?)\\\)|\\\[(.*?)\\\]", re.S)
+
+
+def plain_math(text: str) -> str:
+    """LaTeX between ``\\( \\)`` or ``\\[ \\]`` as readable plain text: ``\\mathrm{softmax}(x)`` -> ``softmax(x)``."""
+    def one(match: re.Match) -> str:
+        tex = match.group(1) if match.group(1) is not None else match.group(2)
+        tex = re.sub(r"\\frac\{([^{}]*)\}\{([^{}]*)\}", r"(\1)/(\2)", tex)
+        tex = re.sub(r"\\(?:mathrm|text|operatorname|mathbf|boldsymbol|mathcal|mathbb|mathit)\{([^{}]*)\}", r"\1", tex)
+        tex = re.sub(r"\\([A-Za-z]+)", lambda m: SYMBOLS.get(m.group(1), m.group(1) if m.group(1) in
+                                                              ("max", "min", "exp", "log", "ln", "softmax") else ""),
+                     tex)
+        tex = re.sub(r"\\[,;!: ]", " ", tex).replace("{", "").replace("}", "").replace("&", " ")
+        return re.sub(r"\s+", " ", tex).strip()
+    return MATH.sub(one, text)
+
+
+@event_priority(-200)  # after mkdocs-static-i18n has written the stacked index
+def on_post_build(config):
+    i18n = config.plugins.get("i18n")
+    if i18n is None or i18n.building:
+        return  # the other languages' builds run inside the default one's; split once, after the last
+    root = Path(config.site_dir) / "search" / "search_index.json"
+    if not root.is_file():
+        return
+    index = json.loads(root.read_text(encoding="utf-8"))
+    others = [lang for lang in i18n.build_languages if lang != i18n.default_language]
+    by_lang = {lang: [] for lang in [i18n.default_language, *others]}
+    for doc in index["docs"]:
+        doc["text"] = plain_math(doc["text"])
+        doc["title"] = plain_math(doc["title"])
+        lang = next((lang for lang in others if doc["location"].startswith(f"{lang}/")), i18n.default_language)
+        if lang != i18n.default_language:
+            doc["location"] = doc["location"][len(lang) + 1:]
+        by_lang[lang].append(doc)
+    for lang, docs in by_lang.items():
+        path = root if lang == i18n.default_language else Path(config.site_dir) / lang / "search" / "search_index.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        config_ = index["config"] | ({} if lang == i18n.default_language else {"lang": [lang]})
+        data = json.dumps({"config": config_, "docs": docs}, ensure_ascii=False, separators=(",", ":"))
+        path.write_text(data, encoding="utf-8")
+        if (root.parent / "search_index.js").is_file():  # the offline copy searches from a script (file://)
+            path.with_suffix(".js").write_text(f"var __index = {data}", encoding="utf-8")

@@ -192,11 +192,11 @@ def python_fences(text: str) -> list[int]:
     """Line numbers (1-based) of the ```python fences of a Markdown text, found without Sybil."""
     lines, starts, open_fence = text.splitlines(), [], None
     for i, line in enumerate(lines, 1):
-        stripped = line.strip()
+        stripped = re.sub(r"^(?:\s*>)*", "", line).strip()  # fences inside callouts count too
         if open_fence is None and stripped.startswith("```"):
             open_fence = stripped[: len(stripped) - len(stripped.lstrip("`"))]
             if stripped[len(open_fence):].split()[:1] == ["python"]:
-                skipped = i > 2 and lines[i - 2].strip() == "<!-- skip: next -->"
+                skipped = i > 2 and re.sub(r"^(?:\s*>)*", "", lines[i - 2]).strip() == "<!-- skip: next -->"
                 if not skipped:
                     starts.append(i)
         elif open_fence is not None and stripped.startswith(open_fence) and stripped.strip("`") == "":
@@ -232,7 +232,7 @@ def test_readme_layout_table_matches_the_tree():
     for listed in paths:
         for part in listed.split("`, `"):
             assert any(ROOT.glob(part.rstrip("/"))), f"README's layout lists {part}, which does not exist"
-    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True).stdout.split()
+    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True).stdout.split("\0")
     if tracked:  # a git checkout: every top-level folder is in the table
         folders = {p.split("/")[0] for p in tracked if "/" in p and not p.startswith(".")}
         listed = {p.split("/")[0].rstrip("/") for p in re.findall(r"`([^`]+)`", section)}

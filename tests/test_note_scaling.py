@@ -93,3 +93,37 @@ def test_cjk_font_available_for_chinese_labels():
     if os.environ.get("CI") != "true" and not has_cjk_font():
         pytest.skip("no CJK font here (Debian: fonts-noto-cjk); CI installs one")
     assert has_cjk_font()
+
+
+def test_claims_about_where_the_gradient_goes():
+    from attention.experiments.scaling import gradient_by_key
+
+    raw, scaled = gradient_by_key(1024, "1"), gradient_by_key(1024, "1/sqrt(d_k)")
+    q, keys = raw["query"], raw["keys"]
+    assert abs(q["top"] - q["runner_up"]) < 0.1 * q["top"]  # "in nearly equal parts"
+    assert min(q["top"], q["runner_up"]) > 5 * q["rest"]  # the other 62 together add little
+    assert keys["rest"] < 0.01 * keys["top"]  # "every other key gets almost no gradient of its own"
+    assert scaled["query"]["rest"] > max(scaled["query"]["top"], scaled["query"]["runner_up"])  # scaled: spread out
+
+
+def test_claims_of_the_correction(results):
+    by = {(m.d_k, m.scale): m for rows in results.values() for m in rows}
+    raw64, sc64, raw1024, sc1024 = by[64, "1"], by[64, "1/sqrt(d_k)"], by[1024, "1"], by[1024, "1/sqrt(d_k)"]
+    assert raw64.entropy < 0.2 < 0.8 < sc64.entropy  # softmax saturates first
+    assert abs(raw64.score_grad / sc64.score_grad - 1) < 0.05  # "not yet smaller there"
+    assert 0.3 < raw1024.score_grad / sc1024.score_grad < 0.36  # "a third at d_k = 1024"
+    assert 9 < raw1024.query_grad / sc1024.query_grad < 11  # "ten times too large"
+
+
+def test_exercise_three_prediction_for_every_dk_from_64_on(results):
+    for m in results["1"]:
+        if m.d_k >= 64:
+            assert abs(m.query_grad / (m.score_grad * math.sqrt(m.d_k)) - 1) < 0.05, m.d_k
+
+
+def test_three_exercises_in_both_languages():
+    from pathlib import Path
+
+    for lang in ("zh", "en"):
+        text = (Path(__file__).parents[1] / "docs" / lang / "notes" / "scaling.md").read_text(encoding="utf-8")
+        assert text.count("> [!question]-") == 3 and text.count("> [!success]-") == 3, lang

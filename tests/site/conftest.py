@@ -19,3 +19,12 @@ def vault_site(tmp_path_factory):
     result = build_vault(tmp)
     assert result.returncode == 0, f"the vault's build failed:\n{result.stderr}"
     return tmp / "site", result.stderr
+
+
+@pytest.fixture(scope="session")
+def offline_site(tmp_path_factory):
+    """The offline copy (``make offline``): the site as files that work from ``file://``."""
+    site = tmp_path_factory.mktemp("offline")
+    result = build_site(site, offline=True)
+    assert result.returncode == 0, f"the offline build failed:\n{result.stderr}"
+    return site

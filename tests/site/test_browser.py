@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import shutil
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -106,32 +107,102 @@ def test_language_switch_lands_on_twin_page(page, site_url):
     _assert_only_loopback(page)
 
 
-@pytest.mark.parametrize(("lang_prefix", "query"), [("", "饱和"), ("/en", "saturation")])
-def test_search_finds_a_word_from_the_middle_of_a_sentence(page, site_url, lang_prefix, query):
-    page.goto(f"{site_url}{lang_prefix}/")
-    page.wait_for_load_state("networkidle")  # the search worker has fetched its index
+def search(page, query: str, expect: str) -> list[str]:
+    """Type ``query`` into the search box until a result's href contains ``expect``; the results' hrefs.
+
+    The search worker answers only once it has built its index; a query typed before that is
+    dropped, so type it again (as a person would) until the results come."""
     box = page.locator("input.md-search__input")
-    note = "en/notes/attention-mechanism/" if lang_prefix else "/notes/attention-mechanism/"
-    found = """note => [...document.querySelectorAll('.md-search-result__item a')]
-                 .some(a => a.href.includes(note) && (note.startsWith('en') || !a.href.includes('/en/')))"""
-    # The search worker answers only once it has built its index; a query typed before that is
-    # dropped, so type it again (as a person would) until the results show the note.
+    found = "want => [...document.querySelectorAll('.md-search-result__item a')].some(a => a.href.includes(want))"
     for _ in range(6):
         box.click()
         box.fill("")
         page.keyboard.type(query, delay=50)
         page.keyboard.press("End")  # CJK text arrives as text input, without the key events search listens to
         try:
-            page.wait_for_function(found, arg=note, timeout=5_000)
+            page.wait_for_function(found, arg=expect, timeout=5_000)
             break
         except PlaywrightTimeout:
             continue
     else:
-        pytest.fail(f"searching {query!r} never listed {note}; results: {page.locator('.md-search-result').inner_text()!r}")
-    hrefs = [a.get_attribute("href") for a in page.locator(".md-search-result__item a").all()]
-    href = next(h for h in hrefs if "notes/attention-mechanism" in h)
-    assert ("/en/" in href) == bool(lang_prefix), href
+        pytest.fail(f"searching {query!r} never listed {expect}; results: {page.locator('.md-search-result').inner_text()!r}")
+    return [a.evaluate("a => a.href") for a in page.locator(".md-search-result__item a").all()]
+
+
+@pytest.mark.parametrize(("lang_prefix", "query"), [("", "饱和"), ("/en", "saturation")])
+def test_search_finds_a_word_from_the_middle_of_a_sentence(page, site_url, lang_prefix, query):
+    page.goto(f"{site_url}{lang_prefix}/")
+    page.wait_for_load_state("networkidle")  # the search worker has fetched its index
+    hrefs = search(page, query, f"{site_url}{lang_prefix}/notes/attention-mechanism/")
+    assert any("notes/attention-mechanism" in h for h in hrefs)
     _assert_only_loopback(page)
+
+
+@pytest.mark.parametrize(("lang_prefix", "query"), [("", "softmax"), ("/en", "softmax"), ("/en", "rotary"),
+                                                    ("/en", "overflow"), ("", "溢出")])
+def test_search_stays_in_the_language_of_the_page(page, site_url, lang_prefix, query):
+    page.goto(f"{site_url}{lang_prefix}/notes/scaling/")
+    page.wait_for_load_state("networkidle")
+    hrefs = search(page, query, f"{site_url}{lang_prefix}/")
+    assert hrefs and all(("/en/" in h) == bool(lang_prefix) for h in hrefs), hrefs
+    _assert_only_loopback(page)
+
+
+NOTES = ["attention-mechanism", "scaling", "long-sequences", "transformer", "timeseries", "vision", "qk-norm"]
+FONT_SIZES = """() => [...document.querySelectorAll('article svg text')].map(t => {
+    const m = t.getScreenCTM();
+    return parseFloat(getComputedStyle(t).fontSize) * Math.hypot(m.a, m.b);
+})"""
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+@pytest.mark.parametrize("lang_prefix", ["", "/en"])
+def test_figure_text_is_at_least_10px_wide_and_narrow(browser, site_url, width, lang_prefix):
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    measured = {}
+    for note in NOTES:
+        page.goto(f"{site_url}{lang_prefix}/notes/{note}/")
+        sizes = page.evaluate(FONT_SIZES)
+        if sizes:
+            measured[note] = min(sizes)
+        # Wide tables and formulas scroll inside their own box: the page itself never scrolls sideways.
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), \
+            f"{note}: the page is wider than the screen at {width} px"
+    context.close()
+    assert len(measured) >= 6, measured  # every note with a figure was measured
+    assert min(measured.values()) >= 10, measured
+
+
+SHOTS = os.environ.get("SCREENSHOT_DIR")  # set it to keep the screenshots, to look at them
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("width", [1280, 390])
+@pytest.mark.parametrize("lang_prefix", ["", "/en"])
+def test_pages_in_light_and_dark_at_both_widths(browser, site_url, scheme, width, lang_prefix):
+    """Every note renders: math typeset, figure text in the page's text colour (readable on the
+    dark scheme too), and, with SCREENSHOT_DIR set, a full-page screenshot of each to look at."""
+    context = browser.new_context(viewport={"width": width, "height": 900}, color_scheme=scheme)
+    page = context.new_page()
+    for note in ["", *(f"notes/{n}/" for n in NOTES)]:
+        page.goto(f"{site_url}{lang_prefix}/{note}")
+        page.wait_for_load_state("networkidle")
+        assert page.locator("article .katex-error").count() == 0
+        text, background = page.evaluate("""() => {
+            const a = getComputedStyle(document.querySelector('article'));
+            return [a.color, getComputedStyle(document.body).backgroundColor]; }""")
+        fills = page.evaluate("() => [...document.querySelectorAll('article svg text')].map(t => getComputedStyle(t).fill)")
+        # Figure text is in the page's text colour (currentColor) or an accent colour; never black or
+        # white, one of which would vanish on the light or the dark background.
+        for fill in set(fills) - {text}:
+            rgb = [int(c) for c in re.findall(r"\d+", fill)[:3]]
+            assert 60 < max(rgb) and min(rgb) < 200, (note, scheme, fill)
+        if SHOTS:
+            name = f"{(lang_prefix or '/zh')[1:]}-{note.strip('/').replace('/', '-') or 'home'}-{width}-{scheme}.png"
+            page.screenshot(path=os.path.join(SHOTS, name), full_page=True)
+    assert (scheme == "dark") == (sum(int(c) for c in re.findall(r"\d+", background)[:3]) < 200), background
+    context.close()
 
 
 def test_mermaid_draws_with_the_self_hosted_copy(page, vault_url):
@@ -144,3 +215,18 @@ def test_mermaid_draws_with_the_self_hosted_copy(page, vault_url):
     page.wait_for_load_state("networkidle")
     assert any(url.endswith("/assets/mermaid/mermaid.min.js") for url in page.requested)
     _assert_only_loopback(page)  # Material did not fetch its own mermaid from a CDN
+
+
+@pytest.mark.parametrize(("lang", "query", "note"), [("zh", "饱和", "notes/attention-mechanism.html"),
+                                                     ("en", "saturation", "en/notes/attention-mechanism.html")])
+def test_offline_copy_works_from_files_with_search(page, offline_site, lang, query, note):
+    home = offline_site / ("index.html" if lang == "zh" else "en/index.html")
+    page.goto(home.as_uri())
+    page.wait_for_load_state("load")
+    hrefs = search(page, query, (offline_site / note).as_uri())
+    assert all(("/en/" in h) == (lang == "en") for h in hrefs), hrefs
+    page.goto((offline_site / note).as_uri())
+    page.wait_for_selector("article .katex", timeout=15_000)
+    assert page.locator("article .katex-error").count() == 0
+    foreign = [u for u in page.requested if not u.startswith("file://")]
+    assert foreign == [], f"the offline copy asked the network for {foreign}"

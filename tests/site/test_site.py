@@ -143,3 +143,48 @@ def test_build_time_scaling_table_and_figure_in_both_languages(built_site):
 def test_obsidian_config_stays_out_of_the_site(built_site):
     assert (ROOT / "docs" / ".obsidian" / "app.json").is_file()
     assert not list(built_site.rglob(".obsidian")) and not list(built_site.rglob("app.json"))
+
+
+def test_no_sphinx_roles_or_private_names_on_the_site(built_site):
+    for html in built_site.rglob("*.html"):
+        text = html.read_text(encoding="utf-8")
+        for role in (":func:", ":class:", ":meth:", ":mod:", ":data:"):
+            assert role not in text, f"{html.relative_to(built_site)}: a literal {role}"
+    for api in (built_site / "reference" / "api" / "index.html", built_site / "en" / "reference" / "api" / "index.html"):
+        text = api.read_text(encoding="utf-8")
+        ids = re.findall(r'id="(attention\.[^"]+)"', text)
+        assert ids and not [i for i in ids if re.search(r"\._(?!_)", i)], "a private name is documented"
+        assert 'id="attention.softmax"' in text and 'id="attention.gradcheck"' in text  # functions, not modules
+        assert "Source code in" in text or "源代码位于" in text  # each entry shows its source
+
+
+def test_search_indexes_are_per_language_and_previews_have_no_raw_latex(built_site):
+    zh = json.loads((built_site / "search" / "search_index.json").read_text(encoding="utf-8"))
+    en = json.loads((built_site / "en" / "search" / "search_index.json").read_text(encoding="utf-8"))
+    assert not [d for d in zh["docs"] if d["location"].startswith("en/")]
+    assert en["docs"] and not [d for d in en["docs"] if d["location"].startswith("en/")]  # relative to en/
+    assert {d["location"].split("#")[0] for d in en["docs"]} <= {
+        p.relative_to(built_site / "en").parent.as_posix() + "/" for p in (built_site / "en").rglob("index.html")
+    } | {""}
+    assert en["config"]["lang"] == ["en"]
+    for index in (zh, en):
+        text = " ".join(d["text"] + d["title"] for d in index["docs"])
+        assert "\\(" not in text and "\\[" not in text, "raw LaTeX in the search previews"
+    claim = next(d["text"] for d in en["docs"] if d["location"] == "notes/scaling/#the-variance-argument")
+    assert "Var(q · k) = d_k" in claim, claim[:300]  # the rendered formula, as plain text
+
+
+def test_chinese_lines_join_without_spaces_and_math_keeps_its_punctuation(built_site):
+    home = (built_site / "index.html").read_text(encoding="utf-8")
+    assert "每个公式都配有实现它的" in home  # the source breaks the line between 配有 and 实现
+    note = (built_site / "notes" / "scaling" / "index.html").read_text(encoding="utf-8")
+    assert re.search(r'<span class="nowrap"><span class="arithmatex">[^<]*</span>。</span>', note)
+    assert not re.search(r'</span>\s+[，。、；：]', note)
+
+
+def test_exercises_show_their_questions_as_titles(built_site):
+    for html in [*(built_site / "notes").rglob("index.html"), *(built_site / "en" / "notes").rglob("index.html")]:
+        titles = re.findall(r'<details class="question">\s*<summary>(.*?)</summary>', html.read_text(encoding="utf-8"), re.S)
+        assert len(titles) >= 3, html
+        for title in titles:
+            assert ("Exercise" in title or "练习" in title) and len(title) > 20, (html, title)

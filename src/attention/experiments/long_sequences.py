@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .._internal.tiles import KEY_BLOCK, even_query_block, tiles
-from .plotting import pyplot, save
+from .plotting import WIDTH, pyplot, save
 
 #: Keys every results file has (checked by tests/test_benchmark_results.py).
 SCHEMA = {
@@ -120,7 +120,7 @@ def figure(report: dict, *, lang: str = "en"):
     """Time against N, log-log, one line per implementation."""
     plt = pyplot()
     t = TEXT[lang]
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = plt.subplots(figsize=(WIDTH, 4.4))
     impls = dict.fromkeys(r["impl"] for r in report["results"])
     for impl in impls:
         rows = [r for r in report["results"] if r["impl"] == impl and r["status"] == "ok"]
@@ -131,7 +131,7 @@ def figure(report: dict, *, lang: str = "en"):
     ax.set_ylabel(t["y"])
     ax.set_title(t["title"])
     ax.grid(alpha=0.3)
-    ax.legend()
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncols=2)
     return fig
 
 
@@ -152,7 +152,7 @@ def block_diagram(n: int = 4096, *, cores: int = 2, lang: str = "en") -> str:
     plt = pyplot()
     t = TEXT[lang]
     colors = ["#eeeeee", "#f4a261", "#2a9d8f"]
-    fig, ax = plt.subplots(figsize=(5.2, 4.6))
+    fig, ax = plt.subplots(figsize=(WIDTH, 4.6))
     extent = (0, n, n, 0)
     ax.imshow(kind, cmap=ListedColormap(colors), vmin=0, vmax=2, extent=extent)
     for x in range(0, n + 1, cell):
@@ -166,7 +166,8 @@ def block_diagram(n: int = 4096, *, cores: int = 2, lang: str = "en") -> str:
     ax.set_xlabel(t["kblock"].format(KEY_BLOCK))
     ax.set_ylabel(t["qblock"].format(query_block))
     ax.legend(handles=[Patch(color=colors[2], label=t["full"]), Patch(color=colors[1], label=t["diag"]),
-                       Patch(color=colors[0], label=t["skip"])], loc="upper right", fontsize=8)
+                       Patch(color=colors[0], label=t["skip"])], loc="upper center", bbox_to_anchor=(0.5, -0.16),
+              ncols=2)
     return fig
 
 

@@ -1,5 +1,14 @@
 """Matplotlib set-up shared by the experiments: headless, CJK-capable, theme-aware SVG for the site.
 
+Figures are made to be read where the site shows them:
+
+- **Width.** Every figure is :data:`WIDTH` inches wide (panels are stacked, not squeezed), so its
+  10-point text stays at least 10 px high even in a 390 px wide phone viewport.
+- **Text as text** (``svg.fonttype: none``): searchable, and drawn with the page's fonts.
+- **Dark mode.** The background is transparent and every text, axis and tick is drawn in
+  :data:`INK`, which :func:`to_svg` turns into ``currentColor``: the page's text colour, light
+  or dark.
+
 matplotlib is optional (``pip install attention-vault[plot]``); it is imported only
 when a figure is made.
 """
@@ -12,6 +21,10 @@ from pathlib import Path
 
 #: Fonts tried in order; Noto Sans CJK (Debian ``fonts-noto-cjk``) draws Chinese labels.
 FONT_FAMILIES = ["Noto Sans CJK SC", "Noto Sans CJK JP", "Noto Sans CJK", "DejaVu Sans"]
+#: Width of every figure, in inches (324 pt: 432 px on a desktop, scaled to the column on a phone).
+WIDTH = 4.5
+#: The colour of text and axes; :func:`to_svg` replaces it by ``currentColor``.
+INK = "#010203"
 
 
 def pyplot():
@@ -23,10 +36,19 @@ def pyplot():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    plt.rcParams["font.family"] = "sans-serif"
-    plt.rcParams["font.sans-serif"] = FONT_FAMILIES
-    plt.rcParams["axes.unicode_minus"] = False  # CJK fonts often lack U+2212
-    plt.rcParams["svg.hashsalt"] = "attention-vault"  # stable ids: identical builds give identical SVG
+    plt.rcParams.update({
+        "font.family": "sans-serif",
+        "font.sans-serif": FONT_FAMILIES,
+        "font.size": 10,
+        "legend.fontsize": 10,
+        "axes.titlesize": 11,
+        "axes.unicode_minus": False,  # CJK fonts often lack U+2212
+        "svg.hashsalt": "attention-vault",  # stable ids: identical builds give identical SVG
+        "svg.fonttype": "none",  # text stays text
+        "savefig.transparent": True,
+        "legend.frameon": False,
+        **{key: INK for key in ("text.color", "axes.labelcolor", "axes.edgecolor", "xtick.color", "ytick.color")},
+    })
     return plt
 
 
@@ -39,13 +61,13 @@ def has_cjk_font() -> bool:
 
 
 def to_svg(fig) -> str:
-    """Render ``fig`` as an inline ``<svg>`` string (no XML prologue) and close it."""
+    """Render ``fig`` as an inline ``<svg>`` string (no XML prologue), in the page's text colour, and close it."""
     plt = pyplot()
     buffer = io.StringIO()
     fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
     plt.close(fig)
     svg = buffer.getvalue()
-    return svg[svg.index("<svg") :]
+    return svg[svg.index("<svg") :].replace(INK, "currentColor")
 
 
 def save(fig, path) -> None:

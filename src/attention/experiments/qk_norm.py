@@ -10,7 +10,7 @@ import sys
 import numpy as np
 
 from ..qknorm import l2_normalize
-from .plotting import pyplot, save
+from .plotting import WIDTH, pyplot, save
 from .scaling import row_statistics
 
 METHODS = {
@@ -62,19 +62,19 @@ def table(*, lang: str = "en", d_ks=(16, 1024)) -> str:
 
 
 def figure(*, lang: str = "en"):
-    """Entropy and gradient norm against d_k, one line per (method, init scale)."""
+    """Entropy and gradient norm against d_k (two panels, stacked), one line per (method, init scale)."""
     plt, t = pyplot(), TEXT[lang]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    fig, axes = plt.subplots(2, 1, figsize=(WIDTH, 8.2), sharex=True)
     for (method, sigma), rows in run().items():
         style = "-" if sigma == 1 else "--"
         for ax, col in zip(axes, (1, 3)):
             ax.plot([r[0] for r in rows], [r[col] for r in rows], style, marker="o", label=f"{method}, σ={sigma:g}")
     for ax, title in zip(axes, (t["title_e"], t["title_g"])):
         ax.set_xscale("log", base=2)
-        ax.set_xlabel(t["x"])
         ax.set_title(title)
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=7)
+    axes[1].set_xlabel(t["x"])
+    axes[1].legend(loc="upper center", bbox_to_anchor=(0.5, -0.28), ncols=1)
     fig.tight_layout()
     return fig
 

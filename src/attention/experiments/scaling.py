@@ -16,7 +16,7 @@ import numpy as np
 
 from ..backward import sdpa_backward, softmax_backward
 from ..softmax import softmax
-from .plotting import pyplot, save
+from .plotting import WIDTH, pyplot, save
 
 #: Scale factors as functions of d_k, by name.
 SCALES = {
@@ -96,6 +96,31 @@ def measure(d_k: int, scale: str | float, *, rows: int = 256, keys: int = 64, se
     )
 
 
+def gradient_by_key(d_k: int, scale: str = "1", *, rows: int = 256, keys: int = 64, seed: int = 0) -> dict:
+    """Where the gradient goes, key by key, for the draws of :func:`measure`: averaged over rows,
+    the norm of what the most-weighted key, the runner-up and all other keys together add to the
+    query's gradient (``dQ = scale * sum_j dS_j k_j``), and the norm of each group's own gradient
+    (``dK_j = scale * dS_j q``; for "rest", the mean over the other keys)."""
+    rng = np.random.default_rng([seed, d_k])  # the same draws as measure()
+    q = rng.standard_normal((rows, 1, d_k))  # (R, 1, E)
+    k = rng.standard_normal((rows, keys, d_k))  # (R, S, E)
+    v = rng.standard_normal((rows, keys, VALUE_DIM))  # (R, S, Ev)
+    grad_out = rng.standard_normal((rows, 1, VALUE_DIM))  # (R, 1, Ev)
+    factor = SCALES[scale](d_k)
+    p = softmax(factor * (q @ k.transpose(0, 2, 1)))[:, 0]  # (R, S)
+    ds = softmax_backward(p, (grad_out @ v.transpose(0, 2, 1))[:, 0])  # (R, S)
+    order = np.argsort(-p, axis=1)  # (R, S): keys by weight
+    r = np.arange(rows)[:, None]
+    to_query = factor * ds[..., None] * k  # (R, S, E): each key's share of dQ
+    first, second, rest = order[:, :1], order[:, 1:2], order[:, 2:]
+    norm = lambda x: float(np.linalg.norm(x, axis=-1).mean())  # noqa: E731
+    key_grad = factor * np.abs(ds) * np.linalg.norm(q[:, 0], axis=-1, keepdims=True)  # (R, S) = |dK_j|
+    return {"query": {"top": norm(to_query[r, first][:, 0]), "runner_up": norm(to_query[r, second][:, 0]),
+                      "rest": norm(to_query[r, rest].sum(axis=1))},
+            "keys": {"top": float(key_grad[r, first].mean()), "runner_up": float(key_grad[r, second].mean()),
+                     "rest": float(key_grad[r, rest].mean())}}
+
+
 def row_statistics(scores: np.ndarray, v: np.ndarray, grad_out: np.ndarray) -> tuple[float, float, float]:
     """For scores ``(R, 1, S)``: mean normalised entropy, mean largest weight, and the mean norm
     of the gradient reaching the scores when ``grad_out (R, 1, Ev)`` flows back through ``v (R, S, Ev)``."""
@@ -147,24 +172,26 @@ def table(results=None, *, lang: str = "en", d_ks=(4, 64, 1024)) -> str:
 
 
 def figure(results=None, *, lang: str = "en"):
-    """A 2x2 matplotlib figure of the four measurements against d_k, one line per scale."""
+    """The four measurements against d_k, one panel each (stacked), one line per scale. The gradient
+    at the scores is on a linear axis, so that a factor of 3 looks like one; the gradient at the
+    query, which spans three orders of magnitude, is on a log axis."""
     plt = pyplot()
     results = run() if results is None else results
     labels = TEXT[lang]
-    fig, axes = plt.subplots(2, 2, figsize=(9, 6.5), sharex=True)
-    for ax, field in zip(axes.flat, ["entropy", "max_weight", "score_grad", "query_grad"]):
+    fig, axes = plt.subplots(4, 1, figsize=(WIDTH, 10.5), sharex=True)
+    for ax, field in zip(axes, ["entropy", "max_weight", "score_grad", "query_grad"]):
         for scale in dict.fromkeys(m.scale for m in results):
             rows = [m for m in results if m.scale == scale]
             ax.plot([m.d_k for m in rows], [getattr(m, field) for m in rows], marker="o", label=scale)
         ax.set_xscale("log", base=2)
         ax.set_title(labels[field])
         ax.grid(alpha=0.3)
-        if field.endswith("grad"):
+        if field == "query_grad":
             ax.set_yscale("log")
-    for ax in axes[1]:
-        ax.set_xlabel(labels["x"])
-    axes[0, 0].legend(title=labels["scale"])
-    fig.tight_layout()
+    axes[-1].set_xlabel(labels["x"])
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    handles, names = axes[0].get_legend_handles_labels()
+    fig.legend(handles, names, title=labels["scale"], ncols=3, loc="upper center")
     return fig
 
 

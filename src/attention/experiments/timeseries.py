@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..timeseries import attention_forecast, nadaraya_watson
-from .plotting import pyplot, save
+from .plotting import WIDTH, pyplot, save
 
 
 @dataclass(frozen=True)
@@ -68,14 +68,14 @@ def evaluate(seed: int = 0) -> dict:
 TEXT = {
     "en": {"series": "series", "truth": "held-out truth", "attention": "attention", "ma": "moving average",
            "lp": "last period", "t": "time step", "lag": "lag (steps back)", "w": "attention weight",
-           "nw": "Nadaraya–Watson: noisy samples and kernel fits", "h": "bandwidth",
+           "nw": "Nadaraya–Watson: kernel fits", "h": "h =",
            "weights": "weights of one forecast",
            "change": "changepoint", "method": "method", "mse": "MSE, all held-out steps",
            "first": "MSE, first period after the change", "later": "MSE, afterwards",
            "forecasts": "one-step forecasts after the changepoint"},
     "zh": {"series": "序列", "truth": "留出的真实值", "attention": "注意力", "ma": "移动平均",
            "lp": "上一周期", "t": "时间步", "lag": "滞后（往回的步数）", "w": "注意力权重",
-           "nw": "Nadaraya–Watson：带噪样本与核回归", "h": "带宽", "weights": "一次预测的注意力权重",
+           "nw": "Nadaraya–Watson 核回归", "h": "h =", "weights": "一次预测的注意力权重",
            "change": "变点", "method": "方法", "mse": "均方误差：全部留出步",
            "first": "均方误差：变点后第一个周期", "later": "均方误差：之后",
            "forecasts": "变点之后的单步预测"},
@@ -92,9 +92,10 @@ def table(*, lang: str = "en") -> str:
 
 
 def figure(*, lang: str = "en"):
-    """Kernel regression, the forecasts after the changepoint, and one forecast's attention over lags."""
+    """Three panels, stacked: kernel regression at three bandwidths, the forecasts after the
+    changepoint, and one forecast's attention over lags."""
     plt, t = pyplot(), TEXT[lang]
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    fig, axes = plt.subplots(3, 1, figsize=(WIDTH, 10.5))
     rng = np.random.default_rng(1)
     x = np.sort(rng.uniform(0, 5, 60))
     y = np.sin(2 * x) + 0.3 * rng.standard_normal(60)
@@ -102,25 +103,26 @@ def figure(*, lang: str = "en"):
     axes[0].scatter(x, y, s=8, color="gray")
     for h in (0.05, 0.3, 2.0):
         axes[0].plot(grid, nadaraya_watson(grid, x, y, bandwidth=h)[0], label=f"{t['h']} {h}")
-    axes[0].set_title(t["nw"], fontsize=10)
-    axes[0].legend(fontsize=8)
+    axes[0].set_title(t["nw"])
+    axes[0].legend(ncols=3, loc="upper center", bbox_to_anchor=(0.5, -0.12))
     r = evaluate()
     s, ts = r["series"], np.arange(r["series"].changepoint, len(r["series"].values))
-    axes[1].plot(np.arange(len(s.values)), s.values, color="lightgray", label=t["series"])
-    axes[1].plot(ts, r["truth"], color="black", lw=1, label=t["truth"])
+    axes[1].plot(np.arange(len(s.values)), s.values, color="gray", lw=1, alpha=0.6, label=t["series"])
+    axes[1].plot(ts, r["truth"], color="#888888", lw=2.5, label=t["truth"])
     for name, key in METHODS.items():
-        axes[1].plot(ts, r["forecasts"][name], lw=1, label=t[key])
+        axes[1].plot(ts, r["forecasts"][name], lw=1.2, label=t[key])
     axes[1].axvline(s.changepoint, color="crimson", ls="--", lw=1)
     axes[1].set_xlim(s.changepoint - 36, len(s.values))
     axes[1].set_xlabel(t["t"])
-    axes[1].legend(fontsize=7)
+    axes[1].set_title(t["forecasts"])
+    axes[1].legend(ncols=2, loc="upper center", bbox_to_anchor=(0.5, -0.2))
     _, w = attention_forecast(s.values, s.changepoint + 3)
     axes[2].bar(np.arange(len(w), 0, -1), w, width=1.0)
     for k in range(s.period, len(w) + 1, s.period):
-        axes[2].axvline(k, color="crimson", lw=0.5, ls=":")
+        axes[2].axvline(k, color="crimson", lw=0.6, ls=":")
     axes[2].set_xlabel(t["lag"])
     axes[2].set_ylabel(t["w"])
-    axes[2].set_title(t["weights"], fontsize=10)
+    axes[2].set_title(t["weights"])
     fig.tight_layout()
     return fig
 

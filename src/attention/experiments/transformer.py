@@ -20,25 +20,25 @@ import numpy as np
 from ..backward import sdpa_backward
 from ..masks import causal_mask, combine_masks, padding_mask
 from ..scaled_dot_product import scaled_dot_product_attention
-from .plotting import pyplot
+from .plotting import WIDTH, pyplot
 from .training import Run, cross_entropy, register_training, train_loop
 
 TEXT = {
     "en": {"before": "untrained", "after": "trained", "x": "pair position", "y": "example",
            "loss": "training loss", "step": "step", "chance": "chance level (log 16)",
-           "causal": "causal mask (L = S = 6)", "padding": "padding mask, 4 real keys of 6",
-           "both": "causal and padding", "key": "key position", "query": "query position",
+           "causal": "causal", "padding": "padding\n(4 real keys)", "both": "both",
+           "key": "key position", "query": "query position",
            "encoder": "encoder block", "decoder": "decoder block", "x_in": "input x", "ln": "LayerNorm",
-           "self": "self-attention", "causal_self": "causal self-attention",
-           "cross": "cross-attention\n(keys, values: memory)", "ff": "feed-forward", "add": "+ (residual)",
-           "out": "output"},
+           "self": "self-attention", "causal_self": "causal\nself-attention",
+           "cross": "cross-attention\n(K, V: memory)", "ff": "feed-forward", "add": "+", "out": "output",
+           "memory": "encoder output\n(memory)"},
     "zh": {"before": "训练前", "after": "训练后", "x": "键值对的位置", "y": "样本",
            "loss": "训练损失", "step": "步数", "chance": "随机猜测（log 16）",
-           "causal": "因果掩码（L = S = 6）", "padding": "填充掩码：6 个键中 4 个是真实的",
-           "both": "因果 + 填充", "key": "键的位置", "query": "查询的位置",
+           "causal": "因果掩码", "padding": "填充掩码\n（4 个真实的键）", "both": "两者合并",
+           "key": "键的位置", "query": "查询的位置",
            "encoder": "编码器块", "decoder": "解码器块", "x_in": "输入 x", "ln": "LayerNorm",
-           "self": "自注意力", "causal_self": "因果自注意力", "cross": "交叉注意力\n（键和值来自 memory）",
-           "ff": "前馈网络", "add": "+（残差）", "out": "输出"},
+           "self": "自注意力", "causal_self": "因果自注意力", "cross": "交叉注意力\n（K、V 来自 memory）",
+           "ff": "前馈网络", "add": "+", "out": "输出", "memory": "编码器的输出\n（memory）"},
 }
 
 
@@ -133,18 +133,19 @@ def trained() -> Run:
 
 def figure(run: Run | None = None, *, lang: str = "en", examples: int = 8):
     """Attention of the query over the pairs, before and after training (``run``, by default
-    :func:`trained`), with the right pair circled, and the training loss."""
+    :func:`trained`), with the right pair circled, and the training loss: three panels, stacked."""
     plt, t, task, run = pyplot(), TEXT[lang], Task(), run or trained()
     pairs, query, _, where = make_batch(task, examples, np.random.default_rng(7))
-    fig, axes = plt.subplots(1, 3, figsize=(11, 3.4), gridspec_kw={"width_ratios": [1, 1, 1.2]})
+    fig, axes = plt.subplots(3, 1, figsize=(WIDTH, 10.5), gridspec_kw={"height_ratios": [1, 1, 0.8]})
     for ax, params, title in ((axes[0], init_params(task), t["before"]), (axes[1], run.params, t["after"])):
         _, w, _ = forward(params, pairs, query)  # (examples, n)
-        ax.imshow(w, cmap="Blues", vmin=0, vmax=1)
-        ax.scatter(where, np.arange(examples), s=120, facecolors="none", edgecolors="crimson", linewidths=1.5)
+        image = ax.imshow(w, cmap="Blues", vmin=0, vmax=1)
+        ax.scatter(where, np.arange(examples), s=150, facecolors="none", edgecolors="crimson", linewidths=1.8)
         ax.set_title(title)
         ax.set_xlabel(t["x"])
         ax.set_ylabel(t["y"])
-    axes[2].plot(run.losses, lw=1)
+        fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    axes[2].plot(np.arange(1, len(run.losses) + 1), run.losses, lw=1)
     axes[2].axhline(np.log(task.num_values), color="gray", ls="--", label=t["chance"])
     axes[2].set_xlabel(t["step"])
     axes[2].set_title(t["loss"])
@@ -154,46 +155,62 @@ def figure(run: Run | None = None, *, lang: str = "en", examples: int = 8):
 
 
 def masks_figure(*, lang: str = "en"):
-    """Three boolean masks drawn as matrices: dark = may attend."""
+    """Three boolean masks drawn as matrices, stacked: dark = may attend."""
     plt, t = pyplot(), TEXT[lang]
     causal = causal_mask(6)  # (L, S)
     padding = np.broadcast_to(padding_mask([4], 6)[0], (6, 6))  # (L, S)
-    fig, axes = plt.subplots(1, 3, figsize=(10, 3.6))
+    fig, axes = plt.subplots(1, 3, figsize=(WIDTH, 2.6))
     for ax, mask, title in zip(axes, (causal, padding, combine_masks(causal, padding)),
                                (t["causal"], t["padding"], t["both"])):
         ax.imshow(mask, cmap="Blues", vmin=-0.3, vmax=1)
         ax.set_title(title, fontsize=10)
+        ax.set_xticks([0, 5])
+        ax.set_yticks([0, 5])
         ax.set_xlabel(t["key"])
-        ax.set_ylabel(t["query"])
-        ax.set_xticks(range(6))
-        ax.set_yticks(range(6))
+    axes[0].set_ylabel(t["query"])
     fig.tight_layout()
     return fig
 
 
+BOX = {"boxstyle": "round,pad=0.35"}
+
+
 def blocks_figure(*, lang: str = "en"):
-    """The pre-norm encoder and decoder blocks as a flow chart."""
+    """The pre-norm encoder and decoder blocks, read from the bottom up: each sublayer reads
+    LayerNorm(x) and its output is added to x (the residual path on the right of each column);
+    the decoder's cross-attention takes its keys and values from the encoder's output (memory)."""
+    from matplotlib.colors import to_rgba
+
     plt, t = pyplot(), TEXT[lang]
-    fig, axes = plt.subplots(1, 2, figsize=(9, 6.2))
-    columns = {
-        "encoder": [t["x_in"], t["ln"], t["self"], t["add"], t["ln"], t["ff"], t["add"], t["out"]],
-        "decoder": [t["x_in"], t["ln"], t["causal_self"], t["add"], t["ln"], t["cross"], t["add"], t["ln"], t["ff"],
-                    t["add"], t["out"]],
-    }
-    colors = {t["ln"]: "#e9c46a", t["self"]: "#2a9d8f", t["causal_self"]: "#2a9d8f", t["cross"]: "#264653",
-              t["ff"]: "#f4a261", t["add"]: "#ffffff", t["x_in"]: "#dddddd", t["out"]: "#dddddd"}
-    for ax, (name, boxes) in zip(axes, columns.items()):
-        ys = np.linspace(0.95, 0.05, len(boxes))
-        for i, (label, y) in enumerate(zip(boxes, ys)):
-            dark = colors[label] in {"#264653", "#2a9d8f"}
-            ax.text(0.5, y, label, ha="center", va="center", fontsize=9, color="white" if dark else "black",
-                    bbox={"boxstyle": "round,pad=0.4", "facecolor": colors[label], "edgecolor": "#555555"})
+    fig, ax = plt.subplots(figsize=(WIDTH, 6.4))
+    ax.set_xlim(0, 1)
+    ax.set_ylim(-0.04, 1.06)
+    ax.axis("off")
+    colors = {"ln": "#e9c46a", "self": "#2a9d8f", "causal_self": "#2a9d8f", "cross": "#3a86a8", "ff": "#f4a261",
+              "add": "#888888", "x_in": "#888888", "out": "#888888"}
+    columns = {"encoder": (0.24, ["x_in", "ln", "self", "add", "ln", "ff", "add", "out"]),
+               "decoder": (0.70, ["x_in", "ln", "causal_self", "add", "ln", "cross", "add", "ln", "ff", "add", "out"])}
+    for name, (x, boxes) in columns.items():
+        ys = np.linspace(0.0, 0.92, len(boxes))
+        for i, (key, y) in enumerate(zip(boxes, ys)):
+            # Tinted boxes with text in the page's colour: readable on the light and the dark scheme.
+            ax.text(x, y, t[key], ha="center", va="center", fontsize=10, zorder=3,
+                    bbox=BOX | {"facecolor": to_rgba(colors[key], 0.3), "edgecolor": colors[key], "linewidth": 1.5})
             if i:
-                ax.annotate("", xy=(0.5, y + 0.035), xytext=(0.5, ys[i - 1] - 0.035),
-                            arrowprops={"arrowstyle": "->", "color": "#555555"})
-        ax.set_title(t[name])
-        ax.axis("off")
-    fig.tight_layout()
+                ax.annotate("", xy=(x, y - 0.03), xytext=(x, ys[i - 1] + 0.03),
+                            arrowprops={"arrowstyle": "->", "color": "#888888"})
+        for i, key in enumerate(boxes):  # residual: from the stream below each LayerNorm to its "+"
+            if key == "add":
+                start = max(j for j in range(i) if boxes[j] == "ln") - 1
+                y0, y1, side = (ys[start] + ys[start + 1]) / 2, ys[i], x + 0.2
+                ax.plot([x, side, side], [y0, y0, y1], color="#888888", lw=1.2)
+                ax.annotate("", xy=(x + 0.06, y1), xytext=(side, y1),
+                            arrowprops={"arrowstyle": "->", "color": "#888888", "lw": 1.2})
+        ax.text(x, 1.03, t[name], ha="center", va="center", fontsize=11, weight="bold")
+    encoder_out, cross_y = 0.92, np.linspace(0.0, 0.92, 11)[5]
+    ax.annotate("", xy=(0.70 - 0.16, cross_y), xytext=(0.24 + 0.1, encoder_out),
+                arrowprops={"arrowstyle": "->", "color": "#c1121f", "lw": 1.6, "connectionstyle": "arc3,rad=0.2"})
+    ax.text(0.43, 0.86, t["memory"], ha="center", va="bottom", fontsize=10, color="#c1121f")
     return fig
 
 

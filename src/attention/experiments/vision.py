@@ -17,7 +17,7 @@ import numpy as np
 from ..backward import sdpa_backward
 from ..scaled_dot_product import scaled_dot_product_attention
 from ..vision import patch_self_attention, patchify
-from .plotting import pyplot
+from .plotting import WIDTH, pyplot
 from .training import Run, cross_entropy, register_training, train_loop
 
 SIZE, PATCH = 16, 4
@@ -30,10 +30,10 @@ GLYPHS[3, 1:3, :] = 1  # thick horizontal bar
 
 TEXT = {"en": {"before": "untrained", "after": "trained", "image": "image: two pluses and a bar",
                "self": "patch-to-patch attention", "q": "querying patch", "k": "attended patch",
-               "classes": CLASSES},
+               "classes": CLASSES, "truth": "true", "guess": "predicted"},
         "zh": {"before": "训练前", "after": "训练后", "image": "图像：两个加号和一个横条",
                "self": "图块之间的注意力", "q": "发出查询的图块", "k": "被关注的图块",
-               "classes": ("方框", "加号", "叉号", "横条")}}
+               "classes": ("方框", "加号", "叉号", "横条"), "truth": "真实", "guess": "预测"}}
 
 
 def make_images(n: int, rng: np.random.Generator, *, noise: float = 0.35):
@@ -122,22 +122,23 @@ def example_image() -> np.ndarray:
 
 
 def self_attention_figure(*, lang: str = "en"):
-    """The example image with its patches numbered, and its 16 x 16 patch self-attention matrix."""
+    """The example image with its patches numbered, and its 16 x 16 patch self-attention matrix (stacked)."""
     plt, t = pyplot(), TEXT[lang]
     image = example_image()
     w = patch_self_attention(image, patch=PATCH)  # (P, P)
-    fig, axes = plt.subplots(1, 2, figsize=(8, 3.8))
+    fig, axes = plt.subplots(2, 1, figsize=(WIDTH, 9.4))
     axes[0].imshow(image, cmap="gray")
     for k in range(SIZE // PATCH):
-        axes[0].axhline(k * PATCH - 0.5, color="orange", lw=0.5)
-        axes[0].axvline(k * PATCH - 0.5, color="orange", lw=0.5)
+        axes[0].axhline(k * PATCH - 0.5, color="orange", lw=0.8)
+        axes[0].axvline(k * PATCH - 0.5, color="orange", lw=0.8)
     for i in range(len(w)):
         r, c = divmod(i, SIZE // PATCH)
-        axes[0].text(c * PATCH + 0.2, r * PATCH + 1.0, str(i), color="orange", fontsize=7)
-    axes[0].set_title(t["image"], fontsize=10)
+        axes[0].text(c * PATCH + 0.2, r * PATCH + 1.2, str(i), color="orange", fontsize=11, weight="bold")
+    axes[0].set_title(t["image"])
     axes[0].axis("off")
-    axes[1].imshow(w, cmap="Blues")
-    axes[1].set_title(t["self"], fontsize=10)
+    matrix = axes[1].imshow(w, cmap="Blues")
+    fig.colorbar(matrix, ax=axes[1], fraction=0.046, pad=0.04)
+    axes[1].set_title(t["self"])
     axes[1].set_xlabel(t["k"])
     axes[1].set_ylabel(t["q"])
     axes[1].set_xticks(range(0, len(w), 3))
@@ -146,19 +147,22 @@ def self_attention_figure(*, lang: str = "en"):
     return fig
 
 
-def figure(run: Run | None = None, *, lang: str = "en", examples: int = 6):
-    """Test images with the class query's attention over the patches, before and after training."""
+def figure(run: Run | None = None, *, lang: str = "en", examples: int = 4):
+    """Test images with the class query's attention over the patches (the redder, the more), before
+    and after training: one row per image, its true class and each model's prediction in the titles."""
     plt, t = pyplot(), TEXT[lang]
     run = run or trained()
     images, labels, _ = make_images(examples, np.random.default_rng(5))
-    fig, axes = plt.subplots(2, examples, figsize=(1.8 * examples, 4))
-    for row, (p, title) in enumerate(((init_params(), t["before"]), (run.params, t["after"]))):
+    fig, axes = plt.subplots(examples, 2, figsize=(WIDTH, 2.55 * examples))
+    for col, (p, title) in enumerate(((init_params(), t["before"]), (run.params, t["after"]))):
         logits, w, _ = forward(p, patchify(images, PATCH))
         grid = w.reshape(-1, SIZE // PATCH, SIZE // PATCH)  # (n, 4, 4)
-        for i, ax in enumerate(axes[row]):
+        for i in range(examples):
+            ax = axes[i, col]
             ax.imshow(images[i], cmap="gray")
             ax.imshow(np.kron(grid[i], np.ones((PATCH, PATCH))), cmap="Reds", alpha=0.55, vmin=0, vmax=1)
-            ax.set_title(f"{title}: {t['classes'][logits[i].argmax()]}", fontsize=8)
+            guess = t["classes"][logits[i].argmax()]
+            ax.set_title(f"{title}\n{t['truth']}: {t['classes'][labels[i]]} · {t['guess']}: {guess}", fontsize=10)
             ax.axis("off")
     fig.tight_layout()
     return fig
