@@ -50,13 +50,13 @@ lint: $(STAMP)
 doctest: $(STAMP)
 	$(BIN)/python -m pytest src
 
-# Benchmarks (not part of make test): installs the bench extra (torch==2.13.0, CPU) and writes
-# benchmarks/results/latest.json; see docs/{zh,en}/notes/long-sequences.md.
 # Differential tests against PyTorch (installs the bench extra: torch==2.13.0, CPU).
 parity: setup
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[bench]'
 	$(BIN)/python -m pytest -k torch $(PYTEST_ARGS)
 
+# Benchmarks (not part of make test): installs the bench extra (torch==2.13.0, CPU) and writes
+# benchmarks/results/<cpu-slug>.json; see docs/{zh,en}/notes/long-sequences.md.
 bench: setup
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[bench]'
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)

@@ -3,7 +3,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from attention import flash_attention, scaled_dot_product
+from attention import flash_attention, flash_attention_backward, gradcheck, scaled_dot_product, sdpa_backward
 from attention import scaled_dot_product_attention as sdpa
 from attention._internal import blocked, bounds, threads, tiles
 from attention._internal.problem import prepare
@@ -254,7 +254,7 @@ def test_threads_do_not_change_the_result(monkeypatch):
     rng = np.random.default_rng(12)
     q, k, v = (rng.standard_normal((3, 200, 16)).astype(np.float32) for _ in range(3))
     threaded = flash_attention(q, k, v, is_causal=True, block_size=32)
-    monkeypatch.setattr(blocked, "cores", lambda: 1)
+    monkeypatch.setattr(threads, "cores", lambda: 1)
     np.testing.assert_array_equal(flash_attention(q, k, v, is_causal=True, block_size=32), threaded)
 
 
@@ -543,3 +543,245 @@ def test_tiny_blocks_keep_a_minimum_of_scores_per_tile(monkeypatch):
     np.testing.assert_allclose(out, dense(q, k, v), rtol=1e-10)
     # keys one at a time, but all 1000 queries together (MIN_TILE = 4096 scores): 1000 tiles, not 10**6
     assert len(visits) == 1000 and tiles.MIN_TILE == 4096
+
+
+# --- The backward pass: flash_attention_backward ------------------------------------------------
+
+
+def flash_grads(dO, q, k, v, mask=None, is_causal=False, scale=None, enable_gqa=False, block_size=None):
+    """The forward with its lse, then the blocked backward."""
+    out, lse = flash_attention(q, k, v, mask, is_causal, scale=scale, enable_gqa=enable_gqa, return_lse=True)
+    return flash_attention_backward(dO, q, k, v, out, lse, mask, is_causal, scale=scale, block_size=block_size,
+                                    enable_gqa=enable_gqa)
+
+
+def assert_grads_close(got, want, tol):
+    for name, g, w in zip(("dq", "dk", "dv"), got, want):
+        assert g.shape == w.shape and g.dtype == w.dtype, (name, g.shape, w.shape, g.dtype, w.dtype)
+        assert np.abs(g - w).max() <= tol * max(1.0, float(np.abs(w).max())), (name, np.abs(g - w).max())
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("block_size", [1, 5, 64, None])
+@pytest.mark.parametrize(("L", "S"), [(37, 37), (20, 45), (45, 20), (1, 9)])
+def test_backward_matches_sdpa_backward_for_shapes_blocks_and_causal(dtype, block_size, L, S):
+    rng = np.random.default_rng(L * 7 + S)
+    q = rng.standard_normal((2, L, 8)).astype(dtype) * 2
+    k, v = rng.standard_normal((2, S, 8)).astype(dtype), rng.standard_normal((2, S, 5)).astype(dtype)
+    dO = rng.standard_normal((2, L, 5)).astype(dtype)
+    for causal in (False, True):
+        got = flash_grads(dO, q, k, v, is_causal=causal, block_size=block_size)
+        assert_grads_close(got, sdpa_backward(dO, q, k, v, is_causal=causal), 1e-12 if dtype == np.float64 else 2e-5)
+
+
+@pytest.mark.parametrize("kind", ["bool", "float", "row (L, 1)", "keys (S,)", "batched (B, 1, L, S)"])
+def test_backward_masks_and_fully_masked_rows(kind):
+    rng = np.random.default_rng(3)
+    q, k, v = rng.standard_normal((2, 3, 12, 4)), rng.standard_normal((2, 3, 17, 4)), rng.standard_normal((2, 3, 17, 3))
+    allowed = rng.random((12, 17)) < 0.5
+    allowed[4] = False  # a fully masked row
+    mask = {"bool": allowed, "float": np.where(allowed, rng.standard_normal(allowed.shape), -np.inf),
+            "row (L, 1)": allowed[:, :1] | (np.arange(12) % 3 > 0)[:, None], "keys (S,)": allowed[0],
+            "batched (B, 1, L, S)": rng.random((2, 1, 12, 17)) < 0.3}[kind]
+    dO = rng.standard_normal((2, 3, 12, 3))
+    got = flash_grads(dO, q, k, v, mask, block_size=4)
+    assert_grads_close(got, sdpa_backward(dO, q, k, v, mask), 1e-12)
+    if kind in ("bool", "float"):
+        np.testing.assert_array_equal(got[0][..., 4, :], 0.0)  # the fully masked row passes nothing back
+
+
+def test_backward_broadcast_batch_dims_are_summed_back():
+    rng = np.random.default_rng(4)
+    q = rng.standard_normal((2, 1, 9, 6))  # (B, 1, L, E)
+    k = rng.standard_normal((1, 3, 11, 6))  # (1, H, S, E)
+    v = rng.standard_normal((11, 2))  # (S, Ev)
+    dO = rng.standard_normal((2, 3, 9, 2))
+    got = flash_grads(dO, q, k, v, scale=0.3, is_causal=True, block_size=3)
+    assert [g.shape for g in got] == [q.shape, k.shape, v.shape]
+    assert_grads_close(got, sdpa_backward(dO, q, k, v, is_causal=True, scale=0.3), 1e-12)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_backward_gqa_equals_repeated_heads_with_their_gradients_summed(causal):
+    rng = np.random.default_rng(5)
+    q, k, v = rng.standard_normal((2, 6, 10, 4)), rng.standard_normal((2, 2, 13, 4)), rng.standard_normal((2, 2, 13, 3))
+    dO = rng.standard_normal((2, 6, 10, 3))
+    dq, dk, dv = flash_grads(dO, q, k, v, is_causal=causal, enable_gqa=True, block_size=4)
+    # Query head h uses kv head h // 3: repeat the kv heads, take the dense gradients, sum each group.
+    rq, rk, rv = sdpa_backward(dO, q, np.repeat(k, 3, axis=1), np.repeat(v, 3, axis=1), is_causal=causal)
+    np.testing.assert_allclose(dq, rq, atol=1e-12)
+    np.testing.assert_allclose(dk, rk.reshape(2, 2, 3, 13, 4).sum(axis=2), atol=1e-12)
+    np.testing.assert_allclose(dv, rv.reshape(2, 2, 3, 13, 3).sum(axis=2), atol=1e-12)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_backward_passes_gradcheck(causal):
+    rng = np.random.default_rng(6)
+    q, k, v = rng.standard_normal((2, 5, 3)), rng.standard_normal((2, 7, 3)), rng.standard_normal((2, 7, 2))
+    mask = None if causal else rng.random((5, 7)) < 0.7
+    W = rng.standard_normal((2, 5, 2))
+
+    def f(q, k, v):
+        out, lse = flash_attention(q, k, v, mask, causal, return_lse=True, block_size=2)
+        return float((W * out).sum()), flash_attention_backward(W, q, k, v, out, lse, mask, causal, block_size=2)
+
+    assert max(gradcheck(f, q, k, v)) < 1e-6
+
+
+def test_lse_is_the_log_sum_exp_of_the_allowed_scores():
+    rng = np.random.default_rng(7)
+    q, k, v = rng.standard_normal((3, 20, 8)) * 20, rng.standard_normal((3, 30, 8)), rng.standard_normal((3, 30, 2))
+    allowed = rng.random((20, 30)) < 0.5
+    allowed[2] = False
+    for mask, causal in ((None, False), (None, True), (allowed, False)):
+        _, lse = flash_attention(q, k, v, mask, causal, return_lse=True, block_size=7)
+        s = q @ np.swapaxes(k, -1, -2) / np.sqrt(8)  # (3, 20, 30)
+        keep = np.tri(20, 30, dtype=bool) if causal else np.ones((20, 30), bool) if mask is None else mask
+        want = np.logaddexp.reduce(np.where(keep, s, -np.inf), axis=-1)  # pairwise, from the formula
+        assert lse.shape == (3, 20) and lse.dtype == np.float64
+        np.testing.assert_allclose(lse, want, rtol=1e-13, atol=1e-12)
+    assert np.all(lse[:, 2] == -np.inf)  # the fully masked row
+    _, lse32 = flash_attention(*(x.astype(np.float16) for x in (q / 20, k, v)), return_lse=True)
+    assert lse32.dtype == np.float32  # float16 inputs are computed, and their lse kept, in float32
+
+
+def test_backward_nan_rule_marks_the_bad_rows_and_the_keys_they_see():
+    rng = np.random.default_rng(8)
+    q, k, v = rng.standard_normal((6, 4)), rng.standard_normal((5, 4)), rng.standard_normal((5, 3))
+    k[3, 0] = np.nan  # rows 3, 4, 5 see key 3 (causal): NaN in the forward
+    out, lse = flash_attention(q, k, v, is_causal=True, return_lse=True)
+    dO = np.ones_like(out)
+    dO[1, 0] = np.inf  # row 1's upstream gradient is not finite either
+    dq, dk, dv = flash_attention_backward(dO, q, k, v, out, lse, is_causal=True)
+    np.testing.assert_array_equal(np.isnan(dq).any(axis=1), [False, True, False, True, True, True])
+    np.testing.assert_array_equal(np.isnan(dq).all(axis=1), [False, True, False, True, True, True])
+    np.testing.assert_array_equal(np.isnan(dk).all(axis=1), [True, True, True, True, True])  # row 5 sees them all
+    clean = flash_attention_backward(np.ones_like(out[:3]), q[:3], k, v, out[:3], lse[:3], is_causal=True)
+    assert not any(np.isnan(g).any() for g in clean)  # rows 0-2 never see key 3
+    allowed = np.zeros((6, 5), bool)
+    allowed[:, :2] = True
+    allowed[4, 4] = True  # only row 4 sees key 4
+    q[4, 0] = np.nan
+    out, lse = flash_attention(q, k * 0, v, allowed, return_lse=True)
+    dq, dk, dv = flash_attention_backward(np.ones_like(out), q, k * 0, v, out, lse, allowed)
+    np.testing.assert_array_equal(np.isnan(dk).any(axis=1), [True, True, False, False, True])
+    assert np.isnan(dq[4]).all() and not np.isnan(np.delete(dq, 4, axis=0)).any()
+
+
+def test_backward_dtypes_and_empty_sizes():
+    rng = np.random.default_rng(9)
+    for dtype in (np.float16, np.float32, np.float64):
+        q, k, v = (rng.standard_normal((5, 4)).astype(dtype) for _ in range(3))
+        grads = flash_grads(np.ones((5, 4), dtype), q, k, v)
+        assert [g.dtype for g in grads] == [np.dtype(dtype)] * 3
+    for L, S in ((0, 5), (5, 0)):
+        q, k, v = np.ones((2, L, 3)), np.ones((2, S, 3)), np.ones((2, S, 2))
+        dq, dk, dv = flash_grads(np.ones((2, L, 2)), q, k, v)
+        assert (dq.shape, dk.shape, dv.shape) == (q.shape, k.shape, v.shape)
+        assert not dq.any() and not dk.any() and not dv.any()
+    grads = flash_grads(np.ones((0, 4, 2)), np.ones((0, 4, 3)), np.ones((0, 5, 3)), np.ones((0, 5, 2)))
+    assert [g.shape for g in grads] == [(0, 4, 3), (0, 5, 3), (0, 5, 2)]
+
+
+@pytest.mark.parametrize(("name", "index", "shape", "message"), [
+    ("grad_output", 0, (3, 2),
+     r"grad_output must have shape \(\.\.\., L, Ev\) = \(4, 2\) for these inputs, got \(3, 2\)"),
+    ("output", 4, (4, 3), r"output must have shape \(\.\.\., L, Ev\) = \(4, 2\) for these inputs, got \(4, 3\)"),
+    ("lse", 5, (4, 1), r"lse must have shape \(\.\.\., L\) = \(4,\) for these inputs, got \(4, 1\)"),
+])
+def test_backward_rejects_mismatched_shapes(name, index, shape, message):
+    q, k, v = np.ones((4, 3)), np.ones((6, 3)), np.ones((6, 2))
+    out, lse = flash_attention(q, k, v, return_lse=True)
+    args = [np.ones((4, 2)), q, k, v, out, lse]
+    args[index] = np.ones(shape)
+    with pytest.raises(ValueError, match=message):
+        flash_attention_backward(*args)
+    with pytest.raises(TypeError, match="return_lse"):
+        flash_attention(q, k, v, return_lse="yes")
+
+
+def test_backward_causal_skips_future_tiles(monkeypatch):
+    from attention._internal import blocked_backward
+
+    exponentiated = []
+    original = blocked_backward.Kernel.__init__
+
+    def counting(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        exp = self.exp
+        self.exp = lambda p, out: (exponentiated.append(p.size), exp(p, out=out))[1]
+
+    monkeypatch.setattr(blocked_backward.Kernel, "__init__", counting)
+    rng = np.random.default_rng(10)
+    q, k, v = (rng.standard_normal((1024, 8)) for _ in range(3))
+    dO = rng.standard_normal((1024, 8))
+    flash_grads(dO, q, k, v, block_size=128)
+    full, exponentiated[:] = sum(exponentiated), []
+    flash_grads(dO, q, k, v, is_causal=True, block_size=128)
+    assert full == 1024 * 1024
+    # Key block j is visited by the queries from its first key on: 8 blocks of 128 keys see
+    # 1024 + 896 + ... + 128 rows: 9/16 of the scores, with the diagonal tiles computed whole.
+    assert sum(exponentiated) == 128 * 128 * (8 + 7 + 6 + 5 + 4 + 3 + 2 + 1)
+
+
+def test_backward_extra_memory_is_tiles_and_a_copy_of_q_not_scores():
+    import tracemalloc
+
+    from attention._internal import blocked_backward
+
+    n, E = 8192, 64
+    rng = np.random.default_rng(11)
+    q, k, v, dO = (rng.standard_normal((n, E)).astype(np.float32) for _ in range(4))
+    out, lse = flash_attention(q, k, v, return_lse=True)
+    flash_attention_backward(dO, q, k, v, out, lse)  # one-off allocations (the thread pool, scratch tiles)
+    tracemalloc.start()
+    try:
+        grads = flash_attention_backward(dO, q, k, v, out, lse)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # The gradients, Q scaled (one copy), the row vectors (D, lse: 2 x 32 KiB), and per thread two
+    # score tiles and a block of dQ. No L x S weights, and no copy of dQ per thread (2 MiB each).
+    Lb = blocked_backward.BACKWARD_QUERY_BLOCK
+    per_thread = 2 * Lb * tiles.KEY_BLOCK * 4 + Lb * E * 4
+    allowed = sum(g.nbytes for g in grads) + q.nbytes + threads.cores() * per_thread + 2**18
+    assert peak <= allowed, (peak / 2**20, allowed / 2**20)
+    assert allowed < n * n * 4 / 8  # the weights alone would take 256 MiB
+
+
+@settings(max_examples=40, deadline=None)
+@given(L=st.integers(1, 24), S=st.integers(1, 24), block=st.integers(1, 9), seed=st.integers(0, 10_000),
+       causal=st.booleans(), masked=st.booleans(), spread=st.sampled_from([1.0, 30.0]))
+def test_property_backward_equals_sdpa_backward(L, S, block, seed, causal, masked, spread):
+    rng = np.random.default_rng(seed)
+    q, k, v = rng.standard_normal((L, 4)) * spread, rng.standard_normal((S, 4)), rng.standard_normal((S, 3))
+    mask = rng.random((L, S)) < 0.6 if masked and not causal else None
+    dO = rng.standard_normal((L, 3))
+    assert_grads_close(flash_grads(dO, q, k, v, mask, causal, block_size=block),
+                       sdpa_backward(dO, q, k, v, mask, causal), 1e-10)
+
+
+@pytest.mark.parametrize("case", ["plain", "causal L>S", "causal L<S", "bool mask", "float mask", "gqa"])
+def test_backward_matches_torch_autograd(case):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(12)
+    L, S = {"causal L>S": (12, 7), "causal L<S": (7, 12)}.get(case, (9, 11))
+    Hk = 2 if case == "gqa" else 4
+    q, k, v = rng.standard_normal((2, 4, L, 8)), rng.standard_normal((2, Hk, S, 8)), rng.standard_normal((2, Hk, S, 5))
+    allowed = rng.random((L, S)) < 0.6
+    allowed[1] = False  # torch gives NaN for a fully masked row with a bool mask; compare the other rows
+    mask = {"bool mask": allowed, "float mask": np.where(allowed, rng.standard_normal((L, S)), -np.inf)}.get(case)
+    causal, gqa = case.startswith("causal"), case == "gqa"
+    dO = rng.standard_normal((2, 4, L, 5))
+    if mask is not None:
+        dO[:, :, 1] = 0  # so the fully masked row's NaN in torch stays out of the other gradients
+    t = [torch.tensor(x, requires_grad=True) for x in (q, k, v)]
+    out = torch.nn.functional.scaled_dot_product_attention(
+        *t, attn_mask=None if mask is None else torch.tensor(mask), is_causal=causal, enable_gqa=gqa)
+    out.backward(torch.tensor(dO))
+    want = [x.grad.numpy() for x in t]
+    got = flash_grads(dO, q, k, v, mask, causal, enable_gqa=gqa, block_size=4)
+    rows = np.arange(L) != 1 if mask is not None else slice(None)
+    np.testing.assert_allclose(got[0][..., rows, :], want[0][..., rows, :], atol=1e-12)
+    np.testing.assert_allclose(got[1], want[1], atol=1e-12)
+    np.testing.assert_allclose(got[2], want[2], atol=1e-12)

@@ -9,7 +9,7 @@ command line in ``attention.cli``, and shared internals in ``attention._internal
 """
 
 from .backward import sdpa_backward, softmax_backward
-from .flash import flash_attention
+from .flash import flash_attention, flash_attention_backward
 from .gradcheck import gradcheck, numerical_gradient
 from .layers import DecoderBlock, EncoderBlock, FeedForward, layer_norm
 from .masks import causal_mask, combine_masks, padding_mask
@@ -31,6 +31,7 @@ __all__ = [
     "causal_mask",
     "combine_masks",
     "flash_attention",
+    "flash_attention_backward",
     "gradcheck",
     "l2_normalize",
     "layer_norm",

@@ -39,17 +39,20 @@ matrix products, one exponential and one matrix-vector product:
 
 from __future__ import annotations
 
+import numpy as np
+
 from ._internal.blocked import blocked_attention
+from ._internal.blocked_backward import blocked_backward
 from ._internal.bounds import MAX_HEADROOM  # noqa: F401 - the long-sequences note explains it, as flash.MAX_HEADROOM
 from ._internal.problem import prepare
 from ._internal.tiles import KEY_BLOCK, MIN_TILE, QUERY_BLOCK  # noqa: F401 - likewise, the default block sizes
-from ._internal.validation import check_int
+from ._internal.validation import as_real_array, check_bool, check_int
 
-__all__ = ["flash_attention"]
+__all__ = ["flash_attention", "flash_attention_backward"]
 
 
 def flash_attention(query, key, value, attn_mask=None, is_causal: bool = False, *, scale: float | None = None,
-                    block_size: int | None = None, enable_gqa: bool = False):
+                    block_size: int | None = None, enable_gqa: bool = False, return_lse: bool = False):
     r"""Exact scaled dot-product attention without ever storing the $L \times S$ scores.
 
     Same semantics and results as [scaled_dot_product_attention][attention.scaled_dot_product_attention]
@@ -67,10 +70,19 @@ def flash_attention(query, key, value, attn_mask=None, is_causal: bool = False, 
         per-tile overhead does not dominate, the query block grows until a tile holds at
         least 4096 scores (a ``block_size`` of 1 means tiles of 4096 queries x 1 key). By
         default keys come in blocks of 256 and queries in blocks of at most 2048, split evenly.
+    return_lse : bool, default False
+        Also return each row's log-sum-exp of its scores, what
+        [flash_attention_backward][attention.flash_attention_backward] needs to recompute the weights.
 
     Returns
     -------
-    numpy.ndarray, shape (..., L, Ev)
+    output : numpy.ndarray, shape (..., L, Ev)
+    lse : numpy.ndarray, shape (..., L)
+        Only with ``return_lse=True``: $\log \sum_j e^{s_{ij}}$ over the keys row $i$ may attend
+        to ($s$ the scaled and masked scores), so that the weights are $e^{s_{ij} - \mathrm{lse}_i}$;
+        $-\infty$ for a fully masked row, NaN for a NaN row. In the dtype the scores were computed
+        in: float32 for float16 and float32 inputs (float64 when their scores could overflow
+        float32), float64 for float64 inputs.
 
     Raises
     ------
@@ -114,13 +126,100 @@ def flash_attention(query, key, value, attn_mask=None, is_causal: bool = False, 
     >>> flash_attention(big, big, np.eye(2), scale=1.0)
     array([[1., 0.],
            [0., 1.]])
+
+    The log-sum-exp of a row whose two scores are 0 is log 2:
+
+    >>> out, lse = flash_attention(np.zeros((1, 4)), np.zeros((2, 4)), np.ones((2, 1)), return_lse=True)
+    >>> bool(np.isclose(lse[0], np.log(2)))
+    True
     """
-    if block_size is not None:
-        block_size = check_int("block_size", block_size, minimum=1)
+    return_lse = check_bool("return_lse", return_lse)
     prob = prepare(query, key, value, attn_mask, is_causal, scale, enable_gqa)
+    return blocked_attention(prob, **_block_sizes(prob, block_size), return_lse=return_lse)
+
+
+def _block_sizes(prob, block_size) -> dict:
+    """The key and query block sizes a ``block_size`` asks for (see ``flash_attention``); {} for the defaults."""
     if block_size is None:
-        return blocked_attention(prob)
+        return {}
+    block_size = check_int("block_size", block_size, minimum=1)
     L, S = prob.q.shape[-2], prob.k.shape[-2]
     key_block = min(block_size, max(S, 1))
-    query_block = min(max(block_size, -(-MIN_TILE // key_block)), max(L, 1))
-    return blocked_attention(prob, key_block=key_block, query_block=query_block)
+    return {"key_block": key_block, "query_block": min(max(block_size, -(-MIN_TILE // key_block)), max(L, 1))}
+
+
+def flash_attention_backward(grad_output, query, key, value, output, lse, attn_mask=None, is_causal: bool = False,
+                             *, scale: float | None = None, block_size: int | None = None, enable_gqa: bool = False):
+    r"""Gradients of [flash_attention][attention.flash_attention] without ever storing the $L \times S$ weights.
+
+    FlashAttention-2's backward: each tile of the weights is recomputed from the scores and
+    the saved log-sum-exp, $P = e^{S - \mathrm{lse}}$, and the softmax backward needs one
+    number per row from the forward, $D_i = \sum_e dO_{ie} O_{ie}$ (equal to
+    $\sum_j dP_{ij} P_{ij}$, since $O = PV$ and $dP = dO\,V^\top$):
+
+    $$dV = P^\top dO,\quad dP = dO\,V^\top,\quad dS = P \odot (dP - D),\quad
+    dQ = \text{scale}\cdot dS\,K,\quad dK = \text{scale}\cdot dS^\top Q.$$
+
+    Parameters
+    ----------
+    grad_output : array_like, shape (..., L, Ev)
+        Gradient of the loss with respect to the output.
+    query, key, value, attn_mask, is_causal, scale, enable_gqa
+        As given to the forward call.
+    output, lse : array_like, shapes (..., L, Ev) and (..., L)
+        What ``flash_attention(..., return_lse=True)`` returned.
+    block_size : int, optional
+        Keys per block (each block's dK and dV are one work item); by default 256.
+
+    Returns
+    -------
+    grad_query, grad_key, grad_value : numpy.ndarray
+        Shaped like ``query``, ``key`` and ``value`` (summed over the dims they were broadcast
+        over, and over each group of query heads with ``enable_gqa``), in the output's dtype.
+        A fully masked row contributes no gradient. A row that is NaN in the forward, or whose
+        ``grad_output``, ``output`` or ``lse`` is not finite (other than the ``lse`` of $-\infty$
+        of a fully masked row), gives NaN in its row of ``grad_query`` and in the rows of
+        ``grad_key`` and ``grad_value`` of every key it may attend to.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As [flash_attention][attention.flash_attention]; also when ``grad_output`` or
+        ``output`` does not have the output's shape or ``lse`` not its rows' shape.
+
+    Notes
+    -----
+    Matches [sdpa_backward][attention.sdpa_backward] (and PyTorch's autograd) to rounding.
+    Key blocks run on one thread per core; with ``is_causal=True`` a key block visits only
+    the queries that may see it. Extra memory besides the gradients: a scaled copy of Q, and
+    per thread two tiles of 512 x 256 scores, never $L \times S$. Threads add into dQ in an
+    order that varies from call to call, so float32 results may differ in the last bits
+    between calls.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from attention import sdpa_backward
+    >>> rng = np.random.default_rng(0)
+    >>> q, k, v = rng.standard_normal((2, 100, 8)), rng.standard_normal((2, 300, 8)), rng.standard_normal((2, 300, 4))
+    >>> out, lse = flash_attention(q, k, v, is_causal=True, return_lse=True)
+    >>> dO = rng.standard_normal(out.shape)
+    >>> grads = flash_attention_backward(dO, q, k, v, out, lse, is_causal=True)
+    >>> dense = sdpa_backward(dO, q, k, v, is_causal=True)
+    >>> [bool(np.abs(g - d).max() < 1e-12) for g, d in zip(grads, dense)]
+    [True, True, True]
+    """
+    prob = prepare(query, key, value, attn_mask, is_causal, scale, enable_gqa)
+    sizes = _block_sizes(prob, block_size)
+    L, Ev = prob.q.shape[-2], prob.v.shape[-1]
+    rows = (*prob.out_batch, L)
+    dO = as_real_array("grad_output", grad_output)
+    out = as_real_array("output", output)
+    lse = as_real_array("lse", lse)
+    for name, x, shape in (("grad_output", dO, (*rows, Ev)), ("output", out, (*rows, Ev)), ("lse", lse, rows)):
+        if x.shape != shape:
+            dims = "(..., L)" if name == "lse" else "(..., L, Ev)"
+            raise ValueError(f"{name} must have shape {dims} = {shape} for these inputs, got {x.shape}")
+    grads = blocked_backward(prob, dO, out, lse, **({"key_block": sizes["key_block"]} if sizes else {}))
+    shapes = [np.shape(x) for x in (query, key, value)]
+    return tuple(g.reshape(shape).astype(prob.out_dtype, copy=False) for g, shape in zip(grads, shapes))

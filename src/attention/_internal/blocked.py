@@ -10,18 +10,25 @@ import numpy as np
 
 from .bounds import block_max, exp2_is_vectorised, fixed_limit, headroom, row_norms, value_limit, value_scale
 from .problem import Problem
-from .threads import cores, one_blas_thread, run_on_all_cores
-from .tiles import KEY_BLOCK, OnlineSoftmax, even_query_block, fixed_reference, tiles, with_ones_column
+from .threads import run_each
+from .tiles import KEY_BLOCK, OnlineSoftmax, even_query_block, fixed_reference, forbidden, tiles, with_ones_column
 
 
-def blocked_attention(prob: Problem, *, key_block: int = KEY_BLOCK, query_block: int | None = None) -> np.ndarray:
+def blocked_attention(prob: Problem, *, key_block: int = KEY_BLOCK, query_block: int | None = None,
+                      return_lse: bool = False):
     """The blocked computation on a validated ``Problem``. ``query_block=None`` splits the
-    queries evenly into blocks of at most ``QUERY_BLOCK``."""
+    queries evenly into blocks of at most ``QUERY_BLOCK``. With ``return_lse``, returns
+    ``(out, lse)``, ``lse`` being each row's log-sum-exp of its scores (..., L)."""
     q, k, v = prob.q, prob.k, prob.v  # (..., L, E), (..., S, E), (..., S, Ev); Q not yet scaled
     L, S, Ev = q.shape[-2], k.shape[-2], v.shape[-1]
     batch, dtype, scale = prob.batch, q.dtype, prob.scale
+    lse = np.full((*batch, L), -np.inf, dtype=dtype) if return_lse else None  # (..., L)
+
+    def finish(out):
+        return (prob.finish(out), prob.finish_rows(lse)) if return_lse else prob.finish(out)
+
     if L == 0 or S == 0 or math.prod(batch) == 0:  # nothing to attend to, or nothing to compute
-        return prob.finish(np.zeros((*batch, L, Ev), dtype=dtype))
+        return finish(np.zeros((*batch, L, Ev), dtype=dtype))
     if query_block is None:
         query_block = even_query_block(L, math.prod(batch), prob.is_causal)
     out = np.empty((*batch, L, Ev), dtype=dtype)  # (..., L, Ev), every row written by one thread
@@ -35,11 +42,7 @@ def blocked_attention(prob: Problem, *, key_block: int = KEY_BLOCK, query_block:
     base2 = exp2_is_vectorised(dtype.name)
     limit = fixed_limit(room, dtype, prob.mask)
 
-    mask = prob.mask
-    if mask is not None:
-        mask = mask.reshape((1,) * (len(batch) + 2 - mask.ndim) + mask.shape)  # (..., L or 1, S or 1)
-        mask = np.logical_not(mask) if mask.dtype == np.bool_ else mask.astype(dtype, copy=False)
-        mask = np.broadcast_to(mask, batch + mask.shape[-2:])
+    mask = forbidden(prob.mask, batch, dtype)  # (..., L or 1, S or 1)
     q, k, values = (np.broadcast_to(a, batch + a.shape[-2:]) for a in (q, k, values))
     key_norm_max = np.broadcast_to(key_norm_max, batch + key_norm_max.shape[-1:])
     key_norm_all = key_norm_max.max(axis=-1)  # (...)
@@ -66,20 +69,16 @@ def blocked_attention(prob: Problem, *, key_block: int = KEY_BLOCK, query_block:
             q_norm = row_norms(qb) * abs(scale)  # (Lb,) norms of the scaled queries
         if float(q_norm.max()) * float(key_norm_all[b]) <= limit:
             sums = fixed_reference(qb, scale, k[b], values[b], rows_mask, visits, key_block, base2)
+            ref = 0  # the terms are e**s themselves
         else:
             rows = OnlineSoftmax(qb, scale, q_norm, general_keys()[b], values[b], key_norm_max[b], key_block, room,
                                  rows_mask)
             for r0, r1, j0, j1, causal_offset in visits:
                 rows.visit(r0, r1, j0, j1, causal_offset=causal_offset)
-            sums = rows.sums
-        sums.normalise(out[b][i0:i1])
+            sums, ref = rows.sums, rows.ref
+        sums.normalise(out[b][i0:i1], None if lse is None else lse[b][i0:i1], ref)
 
-    if len(items) > 1 and cores() > 1:
-        with one_blas_thread():
-            run_on_all_cores(run, items)
-    else:
-        for item in items:
-            run(item)
+    run_each(run, items)
     if v_scale != 1:
         out *= v_scale
-    return prob.finish(out)
+    return finish(out)

@@ -53,6 +53,13 @@ class Problem(NamedTuple):
             results[i] = r.reshape(*self.out_batch, *r.shape[-2:]).astype(self.out_dtype, copy=False)
         return results[0] if weights is None else tuple(results)
 
+    def finish_rows(self, x: np.ndarray) -> np.ndarray:
+        """``finish`` for one number per query row (..., L), such as the log-sum-exp: NaN rows,
+        GQA groups merged back; the dtype stays the one the scores were computed in."""
+        if self.nan_rows is not None:
+            x[np.broadcast_to(self.nan_rows, x.shape)] = np.nan
+        return x.reshape(*self.out_batch, x.shape[-1])
+
 
 def prepare(query, key, value, attn_mask=None, is_causal=False, scale=None, enable_gqa=False) -> Problem:
     """Validate the inputs shared by every attention function and bring them to the working dtype."""

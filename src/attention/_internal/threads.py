@@ -57,6 +57,17 @@ def run_on_all_cores(run, items: list) -> None:
             helper.result()
 
 
+def run_each(run, items: list) -> None:
+    """``run(item)`` for every item: on all cores with BLAS held to one thread when there is more
+    than one item and more than one core, else one after another on this thread."""
+    if len(items) > 1 and cores() > 1:
+        with one_blas_thread():
+            run_on_all_cores(run, items)
+    else:
+        for item in items:
+            run(item)
+
+
 @cache
 def blas_controller():
     """threadpoolctl's view of the loaded BLAS libraries (built once: it scans the process)."""

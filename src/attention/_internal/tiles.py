@@ -228,11 +228,17 @@ class Sums:
         self.a[rows] *= factor[:, None]
         self.l[rows] *= factor
 
-    def normalise(self, out: np.ndarray) -> None:
-        """out = a / l; rows that saw no allowed key (l = 0, so a = 0 too) get 0."""
+    def normalise(self, out: np.ndarray, lse: np.ndarray | None = None, ref=0) -> None:
+        """out = a / l; rows that saw no allowed key (l = 0, so a = 0 too) get 0. With ``lse``
+        also the row log-sum-exp ``ref + log l`` (-inf where l = 0), ``ref`` being what the
+        terms were taken relative to (``e**(s - ref)``)."""
         np.divide(self.a, self.l[:, None], out=out, where=self.l[:, None] > 0)  # (Lb, Ev)
         if not self.l.all():
             out[self.l == 0] = 0
+        if lse is not None:
+            with np.errstate(divide="ignore"):  # log 0 = -inf: the fully masked rows
+                np.log(self.l, out=lse)  # (Lb,)
+            lse += ref
 
 
 @lru_cache(maxsize=8)
@@ -241,6 +247,16 @@ def ones(n: int, dtype) -> np.ndarray:
     vector = np.ones(n, dtype=dtype)
     vector.flags.writeable = False
     return vector
+
+
+def forbidden(mask: np.ndarray | None, batch: tuple[int, ...], dtype) -> np.ndarray | None:
+    """A problem's mask as the kernels read it: broadcast to (..., L or 1, S or 1) over ``batch``,
+    boolean masks inverted (True = forbidden), float masks in ``dtype``."""
+    if mask is None:
+        return None
+    mask = mask.reshape((1,) * (len(batch) + 2 - mask.ndim) + mask.shape)  # (..., L or 1, S or 1)
+    mask = np.logical_not(mask) if mask.dtype == np.bool_ else mask.astype(dtype, copy=False)
+    return np.broadcast_to(mask, batch + mask.shape[-2:])
 
 
 def mask_tile(mask: np.ndarray, r0: int, r1: int, j0: int, j1: int) -> np.ndarray:
@@ -278,14 +294,15 @@ def with_ones_column(x: np.ndarray) -> np.ndarray:
 _local = threading.local()
 
 
-def scratch(size: int, dtype) -> np.ndarray:
+def scratch(size: int, dtype, slot: int = 0) -> np.ndarray:
     """A per-thread buffer of at least ``size`` elements, reused across calls (fresh
     megabyte-sized allocations cost page faults on every call); buffers larger than
-    ``SCRATCH_KEEP`` are not kept."""
+    ``SCRATCH_KEEP`` are not kept. Different ``slot``s are different buffers."""
     if size * np.dtype(dtype).itemsize > SCRATCH_KEEP:
         return np.empty(size, dtype=dtype)
     buffers = _local.__dict__.setdefault("buffers", {})
-    buf = buffers.get(np.dtype(dtype))
+    key = (np.dtype(dtype), slot)
+    buf = buffers.get(key)
     if buf is None or buf.size < size:
-        buf = buffers[np.dtype(dtype)] = np.empty(size, dtype=dtype)
+        buf = buffers[key] = np.empty(size, dtype=dtype)
     return buf[:size]
