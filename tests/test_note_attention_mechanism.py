@@ -76,3 +76,29 @@ def test_exercise_answers():
         for number in (f"{weights[0]:.4f}", f"{limit:.2f}", f"{stable[0]:.4f}", f"{stable[1]:.4f}"):
             assert number in exercises, (lang, number)
         assert "0.7604" in exercises  # the scaled weight it is compared with
+
+
+def test_widgets_carry_the_source_example_and_a_sentence_per_language():
+    import json
+    import re
+
+    from attention.experiments.attention_mechanism import SENTENCE, WIDGET_TEXT, map_state, map_widget, source_widget
+
+    for lang in ("en", "zh"):
+        state = map_state(lang=lang)
+        n = len(SENTENCE[lang])
+        assert np.shape(state["Q"]) == np.shape(state["K"]) == (n, 8)
+        assert state["tokens"][state["selected"]] in ("it", "它")
+        for html in (map_widget(lang=lang), source_widget(lang=lang)):
+            data = json.loads(re.search(r'<script type="application/json">(.*)</script>', html).group(1))
+            assert set(data["labels"].values()) <= set(WIDGET_TEXT[lang].values())  # labelled in the page's language
+    data = json.loads(re.search(r'<script type="application/json">(.*)</script>', source_widget()).group(1))
+    assert data["Q"] == [[1, 0, 1]] and data["factor"] == 40  # the source note's example, and the note's x40
+
+
+def test_embed_escapes_what_could_end_the_script_element():
+    from attention.experiments.widgets import embed
+
+    html = embed("x", {"text": "</script><b>", "n": np.float32(1.5)}, "a <caption>")
+    assert "</script><b>" not in html.split('application/json">', 1)[1].rsplit("</script>", 1)[0]
+    assert "a &lt;caption&gt;" in html and '"n":1.5' in html

@@ -127,3 +127,24 @@ def test_three_exercises_in_both_languages():
     for lang in ("zh", "en"):
         text = (Path(__file__).parents[1] / "docs" / lang / "notes" / "scaling.md").read_text(encoding="utf-8")
         assert text.count("> [!question]-") == 3 and text.count("> [!success]-") == 3, lang
+
+
+def test_widget_state_and_table_tell_the_notes_story():
+    import json
+    import re
+
+    from attention.experiments.scaling import D_KS, WIDGET_KEYS, widget, widget_row, widget_table
+
+    html = widget(lang="en")
+    state = json.loads(re.search(r'<script type="application/json">(.*)</script>', html).group(1))
+    assert state["dks"] == list(D_KS) and all(len(row) == WIDGET_KEYS for row in state["raw"])
+    assert [s["name"] for s in state["scales"]] == ["1", "1/sqrt(d_k)", "1/d_k"]
+    assert 'data-widget="scaling"' in html and "widget-caption" in html
+    # The caption's story on the widget's own row: unscaled, the weights collapse onto one key and
+    # the Jacobian's norm collapses with them as d_k grows; with 1/sqrt(d_k) they stay put.
+    raw4, raw1024 = widget_row(4, "1"), widget_row(1024, "1")
+    assert raw1024["max"] > 0.99 and raw1024["jacobian"] < 0.01 < raw4["jacobian"]
+    scaled = [widget_row(d, "1/sqrt(d_k)")["jacobian"] for d in (4, 64, 1024)]
+    assert max(scaled) - min(scaled) < 0.1
+    for lang in ("en", "zh"):
+        assert len(widget_table(lang=lang).splitlines()) == 2 + 3 * 3  # header, rule, 3 d_k x 3 scales

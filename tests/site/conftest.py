@@ -1,4 +1,5 @@
 import pytest
+from browsing import ARGS, CHROMIUM, need_chromium, serve
 from site_build import build_site, build_vault
 
 
@@ -28,3 +29,34 @@ def offline_site(tmp_path_factory):
     result = build_site(site, offline=True)
     assert result.returncode == 0, f"the offline build failed:\n{result.stderr}"
     return site
+
+
+@pytest.fixture(scope="module")
+def site_url(built_site):
+    yield from serve(built_site)
+
+
+@pytest.fixture(scope="module")
+def vault_url(vault_site):
+    yield from serve(vault_site[0])
+
+
+@pytest.fixture(scope="module")
+def browser():
+    need_chromium()
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh page that records every URL it requests (``page.requested``)."""
+    context = browser.new_context()
+    page = context.new_page()
+    page.requested = []
+    page.on("request", lambda request: page.requested.append(request.url))
+    yield page
+    context.close()

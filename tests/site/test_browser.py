@@ -2,85 +2,15 @@
 
 from __future__ import annotations
 
-import functools
 import os
 import re
-import shutil
-import threading
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlparse
 
 import pytest
+from browsing import SHOTS
+from browsing import assert_only_loopback as _assert_only_loopback
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
-LOOPBACK = {"127.0.0.1", "localhost"}
-
-
-def _need_chromium():
-    if os.path.exists(CHROMIUM):
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"Chromium is required in CI but {CHROMIUM} is missing (.ci/run installs Debian's chromium)")
-    pytest.skip(f"Chromium not found at {CHROMIUM}: install Debian's 'chromium' package to run browser tests")
-
-
-class _QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
-def _serve(directory):
-    """Serve ``directory`` on a free loopback port; yields its base URL."""
-    handler = functools.partial(_QuietHandler, directory=str(directory))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-
-
-@pytest.fixture(scope="module")
-def site_url(built_site):
-    yield from _serve(built_site)
-
-
-@pytest.fixture(scope="module")
-def vault_url(vault_site):
-    yield from _serve(vault_site[0])
-
-
-@pytest.fixture(scope="module")
-def browser():
-    _need_chromium()
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context()
-    page = context.new_page()
-    page.requested = []
-    page.on("request", lambda request: page.requested.append(request.url))
-    yield page
-    context.close()
-
-
-def _assert_only_loopback(page):
-    foreign = [u for u in page.requested if urlparse(u).scheme in {"http", "https", "ws", "wss"}
-               and urlparse(u).hostname not in LOOPBACK]
-    assert foreign == [], f"the page contacted other hosts: {foreign}"
-    assert page.requested, "no request was recorded at all"
 
 
 @pytest.mark.parametrize("lang_prefix", ["", "/en"])
@@ -172,9 +102,6 @@ def test_figure_text_is_at_least_10px_wide_and_narrow(browser, site_url, width, 
     context.close()
     assert len(measured) >= 6, measured  # every note with a figure was measured
     assert min(measured.values()) >= 10, measured
-
-
-SHOTS = os.environ.get("SCREENSHOT_DIR")  # set it to keep the screenshots, to look at them
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])

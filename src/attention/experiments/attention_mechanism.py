@@ -8,6 +8,7 @@ import numpy as np
 from ..naive import naive_attention
 from ..scaled_dot_product import scaled_dot_product_attention
 from .plotting import pyplot, save
+from .widgets import embed
 
 #: The source note's example: one query, two key-value pairs, d_k = 3.
 Q = np.array([[1, 0, 1]])  # (L, E)
@@ -58,6 +59,63 @@ def figure(*, lang: str = "en", factors=(1, 40)):
     fig.suptitle(t["title"])
     fig.tight_layout()
     return fig
+
+
+#: The attention-map widget's sentence, one token per entry, and how many trailing tokens its
+#: "padding" toggle masks.
+SENTENCE = {"en": ["The", "cat", "sat", "on", "the", "mat", "because", "it", "was", "tired"],
+            "zh": ["猫", "坐", "在", "垫子", "上", "因为", "它", "累", "了"]}
+PADDING = 2
+WIDGET_TEXT = {
+    "en": {"map_caption": "Click a word (or use the arrow keys) to see where it attends. Turn on the causal mask, "
+                          "pad the last two words, or fully mask the selected row, and watch the weights change.",
+           "tokens": "query tokens", "causal": "causal mask", "pad": f"pad the last {PADDING} tokens",
+           "fullmask": "fully mask this row",
+           "map": "attention weights, one row per query; darker = larger, relative to the largest",
+           "row": "weights of the selected query",
+           "rule": "A fully masked row has no key to attend to: its weights (and its output) are 0, "
+                   "the rule every function of the package follows.",
+           "source_caption": "Edit any number of Q, K or V. Then press ×40: the naive formula overflows "
+                             "(NaN) while the stable one still gives the right answer. Reset restores the "
+                             "source note's example.",
+           "scores": "scores QKᵀ", "scaled": "scaled scores QKᵀ/√3", "weights": "weights (stable softmax)",
+           "output": "output (stable)", "naive": "output (naive formula)", "reset": "reset"},
+    "zh": {"map_caption": "点击一个词（或用方向键）查看它把注意力放在哪里。打开因果掩码、把最后两个词当作填充，"
+                          "或把选中的这一行完全屏蔽，看权重怎样变化。",
+           "tokens": "查询词元", "causal": "因果掩码", "pad": f"把最后 {PADDING} 个词元当作填充",
+           "fullmask": "完全屏蔽这一行", "map": "注意力权重，每个查询一行；颜色越深权重越大（相对于最大的那个）",
+           "row": "选中查询的权重",
+           "rule": "完全被屏蔽的行没有可以关注的键：它的权重（和输出）都是 0，本库的每个函数都遵循这条规则。",
+           "source_caption": "可以修改 Q、K、V 中的任意数字。然后按 ×40：原始公式溢出（NaN），稳定版仍然给出"
+                             "正确答案。“重置”恢复原笔记的例子。",
+           "scores": "分数 QKᵀ", "scaled": "缩放后的分数 QKᵀ/√3", "weights": "权重（稳定的 softmax）",
+           "output": "输出（稳定版）", "naive": "输出（原始公式）", "reset": "重置"},
+}
+
+
+def map_state(*, lang: str = "en", d: int = 8, seed: int = 0) -> dict:
+    """The attention-map widget's inputs: Q and K of the sentence's tokens from a fixed random
+    projection of fixed random embeddings (nothing is trained; the widget is about masks)."""
+    tokens = SENTENCE[lang]
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((len(tokens), d))  # (L, d) token embeddings
+    W_q, W_k = rng.standard_normal((2, d, d)) / d**0.25  # (d, d) each: rows neither uniform nor one-hot
+    t = WIDGET_TEXT[lang]
+    labels = {key: t[key] for key in ("tokens", "causal", "pad", "fullmask", "map", "row", "rule")}
+    return {"tokens": tokens, "Q": X @ W_q, "K": X @ W_k, "pad": PADDING, "selected": tokens.index(
+        "it" if lang == "en" else "它"), "labels": labels}
+
+
+def map_widget(*, lang: str = "en") -> str:
+    return embed("attention-map", map_state(lang=lang), WIDGET_TEXT[lang]["map_caption"])
+
+
+def source_widget(*, lang: str = "en", factor: int = 40) -> str:
+    """The source note's Q, K and V in editable grids; the ×factor button overflows the naive formula."""
+    t = WIDGET_TEXT[lang]
+    labels = {key: t[key] for key in ("scores", "scaled", "weights", "output", "naive", "reset")}
+    return embed("source-example", {"Q": Q, "K": K, "V": V, "factor": factor, "labels": labels},
+                 t["source_caption"])
 
 
 def _run(args) -> int:

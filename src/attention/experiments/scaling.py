@@ -17,6 +17,7 @@ import numpy as np
 from ..backward import sdpa_backward, softmax_backward
 from ..softmax import softmax
 from .plotting import WIDTH, pyplot, save
+from .widgets import embed
 
 #: Scale factors as functions of d_k, by name.
 SCALES = {
@@ -126,10 +127,15 @@ def row_statistics(scores: np.ndarray, v: np.ndarray, grad_out: np.ndarray) -> t
     of the gradient reaching the scores when ``grad_out (R, 1, Ev)`` flows back through ``v (R, S, Ev)``."""
     p = softmax(scores)  # (R, 1, S)
     grad_scores = softmax_backward(p, grad_out @ v.transpose(0, 2, 1))  # (R, 1, S)
+    return float(entropy(p).mean()), float(p.max(-1).mean()), float(np.linalg.norm(grad_scores, axis=-1).mean())
+
+
+def entropy(p: np.ndarray) -> np.ndarray:
+    """Softmax entropy over the last axis, divided by its largest value log(S): 1 for uniform
+    weights, 0 for one-hot ones."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        plogp = np.where(p > 0, p * np.log(p), 0.0)  # (R, 1, S)
-    entropy = float(-plogp.sum(-1).mean() / math.log(scores.shape[-1]))
-    return entropy, float(p.max(-1).mean()), float(np.linalg.norm(grad_scores, axis=-1).mean())
+        plogp = np.where(p > 0, p * np.log(p), 0.0)  # (..., S)
+    return -plogp.sum(-1) / math.log(p.shape[-1])  # (...)
 
 
 @functools.lru_cache(maxsize=4)
@@ -193,6 +199,64 @@ def figure(results=None, *, lang: str = "en"):
     handles, names = axes[0].get_legend_handles_labels()
     fig.legend(handles, names, title=labels["scale"], ncols=3, loc="upper center")
     return fig
+
+
+#: Keys of the widget's one row.
+WIDGET_KEYS = 16
+WIDGET_TEXT = {
+    "en": {"caption": "Move the sliders to change d_k and the scale: the bars are one query's weights over "
+                      "16 keys. Unscaled, they collapse onto one key as d_k grows, and the Jacobian's norm "
+                      "(how much gradient gets through) collapses with them; with 1/√d_k they stay put.",
+           "dk": "d_k", "scale": "scale", "weights": "the weights of one query over 16 keys", "keys": "keys",
+           "entropy": "entropy (normalised)", "jacobian": "‖softmax Jacobian‖", "max": "largest weight",
+           "scales": {"1": "none (1)", "1/sqrt(d_k)": "1/√d_k", "1/d_k": "1/d_k"},
+           "headers": ["d_k", "scale", "entropy (norm.)", "‖J‖", "max weight"]},
+    "zh": {"caption": "拖动两个滑块改变 d_k 和缩放方式：柱子是一个查询在 16 个键上的权重。不缩放时，d_k 越大，"
+                      "权重越集中到一个键上，雅可比矩阵的范数（能传回多少梯度）也随之塌缩；用 1/√d_k 缩放则基本不变。",
+           "dk": "d_k", "scale": "缩放", "weights": "一个查询在 16 个键上的权重", "keys": "键",
+           "entropy": "熵（归一化）", "jacobian": "‖softmax 雅可比矩阵‖", "max": "最大权重",
+           "scales": {"1": "不缩放 (1)", "1/sqrt(d_k)": "1/√d_k", "1/d_k": "1/d_k"},
+           "headers": ["d_k", "缩放", "熵（归一化）", "‖J‖", "最大权重"]},
+}
+
+
+def widget_scores(d_k: int, *, seed: int = 0) -> np.ndarray:
+    """The widget's row: the unscaled scores (WIDGET_KEYS,) of one query q ~ N(0, 1) with keys ~ N(0, 1)."""
+    rng = np.random.default_rng([seed, d_k, 1])
+    q = rng.standard_normal(d_k)  # (E,)
+    k = rng.standard_normal((WIDGET_KEYS, d_k))  # (S, E)
+    return k @ q  # (S,)
+
+
+def widget_row(d_k: int, scale: str, *, seed: int = 0) -> dict:
+    """What the widget shows for one (d_k, scale): normalised entropy, the Frobenius norm of the
+    softmax Jacobian diag(p) - p pᵀ, and the largest weight."""
+    p = softmax(SCALES[scale](d_k) * widget_scores(d_k, seed=seed))  # (S,)
+    return {"entropy": float(entropy(p)), "jacobian": float(np.linalg.norm(np.diag(p) - np.outer(p, p))),
+            "max": float(p.max())}
+
+
+def widget_table(*, lang: str = "en", d_ks=(4, 64, 1024)) -> str:
+    """The widget's values at ``d_ks`` for every scale, as the widget prints them (3 decimals)."""
+    t = WIDGET_TEXT[lang]
+    lines = ["| " + " | ".join(t["headers"]) + " |", "|" + "---:|" * len(t["headers"])]
+    for d_k in d_ks:
+        for scale in SCALES:
+            row = widget_row(d_k, scale)
+            lines.append(f"| {d_k} | {t['scales'][scale]} | {row['entropy']:.3f} | {row['jacobian']:.3f} "
+                         f"| {row['max']:.3f} |")
+    return "\n".join(lines)
+
+
+def widget(*, lang: str = "en") -> str:
+    """The scale-and-temperature widget: the raw scores of every d_k and each scale's factors."""
+    t = WIDGET_TEXT[lang]
+    state = {"dks": D_KS, "raw": [widget_scores(d_k) for d_k in D_KS], "dk_index": D_KS.index(64),
+             "scales": [{"name": name, "label": t["scales"][name], "factors": [f(d_k) for d_k in D_KS]}
+                        for name, f in SCALES.items()],
+             "scale_index": list(SCALES).index("1/sqrt(d_k)"),
+             "labels": {key: t[key] for key in ("dk", "scale", "weights", "keys", "entropy", "jacobian", "max")}}
+    return embed("scaling", state, t["caption"])
 
 
 def _run(args) -> int:

@@ -1,0 +1,294 @@
+/* The notes' interactive widgets. Each root element carries data-widget="<name>" and a JSON
+ * state (inputs and labels in the page's language) written by the package when the site is
+ * built; the numbers come from AttentionCore (attention-core.js). Vanilla JS and SVG, no request.
+ */
+(function () {
+  "use strict";
+  var core = window.AttentionCore;
+  var SVG = "http://www.w3.org/2000/svg";
+
+  function h(tag, attrs, children) {  // an HTML element
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) {
+      if (k === "text") node.textContent = attrs[k];
+      else node.setAttribute(k, attrs[k]);
+    });
+    (children || []).forEach(function (c) { node.appendChild(c); });
+    return node;
+  }
+
+  function s(tag, attrs) {  // an SVG element
+    var node = document.createElementNS(SVG, tag);
+    Object.keys(attrs || {}).forEach(function (k) {
+      if (k === "text") node.textContent = attrs[k];
+      else node.setAttribute(k, attrs[k]);
+    });
+    return node;
+  }
+
+  function fmt(x, digits) {  // fixed decimals, as the notes' tables print them (Python's f"{x:.3f}")
+    if (Number.isNaN(x)) return "NaN";
+    if (!Number.isFinite(x)) return x > 0 ? "inf" : "-inf";
+    if (Math.abs(x) >= 1e5) return x.toExponential(2);
+    var text = x.toFixed(digits);
+    return /^-0\.?0*$/.test(text) ? text.slice(1) : text;  // -0.000 reads as 0.000
+  }
+
+  function vector(xs, digits) {
+    return "[" + xs.map(function (x) { return fmt(x, digits); }).join(", ") + "]";
+  }
+
+  function readout(label, name) {  // "label: value", the value in a span the widget updates
+    var out = h("span", { "data-out": name });
+    return { row: h("div", { class: "widget-readout" }, [h("span", { text: label + ": " }), out]), out: out };
+  }
+
+  /* 1. Scale and temperature: one row's weights as d_k and the scale change. */
+  function scaling(root, st) {
+    var L = st.labels;
+    var dkOut = h("output", { "data-out": "dk" });
+    var slider = h("input", { type: "range", min: "0", max: String(st.dks.length - 1), step: "1",
+                              value: String(st.dk_index), "aria-label": L.dk, "data-control": "dk" });
+    var scaleOut = h("output", { "data-out": "scale" });
+    var scaleSlider = h("input", { type: "range", min: "0", max: String(st.scales.length - 1), step: "1",
+                                   value: String(st.scale_index), "aria-label": L.scale, "data-control": "scale" });
+    var bars = s("svg", { viewBox: "0 0 320 130", class: "widget-bars", role: "img", "aria-label": L.weights });
+    var entropy = readout(L.entropy, "entropy"), jac = readout(L.jacobian, "jacobian"), top = readout(L.max, "max");
+    root.appendChild(h("div", { class: "widget-controls" }, [
+      h("label", { class: "widget-slider" }, [h("span", { text: L.dk + " = " }), dkOut, slider]),
+      h("label", { class: "widget-slider" }, [h("span", { text: L.scale + ": " }), scaleOut, scaleSlider]),
+    ]));
+    root.appendChild(bars);
+    root.appendChild(h("div", { class: "widget-readouts" }, [entropy.row, jac.row, top.row]));
+
+    function update() {
+      var i = Number(slider.value);
+      var k = Number(scaleSlider.value);
+      var factor = st.scales[k].factors[i];
+      scaleOut.textContent = st.scales[k].label;
+      scaleSlider.setAttribute("aria-valuetext", st.scales[k].label);
+      var p = core.softmax(st.raw[i].map(function (x) { return x * factor; }));
+      dkOut.textContent = String(st.dks[i]);
+      slider.setAttribute("aria-valuetext", L.dk + " = " + st.dks[i]);
+      entropy.out.textContent = fmt(core.entropy(p), 3);
+      jac.out.textContent = fmt(core.jacobianNorm(p), 3);
+      top.out.textContent = fmt(Math.max.apply(null, p), 3);
+      bars.textContent = "";
+      var w = 300 / p.length;
+      p.forEach(function (x, j) {
+        var height = 110 * x;
+        bars.appendChild(s("rect", { x: 10 + j * w + 1, y: 115 - height, width: w - 2, height: height,
+                                     class: "widget-bar", "data-weight": x }));
+      });
+      bars.appendChild(s("line", { x1: 8, x2: 312, y1: 115.5, y2: 115.5, class: "widget-axis" }));
+      bars.appendChild(s("text", { x: 160, y: 128, "text-anchor": "middle", class: "widget-small", text: L.keys }));
+    }
+    slider.addEventListener("input", update);
+    scaleSlider.addEventListener("input", update);
+    update();
+  }
+
+  /* 2. Attention map explorer: click a query token, toggle masks. */
+  function attentionMap(root, st) {
+    var L = st.labels, n = st.tokens.length, selected = st.selected;
+    var tokens = h("div", { class: "widget-tokens", role: "group", "aria-label": L.tokens });
+    var buttons = st.tokens.map(function (token, i) {
+      var b = h("button", { type: "button", class: "widget-token", "data-index": String(i), text: token });
+      b.addEventListener("click", function () { selected = i; update(); });
+      b.addEventListener("keydown", function (event) {
+        var step = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 }[event.key];
+        if (!step) return;
+        event.preventDefault();
+        selected = (i + step + n) % n;
+        update();
+        buttons[selected].focus();
+      });
+      tokens.appendChild(b);
+      return b;
+    });
+    function toggle(name, label) {
+      var input = h("input", { type: "checkbox", "data-control": name });
+      input.addEventListener("change", update);
+      return { input: input, label: h("label", { class: "widget-choice" }, [input, h("span", { text: " " + label })]) };
+    }
+    var causal = toggle("causal", L.causal), pad = toggle("pad", L.pad), full = toggle("fullmask", L.fullmask);
+    var map = s("svg", { viewBox: "0 0 " + (100 + 24 * n) + " " + (70 + 24 * n), class: "widget-map", role: "img",
+                         "aria-label": L.map });
+    var rowOut = readout(L.row, "row");
+    var note = h("p", { class: "widget-note", "data-out": "note" });
+    root.appendChild(tokens);
+    root.appendChild(h("div", { class: "widget-controls" }, [causal.label, pad.label, full.label]));
+    root.appendChild(map);
+    root.appendChild(h("div", { class: "widget-note", text: L.map }));
+    root.appendChild(h("div", { class: "widget-readouts" }, [rowOut.row]));
+    root.appendChild(note);
+
+    function update() {
+      var allowed = [];
+      for (var i = 0; i < n; i++) {
+        var row = [];
+        for (var j = 0; j < n; j++) row.push(!(pad.input.checked && j >= n - st.pad) && !(full.input.checked && i === selected));
+        allowed.push(row);
+      }
+      var result = core.attention(st.Q, st.K, st.Q, { allowed: allowed, causal: causal.input.checked });
+      var weights = result.weights;
+      buttons.forEach(function (b, j) {
+        var w = weights[selected][j];
+        b.setAttribute("aria-pressed", j === selected ? "true" : "false");
+        b.style.setProperty("--weight", String(w));
+        b.setAttribute("title", fmt(w, 3));
+        b.classList.toggle("widget-padded", pad.input.checked && j >= n - st.pad);
+      });
+      rowOut.out.textContent = st.tokens[selected] + " → " + weights[selected].map(function (w, j) {
+        return st.tokens[j] + " " + fmt(w, 3);
+      }).join(", ");
+      note.textContent = full.input.checked ? L.rule : "";
+      map.textContent = "";
+      var x0 = 64, y0 = 66;  // room for the row labels on the left and the column labels on top
+      st.tokens.forEach(function (token, k) {
+        map.appendChild(s("text", { x: x0 - 4, y: y0 + 24 * k + 16, "text-anchor": "end", class: "widget-small", text: token }));
+        map.appendChild(s("text", { x: 0, y: 0, class: "widget-small", text: token,
+                                    transform: "translate(" + (x0 + 24 * k + 14) + "," + (y0 - 4) + ") rotate(-50)" }));
+      });
+      var top = Math.max.apply(null, [].concat.apply([], weights).filter(Number.isFinite).concat([1e-12]));
+      weights.forEach(function (row, r) {
+        row.forEach(function (w, c) {  // darker = larger, relative to the largest weight on the map
+          map.appendChild(s("rect", { x: x0 + 24 * c, y: y0 + 24 * r, width: 23, height: 23, class: "widget-cell",
+                                      "fill-opacity": 0.06 + 0.94 * (w / top), "data-weight": w }));
+        });
+      });
+      map.appendChild(s("rect", { x: x0 - 1, y: y0 - 1 + 24 * selected, width: 24 * n + 1, height: 25,
+                                  class: "widget-selected" }));
+    }
+    update();
+  }
+
+  /* 3. The source note's example, editable; x40 shows the naive formula's overflow. */
+  function sourceExample(root, st) {
+    var L = st.labels, cells = {};
+    function grid(name, matrix) {
+      var table = h("table", { class: "widget-grid", "data-matrix": name });
+      matrix.forEach(function (row, i) {
+        var tr = h("tr");
+        row.forEach(function (x, j) {
+          var input = h("input", { type: "number", step: "any", value: String(x), "aria-label": name + "[" + i + "][" + j + "]",
+                                   "data-cell": name + "-" + i + "-" + j });
+          input.addEventListener("input", update);
+          tr.appendChild(h("td", {}, [input]));
+        });
+        table.appendChild(tr);
+      });
+      cells[name] = table;
+      return h("div", { class: "widget-matrix" }, [h("div", { class: "widget-small", text: name }), table]);
+    }
+    function read(name) {
+      return Array.prototype.map.call(cells[name].rows, function (tr) {
+        return Array.prototype.map.call(tr.querySelectorAll("input"), function (input) { return Number(input.value); });
+      });
+    }
+    function set(name, matrix) {
+      Array.prototype.forEach.call(cells[name].rows, function (tr, i) {
+        Array.prototype.forEach.call(tr.querySelectorAll("input"), function (input, j) { input.value = String(matrix[i][j]); });
+      });
+    }
+    root.appendChild(h("div", { class: "widget-controls" }, [grid("Q", st.Q), grid("K", st.K), grid("V", st.V)]));
+    var times = h("button", { type: "button", "data-control": "times", text: "×" + st.factor });
+    var reset = h("button", { type: "button", "data-control": "reset", text: L.reset });
+    times.addEventListener("click", function () {
+      ["Q", "K"].forEach(function (name) {
+        set(name, read(name).map(function (r) { return r.map(function (x) { return x * st.factor; }); }));
+      });
+      update();
+    });
+    reset.addEventListener("click", function () { set("Q", st.Q); set("K", st.K); set("V", st.V); update(); });
+    root.appendChild(h("div", { class: "widget-controls" }, [times, reset]));
+    var outs = ["scores", "scaled", "weights", "output", "naive"].map(function (name) { return readout(L[name], name); });
+    root.appendChild(h("div", { class: "widget-readouts" }, outs.map(function (o) { return o.row; })));
+
+    function update() {
+      var Q = read("Q"), K = read("K"), V = read("V");
+      var stable = core.attention(Q, K, V), naive = core.naiveAttention(Q, K, V);
+      var values = [stable.scores[0], stable.scaled[0], stable.weights[0], stable.output[0], naive.output[0]];
+      outs.forEach(function (o, i) { o.out.textContent = vector(values[i], 4); });
+    }
+    update();
+  }
+
+  /* 4. The online softmax, one key block at a time, against the dense softmax. */
+  function onlineSoftmax(root, st) {
+    var L = st.labels, step = 0;
+    var runs = st.scores.map(function (row) { return core.onlineSoftmax(row, st.values, st.block); });
+    var blocks = runs[0].steps.length;
+    var prev = h("button", { type: "button", "data-control": "prev", text: L.prev });
+    var next = h("button", { type: "button", "data-control": "next", text: L.next });
+    var reset = h("button", { type: "button", "data-control": "reset", text: L.reset });
+    var where = h("span", { class: "widget-step", "data-out": "step", "aria-live": "polite" });
+    prev.addEventListener("click", function () { step = Math.max(0, step - 1); update(); });
+    next.addEventListener("click", function () { step = Math.min(blocks, step + 1); update(); });
+    reset.addEventListener("click", function () { step = 0; update(); });
+    root.appendChild(h("div", { class: "widget-controls" }, [prev, next, reset, where]));
+    var scoresView = h("div", { class: "widget-scores" });
+    var table = h("table", { class: "widget-table" });
+    var result = h("p", { class: "widget-note", "data-out": "result" });
+    root.appendChild(scoresView);
+    root.appendChild(h("div", { class: "widget-scroll" }, [table]));
+    root.appendChild(result);
+
+    function update() {
+      where.textContent = step === 0 ? L.start : L.block.replace("{k}", step).replace("{n}", blocks)
+        .replace("{keys}", runs[0].steps[step - 1].start + "–" + (runs[0].steps[step - 1].end - 1));
+      prev.disabled = step === 0;
+      next.disabled = step === blocks;
+      scoresView.textContent = "";
+      st.scores.forEach(function (row, r) {
+        var line = h("div", { class: "widget-small" }, [h("span", { text: L.row + " " + r + ": " })]);
+        row.forEach(function (x, j) {
+          var seen = j < (step === 0 ? 0 : runs[r].steps[step - 1].end);
+          line.appendChild(h("span", { class: seen ? "widget-seen" : "widget-unseen", text: fmt(x, 1) }));
+        });
+        scoresView.appendChild(line);
+      });
+      table.textContent = "";
+      table.appendChild(h("tr", {}, [L.row, "m", "ℓ", L.factor, "a"].map(function (x) { return h("th", { text: x }); })));
+      runs.forEach(function (run, r) {
+        var state = step === 0 ? null : run.steps[step - 1];
+        var cells = state === null ? ["-inf", "0", "", vector(new Array(st.values[0].length).fill(0), 4)]
+          : [fmt(state.m, 4), fmt(state.l, 4), fmt(state.factor, 4), vector(state.a, 4)];
+        table.appendChild(h("tr", { "data-row": String(r) }, [h("td", { text: String(r) })].concat(
+          cells.map(function (x, c) { return h("td", { text: x, "data-col": ["m", "l", "factor", "a"][c] }); }))));
+      });
+      if (step < blocks) {
+        result.textContent = "";
+        return;
+      }
+      var dense = core.matmul(st.scores.map(function (row) { return core.softmax(row); }), st.values);
+      var diff = 0;
+      runs.forEach(function (run, r) {
+        run.output.forEach(function (x, e) { diff = Math.max(diff, Math.abs(x - dense[r][e])); });
+      });
+      result.textContent = L.done.replace("{online}", runs.map(function (run) { return vector(run.output, 4); }).join(", "))
+        .replace("{dense}", dense.map(function (row) { return vector(row, 4); }).join(", "))
+        .replace("{diff}", diff.toExponential(1));
+    }
+    update();
+  }
+
+  var WIDGETS = { "scaling": scaling, "attention-map": attentionMap, "source-example": sourceExample,
+                  "online-softmax": onlineSoftmax };
+
+  function mountAll() {
+    document.querySelectorAll("[data-widget]").forEach(function (root) {
+      if (root.hasAttribute("data-ready")) return;
+      var make = WIDGETS[root.getAttribute("data-widget")];
+      var data = root.querySelector("script[type='application/json']");
+      if (!make || !data) return;
+      var body = h("div", { class: "widget-body" });
+      root.appendChild(body);
+      make(body, JSON.parse(data.textContent));
+      root.setAttribute("data-ready", "");
+    });
+  }
+
+  if (typeof document$ !== "undefined") document$.subscribe(mountAll);
+  else document.addEventListener("DOMContentLoaded", mountAll);
+})();

@@ -1,0 +1,256 @@
+"""The notes' interactive widgets in Chromium: their numeric core against the numpy package, and
+each widget responding to the reader (slider, token, cell, step) in both languages, light and
+dark, at 1280 and 390 px, with no request beyond loopback, also from the offline copy."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+
+import numpy as np
+import pytest
+from browsing import SHOTS, assert_only_loopback
+
+from attention import flash_attention, naive_attention, scaled_dot_product_attention, softmax
+from attention.experiments import scaling
+
+pytestmark = pytest.mark.browser
+
+LANGS = ["", "/en"]
+PAGES = {"scaling": "notes/scaling/", "attention-map": "notes/attention-mechanism/",
+         "source-example": "notes/attention-mechanism/", "online-softmax": "notes/long-sequences/"}
+
+
+def open_widget(page, site_url, lang_prefix, name):
+    page.goto(f"{site_url}{lang_prefix}/{PAGES[name]}")
+    root = page.locator(f"[data-widget='{name}'][data-ready]")
+    root.wait_for(timeout=15_000)
+    return root, json.loads(root.locator("script[type='application/json']").text_content())
+
+
+def numbers(text: str) -> list[float]:
+    """The numbers in a readout, NaN included."""
+    return [float(x) for x in re.findall(r"NaN|-?\d+\.\d+(?:e[+-]?\d+)?", text)]
+
+
+def close(got, want, tol=1e-6) -> bool:
+    got, want = np.asarray(got, dtype=float), np.asarray(want, dtype=float)
+    return got.shape == want.shape and bool(np.all((np.isnan(got) & np.isnan(want)) | (np.abs(got - want) <= tol)))
+
+
+# --- The numeric core (attention-core.js) against the numpy package -------------------------------
+
+
+def core_cases():
+    """Inputs, and what the package computes from them."""
+    rng = np.random.default_rng(0)
+    cases = []
+    for L, S, E, Ev, causal, masked, scale in [(3, 5, 4, 2, False, False, None), (6, 4, 3, 3, True, False, None),
+                                               (4, 7, 2, 2, False, True, 0.7), (5, 5, 8, 1, False, True, None)]:
+        q, k, v = rng.standard_normal((L, E)) * 3, rng.standard_normal((S, E)), rng.standard_normal((S, Ev))
+        allowed = rng.random((L, S)) < 0.6 if masked else None
+        if masked:
+            allowed[1] = False  # a fully masked row: weights and output 0
+        out, w = scaled_dot_product_attention(q, k, v, allowed, is_causal=causal, scale=scale, return_weights=True)
+        cases.append({"Q": q.tolist(), "K": k.tolist(), "V": v.tolist(), "causal": causal, "scale": scale,
+                      "allowed": None if allowed is None else allowed.tolist(), "weights": w.tolist(),
+                      "output": out.tolist()})
+    return cases
+
+
+def test_core_attention_matches_numpy_with_masks_and_fully_masked_rows(page, site_url):
+    page.goto(f"{site_url}/")
+    cases = core_cases()
+    results = page.evaluate("""(cases) => cases.map(c => {
+        const options = { causal: c.causal, allowed: c.allowed || undefined };
+        if (c.scale !== null) options.scale = c.scale;
+        const r = AttentionCore.attention(c.Q, c.K, c.V, options);
+        return { weights: r.weights, output: r.output }; })""", cases)
+    for case, got in zip(cases, results):
+        assert close(got["weights"], case["weights"]) and close(got["output"], case["output"])
+    assert results[2]["weights"][1] == [0] * 7 and results[2]["output"][1] == [0, 0]
+
+
+def test_core_softmax_naive_and_the_overflow_of_the_source_example(page, site_url):
+    from attention.experiments.attention_mechanism import K, Q, V
+
+    page.goto(f"{site_url}/")
+    rows = [[1.0, 2.0, 3.0], [1000.0, 0.0, -1000.0], [-5.0, -5.0, -5.0], [100.0, 99.0, 0.0]]
+    got = page.evaluate("(rows) => rows.map(r => AttentionCore.softmax(r))", rows)
+    assert close(got, softmax(np.array(rows)))
+    for factor in (1, 40):
+        js = page.evaluate("([q, k, v]) => [AttentionCore.naiveAttention(q, k, v).output,"
+                           " AttentionCore.attention(q, k, v).output]",
+                           [(factor * Q).tolist(), (factor * K).tolist(), V.tolist()])
+        with np.errstate(over="ignore", invalid="ignore"):
+            naive = naive_attention(factor * Q, factor * K, V)
+        assert close(js[0], naive) and close(js[1], scaled_dot_product_attention(factor * Q, factor * K, V))
+    assert np.isnan(js[0]).all() and close(js[1], [[0.5, 0.5]])  # x40: NaN against the right answer
+
+
+def test_core_entropy_and_jacobian_match_the_package(page, site_url):
+    page.goto(f"{site_url}/")
+    for d_k in (4, 64, 1024):
+        for scale in scaling.SCALES:
+            p = softmax(scaling.SCALES[scale](d_k) * scaling.widget_scores(d_k))
+            got = page.evaluate("(p) => [AttentionCore.entropy(p), AttentionCore.jacobianNorm(p)]", p.tolist())
+            want = scaling.widget_row(d_k, scale)
+            assert close(got, [want["entropy"], want["jacobian"]])
+
+
+def test_core_online_softmax_steps_match_numpy(page, site_url):
+    page.goto(f"{site_url}/")
+    rng = np.random.default_rng(1)
+    s, v = rng.standard_normal(10) * 4, rng.standard_normal((10, 3))
+    got = page.evaluate("([s, v]) => AttentionCore.onlineSoftmax(s, v, 3)", [s.tolist(), v.tolist()])
+    for step in got["steps"]:  # the state after each block is the softmax of the keys seen so far
+        seen = slice(0, step["end"])
+        m = s[seen].max()
+        assert close(step["m"], m) and close(step["l"], np.exp(s[seen] - m).sum())
+        assert close(step["a"], np.exp(s[seen] - m) @ v[seen])
+    assert [(x["start"], x["end"]) for x in got["steps"]] == [(0, 3), (3, 6), (6, 9), (9, 10)]
+    assert close(got["output"], flash_attention(s[None], np.eye(10), v, scale=1.0, block_size=3)[0])
+
+
+# --- Each widget responds to the reader --------------------------------------------------------------
+
+
+def table_rows(page, headers: list[str]) -> list[list[str]]:
+    """The cells of the page's table with these header cells."""
+    return page.evaluate("""(h) => { const t = [...document.querySelectorAll('article table')]
+        .find(t => JSON.stringify([...t.querySelectorAll('th')].map(c => c.textContent.trim())) === JSON.stringify(h));
+        return [...t.querySelectorAll('tbody tr')].map(r => [...r.cells].map(c => c.textContent.trim())); }""",
+                         headers)
+
+
+@pytest.mark.parametrize("lang_prefix", LANGS)
+def test_scaling_widget_equals_the_notes_table_and_follows_the_slider(page, site_url, lang_prefix):
+    root, state = open_widget(page, site_url, lang_prefix, "scaling")
+    assert root.locator("rect.widget-bar").count() == scaling.WIDGET_KEYS
+    slider = root.locator("input[data-control=dk]")
+    assert root.locator("[data-out=dk]").text_content() == "64"
+    before = root.locator("[data-out=entropy]").text_content()
+    slider.focus()
+    page.keyboard.press("ArrowRight")  # the keyboard moves it
+    assert root.locator("[data-out=dk]").text_content() == "128"
+    assert root.locator("[data-out=entropy]").text_content() != before
+    shown = {}
+    for d_k in (4, 64, 1024):
+        slider.fill(str(state["dks"].index(d_k)))
+        for i, scale in enumerate(state["scales"]):
+            root.locator("input[data-control=scale]").fill(str(i))
+            assert root.locator("[data-out=scale]").text_content() == scale["label"]
+            shown[(str(d_k), scale["label"])] = [root.locator(f"[data-out={k}]").text_content()
+                                                 for k in ("entropy", "jacobian", "max")]
+    lang = "en" if lang_prefix else "zh"
+    table = {(r[0], r[1]): r[2:] for r in table_rows(page, scaling.WIDGET_TEXT[lang]["headers"])}
+    assert shown == table  # the widget shows the note's table, digit for digit
+    bars = [float(x) for x in root.locator("rect.widget-bar").evaluate_all("rs => rs.map(r => r.dataset.weight)")]
+    assert close(bars, softmax(state["scales"][-1]["factors"][-1] * np.array(state["raw"][-1])))
+    assert_only_loopback(page)
+
+
+@pytest.mark.parametrize("lang_prefix", LANGS)
+def test_attention_map_tokens_masks_and_the_fully_masked_rule(page, site_url, lang_prefix):
+    root, state = open_widget(page, site_url, lang_prefix, "attention-map")
+    Q, K, n, pad = np.array(state["Q"]), np.array(state["K"]), len(state["tokens"]), state["pad"]
+
+    def row_weights(i):
+        cells = root.locator("rect.widget-cell").evaluate_all("rs => rs.map(r => Number(r.dataset.weight))")
+        return np.array(cells).reshape(n, n)[i]
+
+    def expected(i, allowed=None, causal=False):
+        return scaled_dot_product_attention(Q, K, Q, allowed, is_causal=causal, return_weights=True)[1][i]
+
+    token = root.locator("button.widget-token")
+    token.nth(2).click()
+    assert token.nth(2).get_attribute("aria-pressed") == "true"
+    assert close(row_weights(2), expected(2))
+    token.nth(2).focus()
+    page.keyboard.press("ArrowRight")  # the keyboard moves the selection
+    assert token.nth(3).get_attribute("aria-pressed") == "true"
+    root.locator("input[data-control=causal]").check()
+    assert close(row_weights(3), expected(3, causal=True)) and not row_weights(3)[4:].any()
+    root.locator("input[data-control=causal]").uncheck()
+    root.locator("input[data-control=pad]").check()
+    allowed = np.ones((n, n), bool)
+    allowed[:, n - pad:] = False
+    assert close(row_weights(3), expected(3, allowed)) and not row_weights(3)[n - pad:].any()
+    root.locator("input[data-control=fullmask]").check()
+    allowed[3] = False
+    assert close(row_weights(3), expected(3, allowed)) and not row_weights(3).any()  # the rule: weights 0
+    assert root.locator("[data-out=note]").text_content() == state["labels"]["rule"]
+    assert_only_loopback(page)
+
+
+@pytest.mark.parametrize("lang_prefix", LANGS)
+def test_source_example_is_editable_and_x40_overflows_the_naive_formula(page, site_url, lang_prefix):
+    root, state = open_widget(page, site_url, lang_prefix, "source-example")
+    out = lambda name: numbers(root.locator(f"[data-out={name}]").text_content())  # noqa: E731
+    assert out("weights") == [0.7604, 0.2396] and out("output") == [0.4041, 0.5959]  # the note's numbers
+    assert out("naive") == out("output")
+    root.locator("button[data-control=times]").click()
+    assert np.isnan(out("naive")).all() and out("output") == [0.5, 0.5]
+    Q, K = 40 * np.array(state["Q"]), 40 * np.array(state["K"])
+    assert close(out("scaled"), (Q @ K.T / np.sqrt(3))[0], 5e-5)  # the note's 1847.5
+    root.locator("button[data-control=reset]").click()
+    root.locator("input[data-cell=Q-0-1]").fill("2")  # edit a cell: everything follows
+    q = np.array([[1.0, 2.0, 1.0]])
+    out_np, w_np = scaled_dot_product_attention(q, np.array(state["K"]), np.array(state["V"]), return_weights=True)
+    assert close(out("weights"), w_np[0], 5e-5) and close(out("output"), out_np[0], 5e-5)
+    assert_only_loopback(page)
+
+
+@pytest.mark.parametrize("lang_prefix", LANGS)
+def test_online_softmax_steps_to_the_dense_answer(page, site_url, lang_prefix):
+    root, state = open_widget(page, site_url, lang_prefix, "online-softmax")
+    s, v, block = np.array(state["scores"]), np.array(state["values"]), state["block"]
+    nxt = root.locator("button[data-control=next]")
+    assert root.locator("button[data-control=prev]").is_disabled()
+    for k in range(1, s.shape[1] // block + 1):
+        nxt.click()
+        seen = s[:, : k * block]
+        m = seen.max(axis=1)
+        for r in range(s.shape[0]):
+            cell = lambda col: root.locator(f"tr[data-row='{r}'] td[data-col={col}]").text_content()  # noqa: B023, E731
+            assert close(float(cell("m")), m[r], 5e-5)
+            assert close(float(cell("l")), np.exp(seen[r] - m[r]).sum(), 5e-5)
+    assert nxt.is_disabled()
+    result = root.locator("[data-out=result]").text_content()
+    dense = softmax(s) @ v
+    assert close(numbers(result)[: dense.size * 2], np.concatenate([dense.ravel(), dense.ravel()]), 5e-5)
+    assert_only_loopback(page)
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("width", [1280, 390])
+@pytest.mark.parametrize("lang_prefix", LANGS)
+def test_widgets_fit_the_screen_in_both_schemes(browser, site_url, scheme, width, lang_prefix):
+    context = browser.new_context(viewport={"width": width, "height": 900}, color_scheme=scheme)
+    page = context.new_page()
+    for name, note in PAGES.items():
+        page.goto(f"{site_url}{lang_prefix}/{note}")
+        if scheme == "dark":  # what the palette toggle does
+            page.evaluate("() => document.body.setAttribute('data-md-color-scheme', 'slate')")
+        root = page.locator(f"[data-widget='{name}'][data-ready]")
+        root.wait_for(timeout=15_000)
+        box = root.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= width, (name, box)
+        caption, label = root.locator(".widget-caption"), root.locator("label, button").first
+        assert caption.text_content().strip() and label.is_visible()
+        colors = root.evaluate("""r => [getComputedStyle(r).color, getComputedStyle(document.body).backgroundColor]""")
+        text, background = ([int(c) for c in re.findall(r"\d+", x)[:3]] for x in colors)
+        assert abs(sum(text) - sum(background)) > 300, (name, scheme, colors)  # text stands out on the page
+        if SHOTS:
+            root.screenshot(path=os.path.join(SHOTS, f"widget-{name}-{(lang_prefix or '/zh')[1:]}-{width}-{scheme}.png"))
+    context.close()
+
+
+@pytest.mark.parametrize("name", list(PAGES))
+def test_widgets_work_in_the_offline_copy(page, offline_site, name):
+    note = offline_site / PAGES[name].rstrip("/")
+    page.goto(note.with_suffix(".html").as_uri())
+    page.locator(f"[data-widget='{name}'][data-ready]").wait_for(timeout=15_000)
+    assert page.locator(f"[data-widget='{name}'] .widget-body *").count() > 5
+    assert [u for u in page.requested if not u.startswith("file://")] == []
