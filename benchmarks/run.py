@@ -42,7 +42,6 @@ import datetime as dt
 import json
 import os
 import platform
-import re
 import subprocess
 import sys
 import time
@@ -366,36 +365,9 @@ def summarise(runs: list[dict]) -> dict:
             **{key: float(np.median([run[key] for run in runs])) for key in ratios}, "runs": runs}
 
 
-#: The CPU flags recorded: the SIMD levels numpy's, OpenBLAS's and torch's kernels choose between.
-SIMD_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512_bf16", "avx512_fp16", "amx_tile")
-
-
-def cpu_info() -> dict:
-    """Vendor, model name and SIMD flags of this CPU, from /proc/cpuinfo (Linux)."""
-    fields = {}
-    try:
-        with open("/proc/cpuinfo") as lines:
-            for line in lines:
-                key, _, value = line.partition(":")
-                fields.setdefault(key.strip(), value.strip())
-    except OSError:
-        pass
-    flags = set(fields.get("flags", "").split())
-    return {"vendor": fields.get("vendor_id", platform.machine()),
-            "cpu": fields.get("model name", platform.processor()), "flags": [f for f in SIMD_FLAGS if f in flags]}
-
-
-def cpu_slug(info: dict) -> str:
-    """A file name for this machine's results: vendor, model family, best SIMD level, cores."""
-    vendor = {"GenuineIntel": "intel", "AuthenticAMD": "amd"}.get(info["vendor"], info["vendor"].lower())
-    words = [w for w in re.split(r"[^a-z0-9]+", info["cpu"].lower())
-             if w and w not in {vendor, "r", "tm", "processor", "cpu", "core"}]
-    simd = next((level for level in ("avx512", "avx2", "avx") if any(f.startswith(level) for f in info["flags"])),
-                "generic")
-    return "-".join([vendor, *words[:1], simd, f"{info['cores']}core"])
-
-
 def machine() -> dict:
+    from attention.experiments.benchmark_results import cpu_info
+
     info = {**cpu_info(), "cores": os.cpu_count(), "python": platform.python_version(), "numpy": np.__version__,
             "date": dt.date.today().isoformat(), "load_avg_1min": os.getloadavg()[0]}
     try:
@@ -492,6 +464,8 @@ def main(argv=None) -> int:
     if "torch" in impls:
         report["separate"] = separate(1 if args.quick else args.separate, 3 if args.quick else args.calls)
     if args.out is None:
+        from attention.experiments.benchmark_results import cpu_slug
+
         args.out = HERE / "results" / f"{cpu_slug(report['machine'])}.json"
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1))

@@ -16,8 +16,9 @@ def commands():
 
 def test_every_experiment_registers_a_command():
     names = commands()
-    assert {"demo", "scaling", "long-sequences", "train-recall", "timeseries", "vision", "qk-norm"} <= set(names)
-    assert len(EXPERIMENTS) == 7
+    assert {"demo", "scaling", "long-sequences", "train-recall", "train-transformer", "scoring-functions",
+            "timeseries", "vision", "qk-norm"} <= set(names)
+    assert len(EXPERIMENTS) == 8
 
 
 @pytest.mark.parametrize("name", sorted(commands()))

@@ -4,7 +4,8 @@
 
 Compared, in order of appearance: headings (count and levels), fenced code blocks (identical,
 except that ``lang="zh"`` / ``lang="en"`` arguments may differ, so one figure block can label
-in either language), display math (each ``$$...$$``), images, and callout types. Inline math
+in either language, and mermaid diagrams compare their shape: the labels in quotes and on dotted
+edges are translation), display math (each ``$$...$$``), images, and callout types. Inline math
 (``$...$``) must match section by section as a set (any order, any count), since word order
 differs between the languages. Prose, link texts and callout titles are free to differ: they are the translation.
 """
@@ -61,7 +62,10 @@ def structure(text: str) -> list[Item]:
             while i < len(lines) and not re.match(rf"^\s*(?:>\s*)*{re.escape(marker)}\s*$", lines[i]):
                 body.append(re.sub(r"^\s*(?:>\s?)*", "", lines[i]) if line.lstrip().startswith(">") else lines[i])
                 i += 1
-            items.append(Item("code", LANG_ARG.sub("lang=LANG", info + "\n" + "\n".join(body)), start + 1))
+            code = "\n".join(body)
+            if info == "mermaid":  # the diagram's shape must match, its labels are translated
+                code = re.sub(r'"[^"]*"', '"…"', re.sub(r"-\. [^.]+ \.->", "-. … .->", code))
+            items.append(Item("code", LANG_ARG.sub("lang=LANG", info + "\n" + code), start + 1))
             i += 1
             continue
         if (m := HEADING.match(line)):

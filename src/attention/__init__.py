@@ -8,10 +8,11 @@ experiments that make the notes' tables and figures are in ``attention.experimen
 command line in ``attention.cli``, and shared internals in ``attention._internal``.
 """
 
+from .additive import additive_attention, additive_attention_backward
 from .backward import sdpa_backward, softmax_backward
 from .flash import flash_attention, flash_attention_backward
 from .gradcheck import gradcheck, numerical_gradient
-from .layers import DecoderBlock, EncoderBlock, FeedForward, layer_norm
+from .layers import DecoderBlock, EncoderBlock, FeedForward, gelu, gelu_backward, layer_norm
 from .masks import causal_mask, combine_masks, padding_mask
 from .multihead import MultiHeadAttention
 from .naive import naive_attention
@@ -20,18 +21,31 @@ from .qknorm import l2_normalize, qk_norm_attention
 from .scaled_dot_product import scaled_dot_product_attention
 from .softmax import softmax
 from .timeseries import attention_forecast, nadaraya_watson
+from .trainable import Embedding, LayerNorm, Linear, cross_entropy
+from .transformer import SelfAttention, TransformerBlock, TransformerLM
 from .vision import patch_self_attention, patchify
 
 __all__ = [
     "DecoderBlock",
+    "Embedding",
     "EncoderBlock",
     "FeedForward",
+    "LayerNorm",
+    "Linear",
     "MultiHeadAttention",
+    "SelfAttention",
+    "TransformerBlock",
+    "TransformerLM",
+    "additive_attention",
+    "additive_attention_backward",
     "attention_forecast",
     "causal_mask",
     "combine_masks",
+    "cross_entropy",
     "flash_attention",
     "flash_attention_backward",
+    "gelu",
+    "gelu_backward",
     "gradcheck",
     "l2_normalize",
     "layer_norm",

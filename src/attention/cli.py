@@ -12,10 +12,20 @@ import argparse
 import sys
 from pathlib import Path
 
-from .experiments import attention_mechanism, long_sequences, qk_norm, scaling, timeseries, transformer, vision
+from .experiments import (
+    attention_mechanism,
+    long_sequences,
+    qk_norm,
+    scaling,
+    scoring_functions,
+    timeseries,
+    transformer,
+    vision,
+)
 
 #: The experiment modules whose commands the CLI offers, in the notes' reading order.
-EXPERIMENTS = (attention_mechanism, scaling, long_sequences, transformer, timeseries, vision, qk_norm)
+EXPERIMENTS = (attention_mechanism, scaling, long_sequences, transformer, scoring_functions, timeseries, vision,
+               qk_norm)
 
 
 class Commands:

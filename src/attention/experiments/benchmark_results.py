@@ -5,8 +5,14 @@ one column per machine. Shared by the note's experiment module and the benchmark
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import os
+import platform
+import re
 from pathlib import Path
+
+import numpy as np
 
 #: Keys every results file has (older files lack the optional sections; see OPTIONAL).
 SCHEMA = {
@@ -259,3 +265,38 @@ def table(reports: list[dict], *, lang: str = "en") -> str:
                 cells.append(f"{row['status']} | ")
         lines.append(f"| {n} | {impl} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+#: The CPU flags recorded: the SIMD levels numpy's, OpenBLAS's and torch's kernels choose between.
+SIMD_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512_bf16", "avx512_fp16", "amx_tile")
+
+
+def cpu_info() -> dict:
+    """Vendor, model name and SIMD flags of this CPU, from /proc/cpuinfo (Linux)."""
+    fields = {}
+    try:
+        with open("/proc/cpuinfo") as lines:
+            for line in lines:
+                key, _, value = line.partition(":")
+                fields.setdefault(key.strip(), value.strip())
+    except OSError:
+        pass
+    flags = set(fields.get("flags", "").split())
+    return {"vendor": fields.get("vendor_id", platform.machine()),
+            "cpu": fields.get("model name", platform.processor()), "flags": [f for f in SIMD_FLAGS if f in flags]}
+
+
+def cpu_slug(info: dict) -> str:
+    """A file name for this machine's results: vendor, model family, best SIMD level, cores."""
+    vendor = {"GenuineIntel": "intel", "AuthenticAMD": "amd"}.get(info["vendor"], info["vendor"].lower())
+    words = [w for w in re.split(r"[^a-z0-9]+", info["cpu"].lower())
+             if w and w not in {vendor, "r", "tm", "processor", "cpu", "core"}]
+    simd = next((level for level in ("avx512", "avx2", "avx") if any(f.startswith(level) for f in info["flags"])),
+                "generic")
+    return "-".join([vendor, *words[:1], simd, f"{info['cores']}core"])
+
+
+def machine_summary() -> dict:
+    """What a results file says about the machine it was measured on."""
+    return {**cpu_info(), "cores": os.cpu_count(), "python": platform.python_version(), "numpy": np.__version__,
+            "date": dt.date.today().isoformat()}

@@ -13,13 +13,16 @@ logits $= o W_o + b_o$, trained by Adam on the cross-entropy.
 from __future__ import annotations
 
 import functools
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from ..backward import sdpa_backward
 from ..masks import causal_mask, combine_masks, padding_mask
 from ..scaled_dot_product import scaled_dot_product_attention
+from . import language_model as lm
 from .plotting import WIDTH, pyplot
 from .training import Run, cross_entropy, register_training, train_loop
 
@@ -214,8 +217,40 @@ def blocks_figure(*, lang: str = "en"):
     return fig
 
 
+def _train_transformer(args) -> int:
+    config = lm.Config(task=args.task, steps=args.steps or DEFAULT_STEPS[args.task], seed=args.seed,
+                       **({"batch": 32, "lr": 2e-3} if args.task == "notes-lm" else {}))
+    print(f"training a {config.layers}-layer Transformer on {config.task} for {config.steps} steps "
+          f"(seed {config.seed}) ...", file=sys.stderr)
+    result = lm.train(config, progress=lm.progress_bar(config.steps))
+    if args.out:
+        lm.save(result, args.out)
+        print(f"wrote {args.out}", file=sys.stderr)
+    if args.task == "notes-lm":
+        for prompt in ("注意力", "Attention"):
+            for temperature, text in lm.samples(result.model, prompt).items():
+                print(f"temperature {temperature}: {text!r}")
+        print(f"task=notes-lm loss={np.mean(result.losses[-50:]):.3f} steps={config.steps} "
+              f"seconds={result.seconds:.1f}")
+    else:
+        print(f"task={config.task} exact_match={result.exact_match:.3f} steps={config.steps} "
+              f"seconds={result.seconds:.1f}")
+    return 0
+
+
+#: Training steps of ``train-transformer`` by task.
+DEFAULT_STEPS = {"reverse": 600, "copy": 600, "notes-lm": 1500}
+
+
 def register(commands) -> None:
-    """Add the ``train-recall`` command."""
+    """Add the ``train-recall`` and ``train-transformer`` commands."""
     register_training(commands, "train-recall", train=train, figure=figure,
                       help="train a one-head attention model on associative recall",
                       chance=1 / Task().num_values, steps=STEPS)
+    p = commands.add("train-transformer", run=_train_transformer,
+                     help="train a decoder-only Transformer (numpy, every gradient by hand) on a task")
+    p.add_argument("--task", choices=tuple(DEFAULT_STEPS), default="reverse",
+                   help="reverse or copy digit strings of length 1-12, or a character model of the notes")
+    p.add_argument("--steps", type=int, help="training steps (default: 600 for reverse/copy, 1500 for notes-lm)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, metavar="FILE", help=f"write the results file (the note's is {lm.RESULTS})")
