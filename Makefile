@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 ASSETS := node_modules/.package-lock.json
 EXTRAS ?= docs,test
 
-.PHONY: setup serve build offline test quick lint doctest parity bench lock clean
+.PHONY: setup serve build offline test quick lint doctest parity bench mutate lock clean
 
 setup: $(STAMP) $(ASSETS)
 
@@ -54,6 +54,12 @@ doctest: $(STAMP)
 parity: setup
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[bench]'
 	$(BIN)/python -m pytest -k torch $(PYTEST_ARGS)
+
+# Mutation testing (not part of make test): installs the mutate extra (mutmut), mutates each library
+# module against its own test file and doctests, prints the table; see tools/mutate.py.
+mutate: setup
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[mutate]'
+	$(BIN)/python tools/mutate.py $(MUTATE_ARGS)
 
 # Benchmarks (not part of make test): installs the bench extra (torch==2.13.0, CPU) and writes
 # benchmarks/results/<cpu-slug>.json; see docs/{zh,en}/notes/long-sequences.md.

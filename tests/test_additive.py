@@ -59,3 +59,15 @@ def test_errors_name_the_argument():
         additive_attention(q, k, v, Wq, Wk, w, attn_mask=np.zeros((3, 4)))
     with pytest.raises(ValueError, match=r"grad_output must have the output's shape \(3, 3\)"):
         additive_attention_backward(np.ones((3, 2)), q, k, v, Wq, Wk, w)
+
+
+def test_every_argument_is_named_in_its_errors():
+    from argcheck import assert_arguments_named
+
+    a = args(np.random.default_rng(4))
+    names = ["query", "key", "value", "w_query", "w_key", "w_score"]
+    assert_arguments_named(additive_attention, a, names, min_ndims=[2, 2, 2, 2, 2, 1])
+    R = np.ones((3, 3))
+    assert_arguments_named(additive_attention_backward, [R, *a], ["grad_output"])
+    with pytest.raises(TypeError, match="^attn_mask must be bool"):
+        additive_attention(*a, attn_mask=np.array(["yes"]))

@@ -93,3 +93,26 @@ def test_bad_grad_output_shape():
     q = np.ones((2, 3))
     with pytest.raises(ValueError, match=r"grad_output must have the output's shape .* \(2, 3\), got \(3, 2\)"):
         sdpa_backward(np.ones((3, 2)), q, q, q)
+
+
+@pytest.mark.parametrize(("position", "name"), [(0, "weights"), (1, "grad_weights")])
+def test_softmax_backward_errors_name_the_argument(position, name):
+    args = [np.full(3, 1 / 3), np.ones(3)]
+    args[position] = np.ones(3, complex)
+    with pytest.raises(TypeError, match=rf"^{name} must be real"):
+        softmax_backward(*args)
+    args = [np.full(3, 1 / 3), np.ones(3)]
+    args[position] = np.float64(1.0)  # 0-d: nothing to normalise over
+    with pytest.raises(ValueError, match=rf"^{name} must have at least 1 dimensions"):
+        softmax_backward(*args)
+    with pytest.raises(ValueError, match=r"^axis 2 is out of range for weights with shape \(2, 3\)"):
+        softmax_backward(np.full((2, 3), 1 / 3), np.ones((2, 3)), axis=2)
+
+
+def test_sdpa_backward_grad_output_errors_and_gradient_dtypes():
+    q = np.ones((2, 3))
+    with pytest.raises(TypeError, match=r"^grad_output must be real"):
+        sdpa_backward(np.ones((2, 3), complex), q, q, q)
+    for dtype in (np.float16, np.float32, np.float64):
+        grads = sdpa_backward(np.ones((2, 3), dtype), *(np.ones((2, 3), dtype) for _ in range(3)))
+        assert [g.dtype for g in grads] == [np.dtype(dtype)] * 3  # the inputs' dtype, not float64

@@ -47,3 +47,23 @@ def test_padding_mask_bad_input():
         padding_mask([1.0, 2.0], 3)
     with pytest.raises(ValueError, match=r"shape \(1, 2\)"):
         padding_mask([[1, 2]], 3)
+
+
+def test_padding_mask_names_S_and_combine_masks_names_the_bad_mask():
+    from attention import combine_masks
+
+    with pytest.raises(TypeError, match="^S must be an integer"):
+        padding_mask([1], 2.5)
+    with pytest.raises(TypeError, match="^mask 2 must be bool"):
+        combine_masks(None, np.ones(2, bool), np.ones(2, complex))  # counted among all arguments, None included
+    with pytest.raises(ValueError, match=r"^masks with shapes \[\(2,\), \(3,\)\] do not broadcast$"):
+        combine_masks(np.ones(2, bool), np.ones(3, bool))
+
+
+def test_combine_masks_adds_every_float_mask_and_keeps_their_dtype():
+    from attention import combine_masks
+
+    a, b = np.array([0.0, -1.0, -2.0], np.float32), np.array([-0.5, 0.0, -1.0], np.float32)
+    out = combine_masks(np.array([True, True, False]), a, b)
+    assert out.dtype == np.float32  # not float64
+    np.testing.assert_array_equal(out, np.array([-0.5, -1.0, -np.inf], np.float32))  # a + b, and -inf

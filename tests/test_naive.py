@@ -16,3 +16,11 @@ def test_overflows_where_stable_version_does_not():
     with np.errstate(over="ignore", invalid="ignore"):
         assert np.isnan(naive_attention(q, k, v)).all()
     np.testing.assert_allclose(scaled_dot_product_attention(q, k, v), [[0.5, 0.5]])
+
+
+def test_inputs_are_computed_in_float64_and_a_single_query_may_be_1d():
+    rng = np.random.default_rng(7)
+    q, k, v = rng.standard_normal((2, 4)), rng.standard_normal((3, 4)), rng.standard_normal((3, 2))
+    out = naive_attention(q.astype(np.float32), k.astype(np.float32), v.astype(np.float32))
+    assert out.dtype == np.float64  # the source note's code works in float64
+    np.testing.assert_allclose(naive_attention(q[0], k, v), naive_attention(q, k, v)[0], rtol=1e-12)

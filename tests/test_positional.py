@@ -83,3 +83,33 @@ def test_empty_sizes():
     assert sinusoidal_encoding(0, 4).shape == (0, 4)
     assert rotary_embedding(np.zeros((0, 3, 4))).shape == (0, 3, 4)
     assert rotary_embedding(np.zeros((2, 0, 4))).shape == (2, 0, 4)
+
+
+def test_every_column_is_written_and_sizes_are_named():
+    junk = np.full((11, 10), np.nan)  # freed memory the next array of this size may reuse
+    del junk
+    pe = sinusoidal_encoding(11, 10)
+    assert np.isfinite(pe).all() and pe[3, 0] == pytest.approx(math.sin(3)) and pe[3, 1] == pytest.approx(math.cos(3))
+    with pytest.raises(ValueError, match=r"^E must be a positive even integer, got 1$"):
+        sinusoidal_encoding(4, 1)
+    with pytest.raises(ValueError, match=r"^E must be a positive integer, got 0$"):
+        sinusoidal_encoding(4, 0)
+    with pytest.raises(TypeError, match="^E must be an integer"):
+        sinusoidal_encoding(4, 2.0)
+
+
+def test_rope_rotates_pair_i_by_position_times_base_to_the_minus_2i_over_D():
+    x = np.zeros((3, 6))
+    x[:, 0::2] = 1.0  # every pair starts as (1, 0): after the rotation it is (cos a, sin a)
+    positions = np.array([0, 2, 5])
+    out = rotary_embedding(x, positions)
+    for row, p in enumerate(positions):
+        for i in range(3):
+            angle = p * 10000.0 ** (-2 * i / 6)  # the default base
+            np.testing.assert_allclose(out[row, 2 * i:2 * i + 2], [math.cos(angle), math.sin(angle)], atol=1e-12)
+    custom = rotary_embedding(x, positions, base=100.0)
+    np.testing.assert_allclose(custom[1, 2:4], [math.cos(2 / 100 ** (2 / 6)), math.sin(2 / 100 ** (2 / 6))])
+    with pytest.raises(TypeError, match="^x must be real"):
+        rotary_embedding(np.ones((2, 4), complex))
+    with pytest.raises(ValueError, match="^x must have at least 2 dimensions"):
+        rotary_embedding(np.ones(4))

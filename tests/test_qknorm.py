@@ -59,3 +59,13 @@ def test_l2_normalize():
 def test_bad_inputs(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+def test_l2_normalize_works_on_the_last_axis_of_any_rank_and_arguments_are_named():
+    from argcheck import assert_arguments_named
+
+    x = np.random.default_rng(3).standard_normal((2, 3, 4))
+    np.testing.assert_allclose(np.linalg.norm(l2_normalize(x), axis=-1), 1.0, rtol=1e-12)
+    q = np.random.default_rng(4).standard_normal((3, 4))
+    assert_arguments_named(qk_norm_attention, [q, q, q], ["query", "key", "value"], min_ndims=[2, 2, 2],
+                           temperature=2.0)

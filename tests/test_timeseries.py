@@ -55,3 +55,38 @@ def test_forecast_of_a_periodic_series_repeats_the_period():
 def test_bad_inputs(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+def test_forecast_is_its_formula_at_the_boundaries_and_with_its_defaults():
+    from attention import softmax
+
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal(40) + 5.0  # a level far from 0: the level terms matter
+    for t, window, bandwidth in ((24, 12, 0.1), (40, 12, 0.7), (10, 5, 2.0)):  # t = 2 window and t = N allowed
+        keys = np.array([x[j:j + window] for j in range(t - window)])  # (M, W)
+        query = x[t - window:t]
+        d = (((keys - keys.mean(1, keepdims=True)) - (query - query.mean())) ** 2).mean(1)
+        w = softmax(-d / (2 * bandwidth**2))
+        forecast, weights = attention_forecast(x, t, window=window, bandwidth=bandwidth)
+        np.testing.assert_allclose(weights, w, rtol=1e-12)
+        assert forecast == pytest.approx(query.mean() + w @ (x[window:t] - keys.mean(1)), rel=1e-12)
+    default, explicit = attention_forecast(x, 30), attention_forecast(x, 30, window=12, bandwidth=0.1)
+    assert default[0] == explicit[0] and np.array_equal(default[1], explicit[1])
+    with pytest.raises(ValueError, match=r"need 2 \* window <= t <= len\(values\): t=23, window=12"):
+        attention_forecast(x, 23)
+    with pytest.raises(ValueError, match=r"t=41"):
+        attention_forecast(x, 41)
+    with pytest.raises(ValueError, match="^window must be a positive integer, got 0"):
+        attention_forecast(x, 30, window=0)
+    attention_forecast(x, 30, window=1)
+    with pytest.raises(ValueError, match="^bandwidth must be a positive finite number"):
+        attention_forecast(x, 30, bandwidth=0.0)
+
+
+def test_arguments_are_named_in_errors():
+    from argcheck import assert_arguments_named
+
+    x = np.linspace(0, 1, 30)
+    assert_arguments_named(lambda v: attention_forecast(v, 24), [x], ["values"], min_ndims=[1])
+    assert_arguments_named(nadaraya_watson, [x[:3], x, x], ["x_query", "x_train", "y_train"], min_ndims=[1, 1, 1],
+                           bandwidth=0.5)

@@ -46,3 +46,26 @@ def test_cross_entropy_matches_its_formula_with_ignore_and_smoothing():
         cross_entropy(z, targets, ignore_index=9, label_smoothing=0.2)[1]],), logits)
 
 
+
+
+def test_initialisations_are_torchs_bounds_and_unit_normal_embeddings():
+    layer = Linear(64, 200, rng=rng())
+    w, bound = layer.params["weight"], 1 / 8  # uniform in +-1/sqrt(in)
+    assert np.abs(w).max() <= bound and w.min() < -0.95 * bound and w.max() > 0.95 * bound
+    table = Embedding(500, 40, rng=rng())
+    assert 0.97 < table.params["weight"].std() < 1.03 and abs(table.params["weight"].mean()) < 0.02
+
+
+def test_layer_norm_of_a_constant_row_is_finite():
+    ln = LayerNorm(4)
+    np.testing.assert_array_equal(ln.forward(np.full((2, 4), 3.0)), 0.0)  # variance 0: eps keeps it finite
+    assert np.isfinite(ln.backward(np.ones((2, 4)))).all()
+
+
+def test_cross_entropy_without_options_is_plain_and_stable_for_any_logits():
+    logits = np.array([[0.0, 0.0, 10.0], [1000.0, 0.0, -1000.0]])  # rows at very different scales
+    loss, d = cross_entropy(logits, np.array([2, 0]))
+    expected = (np.log(2 + np.exp(10.0)) - 10.0) / 2  # row 2 is certain: loss 0
+    assert loss == pytest.approx(expected, rel=1e-12) and np.isfinite(d).all()
+    np.testing.assert_allclose(d.sum(axis=-1), 0.0, atol=1e-15)
+    assert cross_entropy(logits, np.array([2, 0]), label_smoothing=0.0)[0] == loss  # no smoothing by default

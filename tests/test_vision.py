@@ -46,3 +46,17 @@ def test_patch_self_attention_finds_copies_of_a_shape():
 def test_bad_inputs(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+def test_patch_sizes_temperature_and_names_are_checked():
+    image = np.random.default_rng(5).standard_normal((8, 12))
+    with pytest.raises(ValueError):
+        patchify(image[None], 8)  # 8 divides H = 8 but not W = 12
+    with pytest.raises(ValueError, match="^temperature must be a positive finite number"):
+        patch_self_attention(image, temperature=0.0)
+    np.testing.assert_array_equal(patch_self_attention(image), patch_self_attention(image, temperature=8.0))
+    assert patch_self_attention(image, patch=2).shape == (24, 24)  # (8/2) * (12/2) patches of 2 x 2
+    with pytest.raises(TypeError, match="^image must be real"):
+        patch_self_attention(image.astype(complex))
+    with pytest.raises(ValueError, match="^image must have at least 2 dimensions"):
+        patch_self_attention(image[0])

@@ -1,0 +1,136 @@
+"""Mutation testing: how many wrong programs does each library module's own test file catch?
+
+    make mutate                              # every library module; or:
+    .venv/bin/python tools/mutate.py softmax masks --children 2
+
+For each module, mutmut (the ``mutate`` extra) mutates ``src/attention/<module>.py`` (plus the
+internals only that module uses, see ``OWNED``) and runs, for every mutant, the module's own
+tests: ``tests/test_<module>.py`` and the module's doctests. Each module works in its own copy of
+the repository under ``.mutate/<module>/``, so modules can run in parallel (``--jobs``).
+
+A mutant is *killed* when a test fails (or it times out); it *survives* when every test passes,
+or when no test runs its code. Survivors that change nothing observable (equivalent) or only
+speed are listed, each with a one-line reason, in ``tools/mutants.txt``; every other survivor is
+printed as *unexplained*, with its diff. The table at the end gives, per module, killed /
+generated and the share; the exit status is 1 when a module is below ``--target`` (90%) or has
+unexplained survivors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "src" / "attention"
+KNOWN = ROOT / "tools" / "mutants.txt"
+#: Internal modules mutated together with the public module whose tests check them.
+OWNED: dict[str, list[str]] = {}
+KILLED = {1, 3, 24, -24, 36, 152, 255}  #: mutmut's exit codes for a failing test or a timeout
+SURVIVED = {0, 5, 33}  #: all tests pass, or no test covers the mutant
+
+
+def library_modules() -> list[str]:
+    """The public library modules: every ``src/attention/<m>.py`` with a ``tests/test_<m>.py``."""
+    return sorted(p.stem for p in PACKAGE.glob("*.py")
+                  if not p.stem.startswith("_") and p.stem != "cli" and (ROOT / "tests" / f"test_{p.stem}.py").exists())
+
+
+def prepare(module: str, work: Path) -> Path:
+    """A copy of the repository for ``module``, with a ``[tool.mutmut]`` section that mutates it alone."""
+    here = work / module
+    shutil.rmtree(here, ignore_errors=True)
+    here.mkdir(parents=True)
+    shutil.copytree(ROOT / "src", here / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    shutil.copytree(ROOT / "tests", here / "tests", ignore=shutil.ignore_patterns("__pycache__", "site"))
+    files = [f"src/attention/{m}.py" for m in [module, *OWNED.get(module, [])]]
+    config = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    config = re.sub(r"^pythonpath = .*$", "pythonpath = []", config, flags=re.M)  # tests/site is not copied
+    config += ("\n[tool.mutmut]\n"
+               'source_paths = ["src"]\n'
+               f"only_mutate = {json.dumps(files)}\n"
+               f"pytest_add_cli_args_test_selection = {json.dumps([f'tests/test_{module}.py', *files])}\n"
+               'pytest_add_cli_args = ["-x", "-q", "-p", "no:cacheprovider"]\n')
+    (here / "pyproject.toml").write_text(config, encoding="utf-8")
+    return here
+
+
+def run(module: str, work: Path, children: int) -> dict:
+    """Run mutmut for ``module``; returns counts and the survivors' names."""
+    here = prepare(module, work)
+    with open(here / "run.log", "w", encoding="utf-8") as log:
+        subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", str(children)], cwd=here,
+                       stdout=log, stderr=subprocess.STDOUT, check=False)
+    codes = {}
+    for meta in (here / "mutants" / "src" / "attention").rglob("*.meta"):
+        codes |= json.loads(meta.read_text(encoding="utf-8"))["exit_code_by_key"]
+    killed = sorted(name for name, code in codes.items() if code in KILLED)
+    survived = sorted(name for name, code in codes.items() if code in SURVIVED)
+    other = sorted(name for name in codes if name not in killed and name not in survived)
+    return {"module": module, "generated": len(codes), "killed": len(killed), "survived": survived, "other": other,
+            "dir": here}
+
+
+def known_survivors() -> dict[str, str]:
+    """``tools/mutants.txt``: one survivor per line, ``<mutant name>  <reason>``; # comments."""
+    out = {}
+    for line in KNOWN.read_text(encoding="utf-8").splitlines() if KNOWN.exists() else []:
+        line = line.split("#", 1)[0].strip() if line.lstrip().startswith("#") else line.strip()
+        if line:
+            name, _, reason = line.partition(" ")
+            out[name] = reason.strip()
+    return out
+
+
+def diff(result: dict, name: str) -> str:
+    show = subprocess.run([sys.executable, "-m", "mutmut", "show", name], cwd=result["dir"], capture_output=True,
+                          text=True, check=False)
+    return "\n".join(line for line in show.stdout.splitlines() if line.startswith(("+", "-")) and
+                     not line.startswith(("+++", "---")))
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("modules", nargs="*", help="library modules (default: all)")
+    parser.add_argument("--jobs", type=int, default=1, help="modules run at the same time")
+    parser.add_argument("--children", type=int, default=None, help="mutmut workers per module (default: cores)")
+    parser.add_argument("--target", type=float, default=0.9, help="least share of mutants killed per module")
+    parser.add_argument("--work", type=Path, default=ROOT / ".mutate")
+    args = parser.parse_args(argv)
+    modules = args.modules or library_modules()
+    unknown = sorted(set(modules) - set(library_modules()))
+    if unknown:
+        parser.error(f"not library modules with a test file: {unknown}")
+    children = args.children or max(1, (__import__("os").cpu_count() or 2) // args.jobs)
+
+    def one(module):
+        print(f"mutating {module} ...", file=sys.stderr, flush=True)
+        result = run(module, args.work, children)
+        print(f"  {module}: {result['killed']}/{result['generated']} killed", file=sys.stderr, flush=True)
+        return result
+
+    with ThreadPoolExecutor(args.jobs) as pool:
+        results = list(pool.map(one, modules))
+    known, failed = known_survivors(), False
+    rows = ["| module | killed / generated | killed | explained survivors | unexplained |", "|---|---:|---:|---:|---:|"]
+    for r in results:
+        explained = [n for n in r["survived"] if n in known]
+        unexplained = [n for n in r["survived"] if n not in known] + r["other"]
+        share = r["killed"] / r["generated"] if r["generated"] else 1.0
+        failed |= share < args.target or bool(unexplained)
+        rows.append(f"| {r['module']} | {r['killed']} / {r['generated']} | {share:.0%} | {len(explained)} "
+                    f"| {len(unexplained)} |")
+        for name in unexplained:
+            print(f"\nunexplained survivor {name}:\n{diff(r, name)}")
+    print("\n" + "\n".join(rows))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
