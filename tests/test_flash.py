@@ -425,6 +425,24 @@ def test_far_below_max_key_in_float32_is_exact(position):
         assert np.abs(out - ref).max() <= 4 * dense_error + 1e-6
 
 
+def test_a_first_key_scoring_1e9_in_float32_is_not_lost():
+    # Found by a random search (mutation testing's hypothesis run): query 4's scores are
+    # [1.16e9, 1.4e5, 1.8e5, 1.6, -235]. Its first reference was q.k_0 from a matrix-vector product;
+    # the tile's matrix product rounds the same score differently, by about 100 (float32's eps
+    # times 1e9), so every e**(s - r) of the row underflowed and it came out 0 instead of v_0.
+    q = np.array([[92.32505, 135.5647], [48.018074, 15.086502], [-99.256195, 99.235985],
+                  [-10.065917, -51.34895], [-121.97881, 142.10143]], np.float32)  # (L, E)
+    k = np.array([[1.5671478e06, 9.48696e06], [-2.092165e03, -8.4094519e02], [4.1748547e02, 1.599587e03],
+                  [-4.0595061e-03, 8.0603594e-03], [5.4120088e-01, -1.1872038e00]], np.float32)  # (S, E)
+    v = np.random.default_rng(43).standard_normal((5, 3)).astype(np.float32)
+    expected = sdpa(q, k, v, scale=1.0)
+    np.testing.assert_allclose(expected[4], v[0], rtol=1e-6)
+    for block_size in (1, 2, 5, None):
+        np.testing.assert_allclose(flash_attention(q, k, v, scale=1.0, block_size=block_size), expected,
+                                   rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(flash_attention(q, k, v, is_causal=True, scale=1.0)[4], v[0], rtol=1e-6)
+
+
 def test_huge_first_score_gap_in_float64_is_exact():
     # The issue's case: scores -5e14, -1.23, 0 and 0.537; computing them as q.k - r against the first
     # reference -5e14 rounds them to multiples of 1/16 (2.4828 instead of 2.4724).
@@ -460,11 +478,24 @@ def test_property_blocked_error_within_a_small_multiple_of_the_dense_error(case)
     (q, k, v), mask, causal, scale, (query_block, key_block) = case
     ref = longdouble_reference(q, k, v, mask, causal, scale)
     dense_error = np.abs(dense(q, k, v, mask, is_causal=causal, scale=scale) - ref).max()
-    floor = 8 * np.finfo(q.dtype).eps * max(1.0, float(np.abs(v).max()))
+    # Row by row, the blocked path may add one rounding the dense form does not have: it computes
+    # q.k - r in one product, off by up to (E + 2) eps |r| on top of q.k's own rounding, and its
+    # reference r is a score the row has, so |r| <= m, the row's largest allowed |score|.
+    eps, E = np.finfo(q.dtype).eps, q.shape[-1]
+    m = np.abs(np.where(allowed_pairs(mask, causal, *q.shape[:1], *k.shape[:1]),
+                        (1 / np.sqrt(E) if scale is None else scale) * (q.astype(np.float64) @ k.T.astype(np.float64)),
+                        0)).max(axis=-1)  # (L,)
+    floor = 8 * eps * max(1.0, float(np.abs(v).max())) * (1 + (E + 2) * m)  # (L,)
     prob = prepare(q, k, v, mask, causal, scale)
     for out in (blocked.blocked_attention(prob, key_block=key_block, query_block=query_block),
                 flash_attention(q, k, v, mask, is_causal=causal, scale=scale)):
-        assert np.abs(out - ref).max() <= 4 * dense_error + floor
+        assert (np.abs(out - ref).max(axis=-1) <= 4 * dense_error + floor).all()
+
+
+def allowed_pairs(mask, causal: bool, L: int, S: int) -> np.ndarray:
+    """(L, S): which keys each query may attend to, from a bool mask (True = may attend) or is_causal."""
+    allowed = np.ones((L, S), bool) if mask is None else np.broadcast_to(mask, (L, S))
+    return allowed & np.tri(L, S, dtype=bool) if causal else allowed
 
 
 # --- Threads: fork safety and the BLAS limit under concurrency -------------------------------------
@@ -525,6 +556,9 @@ def test_block_size_is_capped_at_the_sizes(monkeypatch):
     out = flash_attention(q, k, v, block_size=10**12)  # no allocation of 10**12 anything
     np.testing.assert_allclose(out, dense(q, k, v), rtol=1e-12)
     assert visited == [(30, 50)]
+    visited.clear()
+    flash_attention(q[:1], k[:1], v[:1], block_size=8)  # one query, one key: blocks of 1 x 1
+    assert visited == [(1, 1)]
 
 
 def test_tiny_blocks_keep_a_minimum_of_scores_per_tile(monkeypatch):
@@ -696,8 +730,11 @@ def test_backward_rejects_mismatched_shapes(name, index, shape, message):
     args[index] = np.ones(shape)
     with pytest.raises(ValueError, match=message):
         flash_attention_backward(*args)
-    with pytest.raises(TypeError, match="return_lse"):
+    with pytest.raises(TypeError, match="^return_lse must be a bool"):
         flash_attention(q, k, v, return_lse="yes")
+    args[index] = np.full(shape, "x")
+    with pytest.raises(TypeError, match=f"^{name} must be a numeric array"):
+        flash_attention_backward(*args)
 
 
 def test_backward_causal_skips_future_tiles(monkeypatch):

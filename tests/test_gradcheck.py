@@ -95,3 +95,15 @@ def test_failure_message_lists_every_bad_argument():
     with pytest.raises(AssertionError, match=r"^gradient of argument 0: relative error 0\.333 > rtol 1e-06; "
                                              r"gradient of argument 1: relative error 0\.5 > rtol 1e-06$"):
         gradcheck(f, np.ones(2), np.ones(3))
+
+
+def test_f_always_sees_float64_arrays():
+    seen = []
+
+    def square(x):
+        seen.append(x.dtype)
+        return float((x**2).sum()), [2 * x]
+
+    gradcheck(square, np.array([1, -2, 3], dtype=np.int32))  # converted to float64, as documented
+    gradcheck(square, np.array([0.5, 1.5], dtype=np.float32))
+    assert seen and set(seen) == {np.dtype(np.float64)}

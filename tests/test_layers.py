@@ -113,3 +113,12 @@ def test_decoder_block_is_causal_self_attention_cross_attention_and_feed_forward
     x2 = x1 + manual_mha(block.cross_attention, h1, memory, memory, pad)
     np.testing.assert_allclose(block(x, memory, memory_padding_mask=pad), x2 + block.feed_forward(layer_norm(x2)),
                                atol=1e-12)
+
+
+def test_blocks_without_an_rng_draw_fresh_weights():
+    x = np.random.default_rng(0).standard_normal((1, 4, 8))
+    for block in (EncoderBlock, DecoderBlock):
+        a, b = block(8, 2), block(8, 2)
+        args = (x,) if block is EncoderBlock else (x, x)
+        out = a(*args)
+        assert out.shape == (1, 4, 8) and not np.allclose(out, b(*args))

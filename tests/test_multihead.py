@@ -96,7 +96,7 @@ def test_kdim_and_vdim_use_separate_projections():
     ref = ref.transpose(0, 2, 1, 3).reshape(2, 4, 8) @ p["out_proj.weight"].T + p["out_proj.bias"]
     np.testing.assert_allclose(out, ref, rtol=1e-12)
     np.testing.assert_allclose(w, ref_w, rtol=1e-12)
-    with pytest.raises(ValueError, match=r"key must have shape \(B, L, kdim=5\)"):
+    with pytest.raises(ValueError, match=r"key must have shape \(B, S, kdim=5\), got \(2, 4, 8\)"):
         mha(q, q, v)
 
 
@@ -127,7 +127,8 @@ def test_is_causal_with_a_mask_is_a_hint_as_in_pytorch():
     np.testing.assert_allclose(mha(x, x, x, attn_mask=causal_mask(5), is_causal=True)[0], alone, rtol=1e-12)
     float_causal = np.where(causal_mask(5), 0.0, -np.inf)
     np.testing.assert_allclose(mha(x, x, x, attn_mask=float_causal, is_causal=True)[0], alone, rtol=1e-12)
-    with pytest.raises(ValueError, match="is_causal=True is a hint that attn_mask is the causal mask"):
+    with pytest.raises(ValueError, match="^is_causal=True is a hint that attn_mask is the causal mask, but attn_mask "
+                                         "is not causal: pass is_causal=False to use attn_mask as it is$"):
         mha(x, x, x, attn_mask=np.ones((5, 5), bool), is_causal=True)  # not causal: no silent merge
 
 
@@ -168,7 +169,8 @@ def test_pytorch_3d_attn_mask_is_per_batch_and_head():
     masks[..., 0] = True
     _, w = mha(x, x, x, attn_mask=masks, average_attn_weights=False)
     np.testing.assert_array_equal(w == 0, ~masks.reshape(3, 2, 4, 4))
-    with pytest.raises(ValueError, match=r"attn_mask must have shape \(L, S\) = \(4, 4\) or \(B\*H, L, S\)"):
+    with pytest.raises(ValueError, match=r"attn_mask must have shape \(L, S\) = \(4, 4\) or "
+                                         r"\(B\*H, L, S\) = \(6, 4, 4\), got"):
         mha(x, x, x, attn_mask=np.ones((3, 4, 4), bool))
 
 
@@ -290,7 +292,7 @@ def test_bad_configuration(kwargs, error, message):
 def test_bad_inputs():
     mha = make()
     x = np.ones((2, 5, 8))
-    with pytest.raises(ValueError, match=r"query must have shape \(B, L, qdim=8\) like query, got \(2, 5, 6\)"):
+    with pytest.raises(ValueError, match=r"query must have shape \(B, L, E=8\), got \(2, 5, 6\)"):
         mha(np.ones((2, 5, 6)), x, x)
     with pytest.raises(ValueError, match=r"key must have shape"):
         mha(x, np.ones((5, 8)), x)  # batched query, unbatched key
@@ -374,6 +376,104 @@ def test_initialisation_bound_equals_torchs():
         theirs = ref.state_dict()[name].numpy()
         assert abs(np.abs(ours[name]).max() - np.abs(theirs).max()) < 0.02 * np.abs(theirs).max()
         assert abs(ours[name].std() - theirs.std()) < 0.05 * theirs.std()
+
+
+@pytest.mark.parametrize(("layout", "args", "message"), [
+    ("seq", (np.ones((5, 2, 8)), np.ones((6, 2, 8)), np.ones((6, 2, 4))), r"value must have shape \(S, B, vdim=8\)"),
+    ("batch", (np.ones((2, 5, 8)), np.ones((2, 6, 3)), np.ones((2, 6, 8))), r"key must have shape \(B, S, kdim=8\)"),
+    ("batch", (np.ones((1, 2, 5, 8)),) * 3, r"query must have shape \(B, L, E=8\), got \(1, 2, 5, 8\)"),
+    ("seq", (np.ones((5, 8)), np.ones((6, 3)), np.ones((6, 8))), r"key must have shape \(S, kdim=8\), got \(6, 3\)"),
+    ("seq", (np.ones(8), np.ones((6, 8)), np.ones((6, 8))), "query must have at least 2 dimensions"),
+    ("seq", (np.ones((5, 8)), np.ones(8), np.ones((6, 8))), "key must have at least 2 dimensions"),
+    ("seq", (np.ones((5, 8)), np.ones((6, 8)), np.ones(8)), "value must have at least 2 dimensions"),
+])
+def test_bad_input_shapes_are_named_in_the_layout_in_use(layout, args, message):
+    mha = MultiHeadAttention(8, 2, batch_first=layout == "batch")
+    with pytest.raises(ValueError, match=message):
+        mha(*args)
+
+
+@pytest.mark.parametrize("name", ["query", "key", "value"])
+def test_non_numeric_inputs_are_named(name):
+    args = {n: np.ones((5, 8)) for n in ("query", "key", "value")}
+    args[name] = np.full((5, 8), "a")
+    with pytest.raises(TypeError, match=f"^{name} must be a numeric array"):
+        make()(**args)
+
+
+def test_vdim_is_checked_and_one_feature_is_enough():
+    with pytest.raises(ValueError, match="vdim must be a positive integer, got 0"):
+        MultiHeadAttention(8, 2, vdim=0)
+    with pytest.raises(TypeError, match="vdim must be an integer"):
+        MultiHeadAttention(8, 2, vdim=2.0)
+    mha = make(E=8, H=2, kdim=1, vdim=1)
+    out, _ = mha(np.ones((2, 3, 8)), np.ones((2, 4, 1)), np.ones((2, 4, 1)))
+    assert out.shape == (2, 3, 8)
+
+
+@pytest.mark.parametrize(("dtypes", "out_dtype", "weights_dtype"), [
+    ((np.float32,) * 3, np.float32, np.float32),
+    ((np.float16,) * 3, np.float16, np.float32),  # computed in float32, the weights stay there
+    ((np.float64, np.float32, np.float32), np.float64, np.float64),
+    ((np.float32, np.float64, np.float32), np.float64, np.float64),
+    ((np.float32, np.float32, np.float64), np.float64, np.float64),
+])
+def test_mixed_dtypes_promote(dtypes, out_dtype, weights_dtype):
+    mha = make()
+    x = np.random.default_rng(15).standard_normal((2, 4, 8))
+    out, w = mha(*(x.astype(d) for d in dtypes))
+    assert (out.dtype, w.dtype) == (out_dtype, weights_dtype)
+    exact = mha(*(x.astype(d).astype(np.float64) for d in dtypes))[0]  # the same values, all in float64
+    tolerance = {np.float16: 2e-2, np.float32: 1e-5, np.float64: 1e-12}[out_dtype]  # float64: nothing rounded
+    np.testing.assert_allclose(out, exact, rtol=0, atol=tolerance)
+
+
+def test_key_bias_cancels_in_the_softmax():
+    # q . (k + b_k) = q . k + q . b_k: the same shift for every key of a query, which softmax removes.
+    # So the key bias has no effect on output or weights (PyTorch keeps it only for its layout).
+    mha = make()
+    x = np.random.default_rng(16).standard_normal((2, 5, 8))
+    state = mha.state_dict()
+    state["in_proj_bias"][8:16] = 0.0  # the key part of (q, k, v)
+    without = make()
+    without.load_state_dict(state)
+    for a, b in zip(mha(x, x, x), without(x, x, x)):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+    state["in_proj_bias"][16:] = 0.0  # the value bias does matter
+    without.load_state_dict(state)
+    assert not np.allclose(mha(x, x, x)[0], without(x, x, x)[0])
+
+
+def test_loaded_parameters_are_float64_and_checked_by_name():
+    mha = make()
+    state = {name: value.astype(np.float32) for name, value in mha.state_dict().items()}  # as torch's .numpy()
+    mha.load_state_dict(state)
+    assert {value.dtype for value in mha.state_dict().values()} == {np.dtype(np.float64)}
+    state["out_proj.weight"] = np.full((8, 8), "w")
+    with pytest.raises(TypeError, match="^out_proj.weight must be a numeric array"):
+        mha.load_state_dict(state)
+
+
+def test_flags_are_named_when_not_bools():
+    mha = make()
+    x = np.ones((2, 3, 8))
+    with pytest.raises(TypeError, match="^average_attn_weights must be a bool"):
+        mha(x, x, x, average_attn_weights=1)
+    with pytest.raises(TypeError, match="^mode must be a bool"):
+        mha.train(1)
+    with pytest.raises(TypeError, match="^attn_mask must be bool"):
+        mha(x, x, x, attn_mask=np.ones((3, 3), np.int64))
+
+
+def test_is_causal_with_fewer_queries_than_keys_is_top_left_causal():
+    mha = make()
+    rng = np.random.default_rng(17)
+    q, kv = rng.standard_normal((2, 3, 8)), rng.standard_normal((2, 5, 8))
+    out, w = mha(q, kv, kv, is_causal=True)
+    expected, expected_w = mha(q, kv, kv, attn_mask=causal_mask(3, 5))
+    np.testing.assert_array_equal(out, expected)
+    np.testing.assert_array_equal(w, expected_w)
+    np.testing.assert_array_equal(w[:, 0, 1:], 0.0)  # query 0 sees key 0 only
 
 
 def test_empty_batch():

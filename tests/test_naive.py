@@ -23,4 +23,6 @@ def test_inputs_are_computed_in_float64_and_a_single_query_may_be_1d():
     q, k, v = rng.standard_normal((2, 4)), rng.standard_normal((3, 4)), rng.standard_normal((3, 2))
     out = naive_attention(q.astype(np.float32), k.astype(np.float32), v.astype(np.float32))
     assert out.dtype == np.float64  # the source note's code works in float64
+    exact = naive_attention(*(a.astype(np.float32).astype(np.float64) for a in (q, k, v)))
+    np.testing.assert_allclose(out, exact, rtol=1e-13)  # every product in float64, none in float32
     np.testing.assert_allclose(naive_attention(q[0], k, v), naive_attention(q, k, v)[0], rtol=1e-12)

@@ -52,6 +52,10 @@ def test_l2_normalize():
          "temperature must be a real number"),
         (lambda: qk_norm_attention(np.ones(2), np.ones((2, 2)), np.ones((2, 2)), temperature=1), ValueError,
          r"query must have at least 2 dimensions"),
+        (lambda: qk_norm_attention(1.0, np.ones((2, 2)), np.ones((2, 2)), temperature=1), ValueError,
+         r"query must have at least 2 dimensions"),  # named query, not l2_normalize's x
+        (lambda: qk_norm_attention(np.ones((2, 2)), 1.0, np.ones((2, 2)), temperature=1), ValueError,
+         r"key must have at least 2 dimensions"),
         (lambda: l2_normalize(np.ones(3), eps=0), ValueError, "eps must be a positive"),
         (lambda: l2_normalize(np.float64(1.0)), ValueError, "x must have at least 1 dimensions"),
     ],

@@ -207,7 +207,8 @@ Q2, K2, V2 = np.ones((2, 3)), np.ones((4, 3)), np.ones((4, 2))
         (dict(dropout_p=-0.1), ValueError, r"dropout_p must be in \[0, 1\), got -0.1"),
         (dict(dropout_p=1.0), ValueError, r"dropout_p must be in \[0, 1\), got 1.0"),
         (dict(dropout_p="0.1"), TypeError, "dropout_p must be a real number"),
-        (dict(dropout_p=0.1), ValueError, "dropout_p > 0 needs rng"),
+        (dict(dropout_p=0.1), ValueError,
+         r"^dropout_p > 0 needs rng=np.random.default_rng\(seed\), so that dropout is reproducible$"),
         (dict(dropout_p=0.1, rng=np.random.RandomState(0)), TypeError,
          r"rng must be a numpy.random.Generator .*got RandomState"),
         (dict(scale="big"), TypeError, "scale must be a real number or None"),
@@ -537,3 +538,207 @@ def test_empty_batch_dims_on_every_path():
     from attention import sdpa_backward
 
     assert [g.shape for g in sdpa_backward(np.zeros((0, 4, 3)), q, k, v)] == [(0, 4, 8), (0, 5, 8), (0, 5, 3)]
+
+
+@pytest.mark.parametrize("with_mask", [False, True])
+def test_batch_dims_of_value_alone_shape_the_weights(with_mask):
+    # Only V has a batch dim: the scores are computed once, then every batch element gets them.
+    rng = np.random.default_rng(36)
+    q, k, v = rng.standard_normal((3, 4)), rng.standard_normal((5, 4)), rng.standard_normal((2, 5, 6))
+    mask = (rng.random((3, 5)) < 0.7) | (np.arange(5) == 0) if with_mask else None
+    out, w = sdpa(q, k, v, mask, return_weights=True)
+    assert out.shape == (2, 3, 6) and w.shape == (2, 3, 5)
+    for b in range(2):
+        out_b, w_b = sdpa(q, k, v[b], mask, return_weights=True)
+        np.testing.assert_allclose(out[b], out_b, rtol=1e-12)
+        np.testing.assert_allclose(w[b], w_b, rtol=1e-12)
+
+
+@pytest.mark.parametrize(("L", "S", "kwargs", "blocked"), [
+    (512, 512, {}, True),  # L * S = BLOCKED_MIN_SCORES exactly
+    (1024, 256, {}, True),  # the same number of scores, in another shape
+    (511, 513, {}, False),  # one score fewer
+    (512, 512, {"return_weights": True}, False),  # the weights are the L x S matrix
+    (512, 512, {"dropout_p": 0.1, "rng": np.random.default_rng(0)}, False),  # dropout needs the weights
+])
+def test_large_problems_never_store_the_scores(L, S, kwargs, blocked, monkeypatch):
+    import attention.scaled_dot_product as module
+
+    assert module.BLOCKED_MIN_SCORES == 512 * 512
+    calls = []
+    monkeypatch.setattr(module, "blocked_attention", lambda prob: calls.append(prob) or np.zeros(1))
+    rng = np.random.default_rng(37)
+    q, k, v = rng.standard_normal((L, 2)), rng.standard_normal((S, 2)), rng.standard_normal((S, 1))
+    sdpa(q, k, v, **kwargs)
+    assert len(calls) == blocked
+
+
+@pytest.mark.parametrize("mask_shape", [(2, 6, 5, 7), (2, 1, 5, 7), (6, 5, 7), (1, 5, 7), (5, 7), (2, 6, 1, 7)])
+def test_enable_gqa_with_masks_of_every_head_and_batch_shape(mask_shape):
+    rng = np.random.default_rng(38)
+    q = rng.standard_normal((2, 6, 5, 4))  # (B, Hq = 6, L, E)
+    k, v = rng.standard_normal((2, 2, 7, 4)), rng.standard_normal((2, 2, 7, 3))  # (B, Hkv = 2, S, ·)
+    mask = rng.random(mask_shape) < 0.6
+    mask[..., 0] = True
+    out, w = sdpa(q, k, v, mask, enable_gqa=True, return_weights=True)
+    ref, ref_w = sdpa(q, np.repeat(k, 3, axis=1), np.repeat(v, 3, axis=1), mask, return_weights=True)
+    np.testing.assert_allclose(out, ref, rtol=1e-12)
+    np.testing.assert_allclose(w, ref_w, rtol=1e-12)
+
+
+def test_enable_gqa_with_a_float_mask_and_one_query_head_per_group():
+    rng = np.random.default_rng(39)
+    q, k, v = rng.standard_normal((3, 5, 4)), rng.standard_normal((3, 6, 4)), rng.standard_normal((3, 6, 2))
+    bias = rng.standard_normal((3, 5, 6))
+    np.testing.assert_allclose(sdpa(q, k, v, bias, enable_gqa=True), sdpa(q, k, v, bias), rtol=1e-12)  # groups = 1
+
+
+@pytest.mark.parametrize(("shapes", "message"), [
+    (((6, 5, 4), (2, 7, 4), (7, 3)), r"enable_gqa needs a heads dim \(\.\.\., H, L, E\): query \(6, 5, 4\), "
+                                     r"key \(2, 7, 4\), value \(7, 3\)"),
+    (((6, 5, 4), (7, 4), (2, 7, 3)), "enable_gqa needs a heads dim"),
+    (((5, 4), (2, 7, 4), (2, 7, 3)), "enable_gqa needs a heads dim"),
+    (((6, 5, 4), (2, 7, 4), (3, 7, 3)), "query heads 6, key heads 2, value heads 3"),
+    (((6, 5, 4), (0, 7, 4), (0, 7, 3)), "query heads 6, key heads 0, value heads 0"),
+    (((6, 5, 4), (4, 7, 4), (4, 7, 3)), "query heads 6, key heads 4, value heads 4"),
+])
+def test_enable_gqa_names_the_heads_it_cannot_group(shapes, message):
+    with pytest.raises(ValueError, match=message):
+        sdpa(*(np.ones(s) for s in shapes), enable_gqa=True)
+
+
+def test_enable_gqa_one_key_head_for_every_query_head():
+    rng = np.random.default_rng(40)
+    q, k, v = rng.standard_normal((2, 4, 3, 4)), rng.standard_normal((2, 1, 5, 4)), rng.standard_normal((2, 1, 5, 2))
+    np.testing.assert_allclose(sdpa(q, k, v, enable_gqa=True), sdpa(q, k, v), rtol=1e-12)  # MQA = broadcasting
+
+
+@pytest.mark.parametrize(("dtypes", "expected"), [
+    ((np.float32, np.float32, np.float64), np.float64),
+    ((np.float32, np.float64, np.float32), np.float64),
+    ((np.float64, np.float32, np.float32), np.float64),
+    ((np.float16, np.float16, np.float32), np.float32),
+    ((np.float16, np.float16, np.float16), np.float16),
+])
+def test_mixed_dtypes_promote_as_numpy(dtypes, expected):
+    rng = np.random.default_rng(41)
+    arrays = [rng.standard_normal(s) for s in ((3, 4), (5, 4), (5, 2))]
+    out, w = sdpa(*(a.astype(d) for a, d in zip(arrays, dtypes)), return_weights=True)
+    assert out.dtype == expected and w.dtype == expected
+    tolerance = {np.float16: 5e-3, np.float32: 1e-6, np.float64: 1e-6}[expected]  # float64 from float32 inputs
+    np.testing.assert_allclose(out, sdpa(*(a.astype(d).astype(np.float64) for a, d in zip(arrays, dtypes))),
+                               rtol=0, atol=tolerance)
+
+
+def test_float16_is_computed_in_float32():
+    # exp(11) = 59874 is within float16 (max 65504), but the row sum 1 + e**11 + e**11 is not: computed in
+    # float16 the weights would be 0 / inf; computed in float32 and rounded they are [0, 0.5, 0.5].
+    q = np.array([[1.0]], np.float16)
+    k = np.array([[0.0], [11.0], [11.0]], np.float16)
+    out, w = sdpa(q, k, np.eye(3, dtype=np.float16), scale=1.0, return_weights=True)
+    assert w.dtype == np.float16
+    np.testing.assert_allclose(w.astype(np.float64), [[0.0, 0.5, 0.5]], atol=1e-4)
+
+
+def test_value_must_have_a_length_axis():
+    with pytest.raises(ValueError, match=r"^value must have at least 2 dimensions"):
+        sdpa(np.ones((2, 3)), np.ones((4, 3)), np.ones(4))
+
+
+def test_mask_and_is_causal_together_are_refused_with_a_reason():
+    with pytest.raises(ValueError, match=r"^pass either attn_mask or is_causal=True, not both$"):
+        sdpa(np.ones((2, 3)), np.ones((2, 3)), np.ones((2, 3)), np.ones((2, 2), bool), is_causal=True)
+
+
+def test_float32_scores_beyond_float32_with_few_queries_and_many_features():
+    # q.k = E * 1e19 * 1e19 * scale = 16 * 1e38 / 4 = 4e38 > float32's 3.4e38; L = 1 < E = 16, so a bound
+    # that counted L instead of E (or that ignored the scale or one of q, k) would miss it.
+    q = np.full((1, 16), 1e19, np.float32)
+    k = np.stack([np.full(16, 1e19), np.zeros(16)]).astype(np.float32)
+    for scale in (None, 0.25):
+        out, w = sdpa(q, k, np.eye(2, dtype=np.float32), scale=scale, return_weights=True)
+        np.testing.assert_array_equal(w, [[1.0, 0.0]])
+    # A float mask counts too: score 16 * 1e19 * 2.5e18 / 4 = 1e38, plus 3e38 from the mask, is 4e38.
+    k = np.stack([np.full(16, 2.5e18), np.zeros(16)]).astype(np.float32)
+    mask = np.array([[3e38, 0.0]], np.float32)
+    _, w = sdpa(q, k, np.eye(2, dtype=np.float32), mask, scale=0.25, return_weights=True)
+    np.testing.assert_array_equal(w, [[1.0, 0.0]])
+
+
+@st.composite
+def poisoned_batches(draw):
+    """Batched inputs whose batch dims broadcast, with NaN and +-inf sprinkled over every input,
+    and a mask of a shape that broadcasts too."""
+    L, S, E = draw(st.integers(1, 9)), draw(st.integers(1, 9)), draw(st.integers(1, 3))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    q_batch, k_batch, v_batch = draw(st.sampled_from([((2, 3), (2, 1), (1, 3)), ((3,), (2, 1), (1,)),
+                                                      ((1, 2), (2, 2), (2, 1))]))
+    q, k, v = rng.standard_normal((*q_batch, L, E)), rng.standard_normal((*k_batch, S, E)), \
+        rng.standard_normal((*v_batch, S, 2))
+    for x in (q, k, v):
+        x[rng.random(x.shape) < 0.05] = rng.choice([np.nan, np.inf, -np.inf])
+    kind = draw(st.sampled_from(["none", "bool", "float", "causal"]))
+    mask_shape = draw(st.sampled_from([(L, S), (L, 1), (1, S), (2, 1, L, S)]))
+    mask = None
+    if kind == "bool":
+        mask = rng.random(mask_shape) < 0.6
+    elif kind == "float":
+        mask = np.where(rng.random(mask_shape) < 0.6, rng.standard_normal(mask_shape), -np.inf)
+        mask[rng.random(mask_shape) < 0.05] = rng.choice([np.nan, np.inf])
+    return q, k, v, mask, kind == "causal"
+
+
+@settings(max_examples=150, deadline=None)
+@given(poisoned_batches())
+def test_property_batched_nan_rule_equals_the_rule_slice_by_slice(case):
+    q, k, v, mask, causal = case
+    L, S = q.shape[-2], k.shape[-2]
+    batch = np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2],
+                                () if mask is None else mask.shape[:-2])
+    slice_of = lambda x, b: np.broadcast_to(x, (*batch, *x.shape[-2:]))[b]  # noqa: E731
+    expected_out = np.empty((*batch, L, 2))
+    expected_w = np.empty((*batch, L, S))
+    for b in np.ndindex(batch):
+        m = None if mask is None else slice_of(mask, b)
+        expected_out[b], expected_w[b] = sdpa(slice_of(q, b), slice_of(k, b), slice_of(v, b), m, is_causal=causal,
+                                              return_weights=True)
+    _, w = sdpa(q, k, v, mask, is_causal=causal, return_weights=True)
+    np.testing.assert_allclose(w, expected_w, rtol=1e-9, atol=1e-12)  # NaN where expected_w is NaN
+    for name, out in paths(q, k, v, mask, causal).items():
+        np.testing.assert_allclose(out, expected_out, rtol=1e-9, atol=1e-12, err_msg=name)
+
+
+def test_the_float64_overflow_rule_row_by_row():
+    # Rows whose |q| max|k| |scale| exceeds float64's max / 8 count as non-finite (NaN), the others are exact
+    # (E = 2, scale 1 / sqrt 2): row 0: 1e154 * 1e154 * 0.71 = 7e307, over; row 1: 2.1e307, under (between
+    # max / 9 and max / 8); row 2: small; row 3: as row 0 but fully masked, so 0; row 4: NaN in its query, so
+    # NaN; row 5: |q| = 4.2e153 from two entries, 3e307, over (its score 2.1e307 would fit: the rule is on norms).
+    k = np.array([[1e154, 0.0], [0.0, 1.0]])  # (S, E)
+    q = np.array([[-1e154, 0.0], [2.1e153, 2.1e153], [1.0, 2.0], [1e154, 0.0], [np.nan, 1.0],
+                  [3e153, -3e153]])  # (L, E)
+    assert np.finfo(np.float64).max / 9 < 2.1e307 < np.finfo(np.float64).max / 8 < 3e307
+    v = np.array([[1.0, 0.0], [0.0, 1.0]])
+    mask = np.array([[True, True]] * 3 + [[False, False]] + [[True, True]] * 2)
+    expected = np.array([[np.nan, np.nan], [1.0, 0.0], sdpa(q[2:3], k, v)[0], [0.0, 0.0], [np.nan, np.nan],
+                         [np.nan, np.nan]])
+    batched = lambda x: np.stack([x, x[::-1]])  # noqa: E731 - a batch of two, rows reversed in the second
+    for name, out in paths(batched(q), k, v, batched(mask)).items():
+        np.testing.assert_allclose(out, batched(expected), rtol=1e-12, err_msg=name)
+    # A small scale brings row 0 back: 1e308 * 1e-3 = 1e305; so do keys shorter than 1 against a long
+    # query orthogonal to them (|q| |k| = 1e308 * 0.1 = 1e307, but the bound E max|q| max|k| is over max / 4).
+    np.testing.assert_allclose(sdpa(q[:1], k, v, scale=1e-3), [[0.0, 1.0]])  # -1e305 vs 0: key 1
+    q_long, k_short = np.zeros((1, 16)), np.zeros((2, 16))
+    q_long[0, 0], k_short[:, 1] = 1e308, 0.1
+    np.testing.assert_allclose(sdpa(q_long, k_short, v, scale=1.0), [[0.5, 0.5]])
+
+
+def test_float32_promotion_counts_the_scale_and_both_extents():
+    # Score 16 * 3e18 * 3e18 * 4 = 5.8e38 overflows float32; a bound dividing by the scale (4e37) would not see it.
+    q, k = np.full((2, 1, 16), 3e18, np.float32), np.full((2, 1, 16), 3e18, np.float32)  # batched: E is dim -1
+    k = np.concatenate([k, np.zeros((2, 1, 16), np.float32)], axis=1)  # (2, 2, 16)
+    w = sdpa(q, k, np.ones((2, 2, 1), np.float32), scale=4.0, return_weights=True)[1]
+    np.testing.assert_array_equal(w, [[[1.0, 0.0]]] * 2)
+    # |q| and |k| differ: 16 * 1e20 * 1e18 / 4 = 4e38; a bound using one extent twice gives 4e36 or 4e40
+    q, k = np.full((1, 16), 1e20, np.float32), np.stack([np.full(16, 1e18), np.zeros(16)]).astype(np.float32)
+    w = sdpa(q, k, np.ones((2, 1), np.float32), scale=0.25, return_weights=True)[1]
+    np.testing.assert_array_equal(w, [[1.0, 0.0]])

@@ -1,3 +1,4 @@
+import tracemalloc
 import warnings
 
 import numpy as np
@@ -135,3 +136,19 @@ def test_float16_is_computed_in_float32():
 def test_empty_sizes():
     assert softmax(np.zeros((0, 3))).shape == (0, 3)
     assert softmax(np.zeros((2, 0))).shape == (2, 0)
+
+
+@pytest.mark.parametrize(("dtype", "bound"), [(np.float32, 1.75), (np.float64, 1.75), (np.float16, 4.5)])
+def test_memory_is_one_working_array(dtype, bound):
+    # softmax works in place on one copy of x in its working dtype (float16: float32, twice the bytes)
+    # and returns it cast back; a float64 working copy of float32 input, or one more copy of the
+    # result, would each add at least x.nbytes to the peak. tracemalloc counts numpy's buffers.
+    x = np.random.default_rng(0).standard_normal((500, 1000)).astype(dtype)
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        softmax(x)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < bound * x.nbytes, f"peak {peak / x.nbytes:.2f} x.nbytes, more than {bound}"

@@ -35,6 +35,8 @@ def test_patch_self_attention_finds_copies_of_a_shape():
     ("call", "error", "message"),
     [
         (lambda: patchify(np.zeros((1, 6, 6)), patch=4), ValueError, r"image size \(6, 6\) is not a multiple of"),
+        (lambda: patchify(np.zeros((1, 8, 6)), patch=4), ValueError, r"image size \(8, 6\) is not a multiple of"),
+        (lambda: patchify(np.zeros((1, 6, 8)), patch=4), ValueError, r"image size \(6, 8\) is not a multiple of"),
         (lambda: patchify(np.zeros((6, 6))), ValueError, "images must have at least 3 dimensions"),
         (lambda: patchify(np.zeros((1, 2, 6, 6))), ValueError, r"images must have shape \(B, H, W\)"),
         (lambda: patchify(np.zeros((1, 4, 4)), patch=0), ValueError, "patch must be a positive integer"),

@@ -1,12 +1,17 @@
 """Mutation testing: how many wrong programs does each library module's own test file catch?
 
-    make mutate                              # every library module; or:
+    make mutate                              # every public library module; or:
     .venv/bin/python tools/mutate.py softmax masks --children 2
+    .venv/bin/python tools/mutate.py _internal/problem      # an internal module, see INTERNALS
+    make mutate MUTATE_ARGS=--internals      # public and internal modules
 
-For each module, mutmut (the ``mutate`` extra) mutates ``src/attention/<module>.py`` (plus the
-internals only that module uses, see ``OWNED``) and runs, for every mutant, the module's own
-tests: ``tests/test_<module>.py`` and the module's doctests. Each module works in its own copy of
-the repository under ``.mutate/<module>/``, so modules can run in parallel (``--jobs``).
+For each public module, mutmut (the ``mutate`` extra) mutates ``src/attention/<module>.py`` and runs,
+for every mutant, the module's own tests: ``tests/test_<module>.py`` and the module's doctests. An
+internal module (``_internal/...``) has no test file of its own; it is mutated against the tests of
+the public modules built on it (``INTERNALS``). Each module works in its own copy of the repository
+under ``.mutate/<module>/``, so modules can run in parallel (``--jobs``). mutmut forks a child per
+mutant; the differential tests against PyTorch skip there (torch's thread pools hang in a forked
+child), as they do in CI, where torch is not installed.
 
 A mutant is *killed* when a test fails (or it times out); it *survives* when every test passes,
 or when no test runs its code. Survivors that change nothing observable (equivalent) or only
@@ -30,8 +35,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "src" / "attention"
 KNOWN = ROOT / "tools" / "mutants.txt"
-#: Internal modules mutated together with the public module whose tests check them.
-OWNED: dict[str, list[str]] = {}
+#: Internal modules have no test file of their own: their contract is what the public functions built
+#: on them promise, so each is mutated against the tests of those public modules (``--internals``).
+INTERNALS: dict[str, list[str]] = {
+    "_internal/dense": ["softmax", "scaled_dot_product"],
+    "_internal/problem": ["scaled_dot_product", "flash", "backward"],
+    "_internal/blocked": ["flash", "scaled_dot_product"],
+    "_internal/blocked_backward": ["flash"],
+    "_internal/bounds": ["flash"],
+    "_internal/tiles": ["flash"],
+}
 KILLED = {1, 3, 24, -24, 36, 152, 255}  #: mutmut's exit codes for a failing test or a timeout
 SURVIVED = {0, 5, 33}  #: all tests pass, or no test covers the mutant
 
@@ -44,20 +57,28 @@ def library_modules() -> list[str]:
 
 def prepare(module: str, work: Path) -> Path:
     """A copy of the repository for ``module``, with a ``[tool.mutmut]`` section that mutates it alone."""
-    here = work / module
+    here = work / module.replace("/", ".")
     shutil.rmtree(here, ignore_errors=True)
     here.mkdir(parents=True)
     shutil.copytree(ROOT / "src", here / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     shutil.copytree(ROOT / "tests", here / "tests", ignore=shutil.ignore_patterns("__pycache__", "site"))
-    files = [f"src/attention/{m}.py" for m in [module, *OWNED.get(module, [])]]
+    files = [f"src/attention/{module}.py"]
+    tests = [f"tests/test_{m}.py" for m in INTERNALS.get(module, [module])]
     config = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
     config = re.sub(r"^pythonpath = .*$", "pythonpath = []", config, flags=re.M)  # tests/site is not copied
     config += ("\n[tool.mutmut]\n"
                'source_paths = ["src"]\n'
                f"only_mutate = {json.dumps(files)}\n"
-               f"pytest_add_cli_args_test_selection = {json.dumps([f'tests/test_{module}.py', *files])}\n"
+               f"pytest_add_cli_args_test_selection = {json.dumps([*tests, *files])}\n"
                'pytest_add_cli_args = ["-x", "-q", "-p", "no:cacheprovider"]\n')
     (here / "pyproject.toml").write_text(config, encoding="utf-8")
+    # mutmut forks a child per mutant; torch's thread pools do not survive a fork (the child waits on a
+    # lock forever, which mutmut's CPU-time limit never ends): the differential tests against torch
+    # skip, as in CI, where torch is not installed. Hypothesis is derandomized, as in CI, so that
+    # every mutant meets the same examples.
+    with open(here / "tests" / "conftest.py", "a", encoding="utf-8") as conftest:
+        conftest.write('\nimport sys  # added by tools/mutate.py\n\n'
+                       'sys.modules["torch"] = None\nsettings.load_profile("ci")\n')
     return here
 
 
@@ -97,14 +118,16 @@ def diff(result: dict, name: str) -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("modules", nargs="*", help="library modules (default: all)")
+    parser.add_argument("modules", nargs="*", help="library modules (default: every public one)")
+    parser.add_argument("--internals", action="store_true",
+                        help="also the internal modules, each against its users' tests (see INTERNALS)")
     parser.add_argument("--jobs", type=int, default=1, help="modules run at the same time")
     parser.add_argument("--children", type=int, default=None, help="mutmut workers per module (default: cores)")
     parser.add_argument("--target", type=float, default=0.9, help="least share of mutants killed per module")
     parser.add_argument("--work", type=Path, default=ROOT / ".mutate")
     args = parser.parse_args(argv)
-    modules = args.modules or library_modules()
-    unknown = sorted(set(modules) - set(library_modules()))
+    modules = (args.modules or library_modules()) + (sorted(INTERNALS) if args.internals else [])
+    unknown = sorted(set(modules) - set(library_modules()) - set(INTERNALS))
     if unknown:
         parser.error(f"not library modules with a test file: {unknown}")
     children = args.children or max(1, (__import__("os").cpu_count() or 2) // args.jobs)
@@ -128,6 +151,9 @@ def main(argv=None) -> int:
                     f"| {len(unexplained)} |")
         for name in unexplained:
             print(f"\nunexplained survivor {name}:\n{diff(r, name)}")
+        prefix = f"attention.{r['module'].replace('/', '.')}."
+        for name in sorted(n for n in known if n.startswith(prefix) and n not in r["survived"]):
+            print(f"\n{name} is killed now: remove it from {KNOWN.relative_to(ROOT)}")
     print("\n" + "\n".join(rows))
     return 1 if failed else 0
 

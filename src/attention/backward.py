@@ -120,20 +120,18 @@ def sdpa_backward(grad_output, query, key, value, attn_mask=None, is_causal: boo
     dO = as_real_array("grad_output", grad_output)
     if dO.shape != out.shape:
         raise ValueError(f"grad_output must have the output's shape (..., L, Ev) = {out.shape}, got {dO.shape}")
-    q = as_real_array("query", query)  # (..., L, E)
-    k = as_real_array("key", key)  # (..., S, E)
-    v = as_real_array("value", value)  # (..., S, Ev)
     dtype = out.dtype
     work = working_dtype(dtype)
+    q, k, v = (np.asarray(x, dtype=work) for x in (query, key, value))  # checked by the forward call
     P = weights.astype(work)  # (..., L, S)
     dO = dO.astype(work)  # (..., L, Ev)
     scale = default_scale(q.shape[-1]) if scale is None else float(scale)
 
     dV = np.swapaxes(P, -1, -2) @ dO  # (..., S, Ev)
-    dP = dO @ np.swapaxes(v.astype(work), -1, -2)  # (..., L, S)
+    dP = dO @ np.swapaxes(v, -1, -2)  # (..., L, S)
     dS = softmax_backward(P, dP)  # (..., L, S)
-    dQ = scale * (dS @ k.astype(work))  # (..., L, E)
-    dK = scale * (np.swapaxes(dS, -1, -2) @ q.astype(work))  # (..., S, E)
+    dQ = scale * (dS @ k)  # (..., L, E)
+    dK = scale * (np.swapaxes(dS, -1, -2) @ q)  # (..., S, E)
     return tuple(
         sum_to_shape(g, a.shape).astype(dtype, copy=False) for g, a in ((dQ, q), (dK, k), (dV, v))
     )

@@ -109,7 +109,7 @@ class EncoderBlock:
 
     def __init__(self, embed_dim: int, num_heads: int, *, hidden_dim: int | None = None,
                  rng: np.random.Generator | None = None):
-        rng = np.random.default_rng() if rng is None else check_generator(rng)
+        rng = check_generator(rng)  # None: each part draws from a fresh generator
         self.attention = MultiHeadAttention(embed_dim, num_heads, batch_first=True, rng=rng)
         self.feed_forward = FeedForward(embed_dim, hidden_dim or 4 * embed_dim, rng=rng)
 
@@ -133,7 +133,7 @@ class DecoderBlock:
 
     def __init__(self, embed_dim: int, num_heads: int, *, hidden_dim: int | None = None,
                  rng: np.random.Generator | None = None):
-        rng = np.random.default_rng() if rng is None else check_generator(rng)
+        rng = check_generator(rng)  # None: each part draws from a fresh generator
         self.self_attention = MultiHeadAttention(embed_dim, num_heads, batch_first=True, rng=rng)
         self.cross_attention = MultiHeadAttention(embed_dim, num_heads, batch_first=True, rng=rng)
         self.feed_forward = FeedForward(embed_dim, hidden_dim or 4 * embed_dim, rng=rng)

@@ -229,10 +229,12 @@ class MultiHeadAttention:
         Returns
         -------
         output : numpy.ndarray
-            In the layout of ``query``, with its dtype.
+            In the layout of ``query``, in the dtype ``query``, ``key`` and ``value`` promote to
+            (``numpy.result_type``; float16 is computed in float32).
         weights : numpy.ndarray or None
             ``(B, L, S)`` averaged over heads, ``(B, H, L, S)`` per head (without B for
-            unbatched input), or None when ``need_weights`` is False.
+            unbatched input), in the working dtype (float32 for float16 inputs), or None when
+            ``need_weights`` is False.
 
         Raises
         ------
@@ -276,11 +278,11 @@ class MultiHeadAttention:
         k = as_real_array("key", key, min_ndim=2)
         v = as_real_array("value", value, min_ndim=2)
         unbatched = q.ndim == 2
-        layout = "(L, E)" if unbatched else "(B, L, E)" if self.batch_first else "(L, B, E)"
-        for name, x, dim in (("query", q, self.embed_dim), ("key", k, self.kdim), ("value", v, self.vdim)):
+        layout = "({n}, {f})" if unbatched else "(B, {n}, {f})" if self.batch_first else "({n}, B, {f})"
+        for name, x, n, f, dim in (("query", q, "L", "E", self.embed_dim), ("key", k, "S", "kdim", self.kdim),
+                                   ("value", v, "S", "vdim", self.vdim)):
             if x.ndim != q.ndim or x.ndim > 3 or x.shape[-1] != dim:
-                raise ValueError(f"{name} must have shape {layout.replace('E', f'{name[0]}dim={dim}')}"
-                                 f" like query, got {x.shape}")
+                raise ValueError(f"{name} must have shape {layout.format(n=n, f=f'{f}={dim}')}, got {x.shape}")
         if unbatched:
             q, k, v = q[None], k[None], v[None]
         elif not self.batch_first:

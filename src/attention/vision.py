@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._internal.validation import as_real_array, check_int, check_real
+from ._internal.validation import as_real_array, check_int
 from .qknorm import qk_norm_attention
 
 __all__ = ["patchify", "patch_self_attention"]
@@ -89,6 +89,6 @@ def patch_self_attention(image, *, patch: int = 4, temperature: float = 8.0) -> 
     x = as_real_array("image", image, min_ndim=2)
     if x.ndim != 2:
         raise ValueError(f"image must have shape (H, W), got {x.shape}")
-    temperature = check_real("temperature", temperature, positive=True)
     tokens = patchify(x[None], patch)[0]  # (P, p*p)
+    # temperature is checked by qk_norm_attention, under the same name
     return qk_norm_attention(tokens, tokens, tokens, temperature=temperature, return_weights=True)[1]  # (P, P)

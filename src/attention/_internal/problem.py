@@ -13,7 +13,7 @@ made by ``prepare``, and hands its result to ``Problem.finish``. So they agree o
 - **A fully masked row is 0**, whatever its query holds.
 - **Scores stay in range.** float16/float32 inputs whose scores could leave float32's range
   are computed in float64. Rows whose scores could leave float64's range (``|q| max|k|
-  |scale|`` above about 4e307) count as non-finite: NaN.
+  |scale|`` above float64's largest value / 8, about 2.2e307) count as non-finite: NaN.
 """
 
 from __future__ import annotations

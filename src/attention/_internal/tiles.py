@@ -150,16 +150,21 @@ class OnlineSoftmax:
 
     def _rebase(self, rows: slice, s: np.ndarray) -> None:
         """Move the reference of rows whose scores ``s`` (not shifted) exceed it by more than the
-        headroom, or that see their first key, to their maximum, rescaling what they have accumulated."""
+        headroom, or that hold nothing yet, to their maximum, rescaling what they have accumulated."""
         m = s.max(axis=1)  # (n,)
         ref, seen = self.ref[rows], self.seen[rows]
-        first = ~seen & np.isfinite(m)
+        # A row that holds nothing yet (l = 0: no key seen, or every term so far 0) takes this tile's
+        # maximum as it is, up or down. Its reference q . k_0 came from another product, whose rounding
+        # ((E + 2) eps |q . k_0|) exceeds exp's range when scores are huge (float32 scores of 1e9):
+        # every term of the row would underflow to 0.
+        empty = self.sums.l[rows] == 0  # (n,)
+        first = empty & np.isfinite(m)
         move = first | (seen & (m - ref > self.headroom))  # (n,)
         if move.any():
             new = np.where(move, m, ref).astype(s.dtype)  # (n,) each a score the row really has
-            # Rows seeing their first key have nothing to rescale (factor 0, not exp of anything).
+            # Rows that hold nothing have nothing to rescale (factor 0, not exp of anything).
             with np.errstate(under="ignore"):
-                factor = np.where(seen, np.exp(np.where(seen, ref - new, 0)), 0).astype(s.dtype)
+                factor = np.where(empty, 0, np.exp(np.where(empty, 0, ref - new))).astype(s.dtype)
             self.sums.rescale(rows, factor)
             self.ref[rows] = new
             self._reference_changed(rows)
