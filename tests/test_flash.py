@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -174,12 +176,37 @@ def exp2_inputs(monkeypatch):
     return seen
 
 
+def test_the_headroom_lies_inside_exp2s_fast_range():
+    # The fixed path takes e**s for |s| <= the headroom with exp2: that must stay above the smallest normal.
+    for dtype in (np.float32, np.float64):
+        assert bounds.MAX_HEADROOM * bounds.LOG2E < -np.finfo(dtype).minexp - 6
+        assert bounds.headroom(1, dtype) == bounds.MAX_HEADROOM  # the cap, not the budget, binds
+        if bounds.exp2_is_vectorised(np.dtype(dtype).name):
+            assert bounds.MAX_HEADROOM < bounds.exp2_floor(dtype)
+
+
 @pytest.mark.skipif(not bounds.exp2_is_vectorised("float32"), reason="exp2 has no vectorised loop on this machine")
 def test_typical_inputs_take_exp2_on_every_tile(exp2_inputs):
     rng = np.random.default_rng(7)
     q, k, v = (rng.standard_normal((600, 64)).astype(np.float32) for _ in range(3))
     flash_attention(q, k, v, block_size=128)
     assert len(exp2_inputs) == 5 * 5  # every (query block, key block) tile: no max pass, no exp fallback
+
+
+@pytest.mark.skipif(not bounds.exp2_is_vectorised("float32"), reason="exp2 has no vectorised loop on this machine")
+@pytest.mark.parametrize(("reach", "fast"), [(0.995, True), (1.01, False)])
+def test_exp2_is_taken_while_every_exponent_stays_six_binades_above_the_smallest_normal(exp2_inputs, reach, fast):
+    # One tile whose exponents s - r may fall to -(|q| max|k| + r) = -reach * floor, with
+    # floor = (126 - 6) ln 2 = 83.2: e**(s - r) >= 2**-120, six binades above float32's smallest normal.
+    floor = (-np.finfo(np.float32).minexp - 6) * np.log(2)
+    r = 24.0  # the row's first reference, q . k_0
+    q = np.array([[1.0, 0.0]], np.float32)
+    k = np.array([[r, 0.0], [-(reach * floor - r), 0.0]], np.float32)  # |q| max|k| = reach * floor - r
+    v = np.array([[1.0], [2.0]], np.float32)
+    out = flash_attention(q, k, v, scale=1.0, block_size=2)
+    assert (len(exp2_inputs) > 0) == fast
+    assert all(x >= np.finfo(np.float32).minexp for x in exp2_inputs)
+    np.testing.assert_allclose(out, dense(q, k, v, scale=1.0), rtol=1e-6)
 
 
 @pytest.mark.parametrize("scale", [1.0, 10.0, 100.0])
@@ -356,7 +383,7 @@ def test_fixed_path_keeps_exp2_in_its_fast_range_at_the_limit(exp2_inputs, paths
     rng = np.random.default_rng(18)
     q, k, v = (rng.standard_normal((256, 16)).astype(np.float32) for _ in range(3))
     k_max = np.linalg.norm(k, axis=1).max()
-    limit = bounds.fixed_limit(bounds.headroom(256, np.float32), np.float32, None)
+    limit = bounds.fixed_limit(bounds.headroom(256, np.float32), None)
     q = -k[np.argmax(np.linalg.norm(k, axis=1))] / k_max * (limit * 0.999 / k_max) * np.ones((256, 1), np.float32)
     out = flash_attention(q, k, v, scale=1.0, block_size=64)
     assert paths == {"fixed": 4, "general": 0}
@@ -423,6 +450,50 @@ def test_far_below_max_key_in_float32_is_exact(position):
     for out in (flash_attention(q, k, v, scale=1.0), sdpa(q, k, v, scale=1.0), flash_attention(q, k, v, scale=1.0,
                                                                                                block_size=16)):
         assert np.abs(out - ref).max() <= 4 * dense_error + 1e-6
+
+
+@pytest.mark.parametrize("huge", ["query", "key"])
+def test_norms_that_overflow_on_the_way_raise_no_warning(huge):
+    # |q| = 1e160 * 2 squares to 4e320, beyond float64: its norm is inf while every score (1e160 * 1e-150)
+    # is small. The bounds then say nothing, the result is still exact, and no RuntimeWarning is raised.
+    big, small = np.full((3, 2), 1e160), np.full((3, 2), 1e-150)
+    q, k = (big, small) if huge == "query" else (small, big)
+    q[1] = 0  # 0 * an infinite norm is NaN on the way, and must not warn either
+    v = np.arange(6.0).reshape(3, 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = flash_attention(q, k, v, block_size=2)
+    np.testing.assert_allclose(out, dense(q, k, v), rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_rows_whose_every_score_is_far_below_zero(dtype):
+    # Scores near -1800: each row's reference must be one of its own scores (0 would make every e**(s - r)
+    # underflow to 0, a row of zeros).
+    rng = np.random.default_rng(44)
+    q = (-30 + rng.standard_normal((40, 4))).astype(dtype)
+    k = (30 + rng.standard_normal((50, 4))).astype(dtype)
+    v = rng.standard_normal((50, 3)).astype(dtype)
+    for block_size in (4, None):
+        np.testing.assert_allclose(flash_attention(q, k, v, block_size=block_size), dense(q, k, v),
+                                   rtol=1e-4 if dtype == np.float32 else 1e-10)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_large_positive_float_masks_in_later_blocks(dtype):
+    # A float mask may raise a score by any amount: +100 on key 37 (block 9 of 4 keys) would overflow
+    # e**(s - r) in float32 (e**88 is its largest) if the reference did not move to it.
+    rng = np.random.default_rng(45)
+    q, k, v = (rng.standard_normal((20, 4)).astype(dtype) for _ in range(3))
+    k, v = np.concatenate([k, k]), np.concatenate([v, v])  # S = 40
+    bias = np.zeros((20, 40), dtype)
+    bias[:, 37] = 100.0
+    bias[::3, 5] = 95.0
+    expected = dense(q, k, v, bias)
+    np.testing.assert_allclose(expected[1], v[37], rtol=1e-5)
+    for block_size in (4, 16, None):
+        np.testing.assert_allclose(flash_attention(q, k, v, bias, block_size=block_size), expected,
+                                   rtol=1e-5 if dtype == np.float32 else 1e-10, atol=1e-6)
 
 
 def test_a_first_key_scoring_1e9_in_float32_is_not_lost():
@@ -700,6 +771,63 @@ def test_backward_nan_rule_marks_the_bad_rows_and_the_keys_they_see():
     dq, dk, dv = flash_attention_backward(np.ones_like(out), q, k * 0, v, out, lse, allowed)
     np.testing.assert_array_equal(np.isnan(dk).any(axis=1), [True, True, False, False, True])
     assert np.isnan(dq[4]).all() and not np.isnan(np.delete(dq, 4, axis=0)).any()
+
+
+@pytest.mark.parametrize("kind", ["causal", "none", "bool (L, S)", "bool (1, S)", "float (L, S)", "bool (B, L, S)"])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_backward_nan_rule_batched_row_by_row(kind, seed):
+    # Bad rows (a non-finite upstream gradient) give NaN in their dQ row and in the dK, dV rows of every key
+    # they may attend to, batch element by batch element; everything else equals the dense backward with
+    # those rows' gradients left out.
+    rng = np.random.default_rng(seed)
+    B, L, S = 2, 7, 6
+    q, k, v = rng.standard_normal((B, L, 4)), rng.standard_normal((B, S, 4)), rng.standard_normal((B, S, 3))
+    causal = kind == "causal"
+    shape = {"bool (1, S)": (1, S), "bool (B, L, S)": (B, L, S)}.get(kind, (L, S))
+    mask = None if kind in ("causal", "none") else rng.random(shape) < 0.5
+    if kind.startswith("float"):
+        mask = np.where(mask, rng.standard_normal(shape), -np.inf)
+    allowed = np.broadcast_to(np.tri(L, S, dtype=bool) if causal else True if mask is None
+                              else mask if mask.dtype == bool else mask != -np.inf, (B, L, S))
+    bad = rng.random((B, L)) < 0.3  # (B, L)
+    out, lse = flash_attention(q, k, v, mask, causal, return_lse=True)
+    dO = rng.standard_normal(out.shape)
+    dO[bad] = np.nan
+    lse[0, 3], lse[1, 5] = np.inf, np.nan  # a saved lse that is not finite makes its row bad too
+    bad[0, 3] = bad[1, 5] = True
+    dq, dk, dv = flash_attention_backward(dO, q, k, v, out, lse, mask, causal, block_size=2)
+    seen = (allowed & bad[..., None]).any(axis=1)  # (B, S)
+    np.testing.assert_array_equal(np.isnan(dq).all(-1), bad & allowed.any(-1))
+    np.testing.assert_array_equal(np.isnan(dk).all(-1), seen)
+    np.testing.assert_array_equal(np.isnan(dv).all(-1), seen)
+    clean = sdpa_backward(np.where(bad[..., None], 0, dO), q, k, v, mask, causal)
+    for got, want, finite in zip((dq, dk, dv), clean, (~bad, ~seen, ~seen)):
+        np.testing.assert_allclose(got[finite], want[finite], rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_scratch_buffers_are_reused_up_to_a_size_and_fresh_above(dtype, monkeypatch):
+    same = np.shares_memory  # scratch returns views of its kept buffer
+    small = tiles.scratch(10, dtype, slot=7)
+    assert small.dtype == dtype and small.size == 10 and same(tiles.scratch(10, dtype, slot=7), small)  # kept
+    assert not same(tiles.scratch(10, dtype, slot=8), small)  # another slot, another buffer
+    larger = tiles.scratch(1000, dtype, slot=7)
+    assert larger.size == 1000 and same(tiles.scratch(1000, dtype, slot=7), larger)  # grown once, then kept
+    keep = tiles.SCRATCH_KEEP // np.dtype(dtype).itemsize
+    assert same(tiles.scratch(keep, dtype, slot=7), tiles.scratch(keep, dtype, slot=7))  # at the limit: kept
+    big = tiles.scratch(keep + 1, dtype, slot=7)
+    assert big.size == keep + 1 and big.dtype == dtype and not same(tiles.scratch(keep + 1, dtype, slot=7), big)
+    # Every buffer of a call above the limit: the kernels still compute the same, forward and backward.
+    monkeypatch.setattr(tiles, "SCRATCH_KEEP", 0)
+    rng = np.random.default_rng(46)
+    q, k, v = (rng.standard_normal((70, 8)).astype(dtype) for _ in range(3))
+    out, lse = flash_attention(q, k, v, is_causal=True, block_size=16, return_lse=True)
+    np.testing.assert_allclose(out, dense(q, k, v, is_causal=True), rtol=1e-4 if dtype == np.float32 else 1e-12,
+                               atol=1e-6 if dtype == np.float32 else 0)
+    dO = rng.standard_normal(out.shape).astype(dtype)
+    grads = flash_attention_backward(dO, q, k, v, out, lse, is_causal=True, block_size=16)
+    for g, w in zip(grads, sdpa_backward(dO, q, k, v, is_causal=True)):
+        np.testing.assert_allclose(g, w, rtol=1e-3 if dtype == np.float32 else 1e-10, atol=1e-5)
 
 
 def test_backward_dtypes_and_empty_sizes():

@@ -730,6 +730,15 @@ def test_the_float64_overflow_rule_row_by_row():
     q_long, k_short = np.zeros((1, 16)), np.zeros((2, 16))
     q_long[0, 0], k_short[:, 1] = 1e308, 0.1
     np.testing.assert_allclose(sdpa(q_long, k_short, v, scale=1.0), [[0.5, 0.5]])
+    # Norms below 1 count as they are: |q| |k| = 1e308 * 0.3 = 3e307 is over, and an all-zero key does not
+    # hide it; the most negative entry counts as much as the largest.
+    k_small = np.array([[0.3, 0.0], [0.0, 0.0]])
+    assert np.isnan(sdpa(np.array([[1e308, 0.0]]), k_small, v, scale=1.0)).all()
+    assert np.isnan(sdpa(np.array([[-1e200, 0.0], [0.0, 1.0]]), np.array([[1e200, 0.0], [0.0, 1.0]]), v)[0]).all()
+    # Each batch element's own keys: a long key in element 0 does not make element 1's rows NaN.
+    k_batched = np.stack([k, np.array([[1.0, 0.0], [0.0, 1.0]])])  # (2, S, E)
+    out = sdpa(np.stack([q[:1], q[:1]]), k_batched, v)  # row 0 of q in both
+    assert np.isnan(out[0]).all() and np.isfinite(out[1]).all()
 
 
 def test_float32_promotion_counts_the_scale_and_both_extents():
@@ -742,3 +751,56 @@ def test_float32_promotion_counts_the_scale_and_both_extents():
     q, k = np.full((1, 16), 1e20, np.float32), np.stack([np.full(16, 1e18), np.zeros(16)]).astype(np.float32)
     w = sdpa(q, k, np.ones((2, 1), np.float32), scale=0.25, return_weights=True)[1]
     np.testing.assert_array_equal(w, [[1.0, 0.0]])
+    # A float mask adds to the bound, whether small (1 on top of scores of 4e38) or large (3e38 on top of
+    # scores of 5e37, which alone fit); a bool mask stays a bool mask in float64.
+    small_mask = np.ones((1, 2), np.float32)
+    w = sdpa(q, k, np.ones((2, 1), np.float32), small_mask, scale=0.25, return_weights=True)[1]
+    np.testing.assert_array_equal(w, [[1.0, 0.0]])
+    k_half = np.stack([np.full(16, 5e17), np.zeros(16)]).astype(np.float32)  # scores 2e38 * 0.25 = 5e37
+    w = sdpa(q, k_half, np.ones((2, 1), np.float32), np.array([[3e38, 0.0]], np.float32), scale=0.25,
+             return_weights=True)[1]
+    np.testing.assert_array_equal(w, [[1.0, 0.0]])
+    w = sdpa(q, k, np.ones((2, 1), np.float32), np.array([[False, True]]), scale=0.25, return_weights=True)[1]
+    np.testing.assert_array_equal(w, [[0.0, 1.0]])  # the key of score 4e38 is masked out
+
+
+def test_no_keys_with_a_nan_query_gives_zeros():
+    q = np.array([[np.nan, 1.0], [1.0, 2.0], [3.0, np.inf]])  # (L = 3, E)
+    for name, out in paths(q, np.zeros((0, 2)), np.zeros((0, 4))).items():
+        np.testing.assert_array_equal(out, np.zeros((3, 4)), err_msg=name)  # nothing to attend to: 0, not NaN
+
+
+@pytest.mark.parametrize(("q_shape", "kv_heads", "mask_shape"), [
+    ((2, 2, 3, 4), 1, (2, 2, 3, 5)),  # two query heads per key head, a mask per head
+    ((4, 3, 4), 2, (4, 3, 5)),  # no batch dim: (H, L, E)
+    ((2, 4, 3, 4), 2, None),
+])
+def test_enable_gqa_groups_of_two_and_unbatched_heads(q_shape, kv_heads, mask_shape):
+    rng = np.random.default_rng(47)
+    q = rng.standard_normal(q_shape)
+    k, v = rng.standard_normal((*q_shape[:-3], kv_heads, 5, 4)), rng.standard_normal((*q_shape[:-3], kv_heads, 5, 2))
+    mask = None if mask_shape is None else (rng.random(mask_shape) < 0.6) | (np.arange(5) == 0)
+    groups = q_shape[-3] // kv_heads
+    ref = sdpa(q, np.repeat(k, groups, axis=-3), np.repeat(v, groups, axis=-3), mask)
+    np.testing.assert_allclose(sdpa(q, k, v, mask, enable_gqa=True), ref, rtol=1e-12)
+
+
+def test_enable_gqa_with_more_batch_dims_on_keys_than_on_queries():
+    rng = np.random.default_rng(48)
+    q = rng.standard_normal((4, 3, 4))  # (Hq, L, E)
+    k, v = rng.standard_normal((2, 2, 5, 4)), rng.standard_normal((2, 2, 5, 3))  # (A, Hkv, S, ·)
+    out = sdpa(q, k, v, enable_gqa=True)
+    assert out.shape == (2, 4, 3, 3)
+    np.testing.assert_allclose(out, sdpa(q, np.repeat(k, 2, axis=-3), np.repeat(v, 2, axis=-3)), rtol=1e-12)
+
+
+def test_float_masks_with_nan_or_inf_but_no_minus_inf():
+    # The rule does not depend on whether the mask also holds -inf: rows with a NaN or +inf mask entry are NaN.
+    rng = np.random.default_rng(49)
+    q, k, v = rng.standard_normal((4, 3)), rng.standard_normal((6, 3)), rng.standard_normal((6, 2))
+    mask = rng.standard_normal((4, 6))
+    mask[1, 2], mask[3, 0] = np.nan, np.inf
+    expected = sdpa(q, k, v, np.where(np.isfinite(mask), mask, 0))
+    for name, out in paths(q, k, v, mask).items():
+        assert np.isnan(out[[1, 3]]).all(), name
+        np.testing.assert_allclose(out[[0, 2]], expected[[0, 2]], rtol=1e-10, err_msg=name)

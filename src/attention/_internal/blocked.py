@@ -40,7 +40,7 @@ def blocked_attention(prob: Problem, *, key_block: int = KEY_BLOCK, query_block:
     with np.errstate(over="ignore"):  # norms of huge keys may be inf: that only makes the bounds useless
         key_norm_max = block_max(row_norms(k), key_block)  # (..., S/Bk)
     base2 = exp2_is_vectorised(dtype.name)
-    limit = fixed_limit(room, dtype, prob.mask)
+    limit = fixed_limit(room, prob.mask)
 
     mask = forbidden(prob.mask, batch, dtype)  # (..., L or 1, S or 1)
     q, k, values = (np.broadcast_to(a, batch + a.shape[-2:]) for a in (q, k, values))

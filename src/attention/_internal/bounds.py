@@ -35,7 +35,7 @@ def value_limit(S: int, dtype, headroom: float) -> float:
     """Values below this keep the unnormalised sums as far from overflow as values below 2 do
     with terms up to e**budget: S terms up to e**headroom times it sum to at most
     2 * (largest float) * e**-8. In float32 with T = 40 and S = 4096 that is about 2e14."""
-    return 2 * math.exp(min(700.0, sum_budget(S, dtype) - headroom))
+    return 2 * math.exp(sum_budget(S, dtype) - headroom)  # float64: at most e**(709.8 - 8 - 40), finite
 
 
 def value_scale(vmax: float, limit: float) -> float:
@@ -51,14 +51,14 @@ def value_scale(vmax: float, limit: float) -> float:
     return math.ldexp(1.0, math.frexp(vmax)[1] - 1)  # vmax < 2**e, so 2**(e-1) stays finite
 
 
-def fixed_limit(headroom: float, dtype, mask) -> float:
+def fixed_limit(headroom: float, mask) -> float:
     """Query blocks whose every ``|score|`` is at most this need no reference at all (see
-    ``tiles.fixed_reference``): the headroom, and with a vectorised exp2 also the edge of
-    exp2's fast range. -1 (no block) with a float mask, which may shift scores anywhere."""
+    ``tiles.fixed_reference``): the headroom. -1 (no block) with a float mask, which may shift
+    scores anywhere. Exp2's fast range does not limit it: ``MAX_HEADROOM`` lies far inside it
+    for every dtype (``exp2_floor`` is 83 for float32)."""
     if mask is not None and mask.dtype != np.bool_:
         return -1.0
-    floor = exp2_floor(dtype)  # -inf when exp is used instead: then only the headroom limits
-    return headroom if floor == -math.inf else min(headroom, floor)
+    return headroom
 
 
 def exp2_floor(dtype) -> float:

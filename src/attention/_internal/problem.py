@@ -47,8 +47,7 @@ class Problem(NamedTuple):
         """Apply the NaN rows, merge GQA groups back into heads and cast to the output dtype."""
         results = [out] if weights is None else [out, weights]
         for i, r in enumerate(results):
-            if self.nan_rows is not None:
-                r = np.array(r, copy=True) if not r.flags.writeable else r
+            if self.nan_rows is not None:  # every path hands over arrays of its own, writeable
                 r[np.broadcast_to(self.nan_rows, r.shape[:-1])] = np.nan
             results[i] = r.reshape(*self.out_batch, *r.shape[-2:]).astype(self.out_dtype, copy=False)
         return results[0] if weights is None else tuple(results)
@@ -79,7 +78,7 @@ def prepare(query, key, value, attn_mask=None, is_causal=False, scale=None, enab
         raise ValueError("pass either attn_mask or is_causal=True, not both")
     groups = _gqa_groups(q, k, v) if enable_gqa else 1
     try:
-        out_batch = np.broadcast_shapes(q.shape[:-2], *(_heads_as(x, q, groups) for x in (k, v)))
+        out_batch = np.broadcast_shapes(q.shape[:-2], *(_heads_as(x, groups) for x in (k, v)))
     except ValueError:
         raise ValueError(f"batch dims of query {q.shape}, key {k.shape} and value {v.shape} do not broadcast") from None
     L, S = q.shape[-2], k.shape[-2]
@@ -126,7 +125,7 @@ def _gqa_groups(q, k, v) -> int:
     return Hq // Hk
 
 
-def _heads_as(x: np.ndarray, q: np.ndarray, groups: int) -> tuple[int, ...]:
+def _heads_as(x: np.ndarray, groups: int) -> tuple[int, ...]:
     """The batch dims of ``x`` with its heads counted as the query's (for broadcasting with GQA)."""
     if groups == 1:
         return x.shape[:-2]
@@ -177,7 +176,7 @@ def _quarantine(q, k, v, mask, is_causal: bool, batch: tuple[int, ...]):
     bad_kv = ~(np.isfinite(k).all(axis=-1) & np.isfinite(v).all(axis=-1))  # (..., S)
     bad_kv = np.broadcast_to(bad_kv, (*batch, S))
     rows = np.zeros((*batch, L), dtype=bool)  # (..., L)
-    cols = np.flatnonzero(bad_kv.reshape(-1, S).any(axis=0))  # keys that are bad in some batch element
+    cols = np.flatnonzero(bad_kv.any(axis=tuple(range(bad_kv.ndim - 1))))  # keys bad in some batch element, (n,)
     if cols.size:
         rows |= (allowed(mask, is_causal, L, S, cols) & bad_kv[..., None, cols]).any(axis=-1)
     if mask is not None and mask.dtype != np.bool_:
