@@ -778,25 +778,28 @@ def test_backward_nan_rule_marks_the_bad_rows_and_the_keys_they_see():
 def test_backward_nan_rule_batched_row_by_row(kind, seed):
     # Bad rows (a non-finite upstream gradient) give NaN in their dQ row and in the dK, dV rows of every key
     # they may attend to, batch element by batch element; everything else equals the dense backward with
-    # those rows' gradients left out.
+    # those rows' gradients left out. Seed 0: batch (2,), bad rows in both elements; seed 1: batch (1, 2),
+    # bad rows in the first element only.
     rng = np.random.default_rng(seed)
-    B, L, S = 2, 7, 6
-    q, k, v = rng.standard_normal((B, L, 4)), rng.standard_normal((B, S, 4)), rng.standard_normal((B, S, 3))
+    batch, L, S = ((2,), (1, 2))[seed], 7, 6
+    q, k, v = (rng.standard_normal((*batch, n, d)) for n, d in ((L, 4), (S, 4), (S, 3)))
     causal = kind == "causal"
-    shape = {"bool (1, S)": (1, S), "bool (B, L, S)": (B, L, S)}.get(kind, (L, S))
+    shape = {"bool (1, S)": (1, S), "bool (B, L, S)": (2, L, S)}.get(kind, (L, S))
     mask = None if kind in ("causal", "none") else rng.random(shape) < 0.5
     if kind.startswith("float"):
         mask = np.where(mask, rng.standard_normal(shape), -np.inf)
     allowed = np.broadcast_to(np.tri(L, S, dtype=bool) if causal else True if mask is None
-                              else mask if mask.dtype == bool else mask != -np.inf, (B, L, S))
-    bad = rng.random((B, L)) < 0.3  # (B, L)
+                              else mask if mask.dtype == bool else mask != -np.inf, (*batch, L, S))
+    bad = rng.random((*batch, L)) < 0.3  # (..., L)
+    bad.reshape(2, L)[1] &= seed == 0
     out, lse = flash_attention(q, k, v, mask, causal, return_lse=True)
     dO = rng.standard_normal(out.shape)
     dO[bad] = np.nan
-    lse[0, 3], lse[1, 5] = np.inf, np.nan  # a saved lse that is not finite makes its row bad too
-    bad[0, 3] = bad[1, 5] = True
+    first = (0,) * len(batch)
+    lse[(*first, 3)], lse[(*first, 5)] = np.inf, np.nan  # a saved lse that is not finite makes its row bad too
+    bad[(*first, 3)] = bad[(*first, 5)] = True
     dq, dk, dv = flash_attention_backward(dO, q, k, v, out, lse, mask, causal, block_size=2)
-    seen = (allowed & bad[..., None]).any(axis=1)  # (B, S)
+    seen = (allowed & bad[..., None]).any(axis=-2)  # (..., S)
     np.testing.assert_array_equal(np.isnan(dq).all(-1), bad & allowed.any(-1))
     np.testing.assert_array_equal(np.isnan(dk).all(-1), seen)
     np.testing.assert_array_equal(np.isnan(dv).all(-1), seen)
@@ -805,29 +808,17 @@ def test_backward_nan_rule_batched_row_by_row(kind, seed):
         np.testing.assert_allclose(got[finite], want[finite], rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_scratch_buffers_are_reused_up_to_a_size_and_fresh_above(dtype, monkeypatch):
-    same = np.shares_memory  # scratch returns views of its kept buffer
-    small = tiles.scratch(10, dtype, slot=7)
-    assert small.dtype == dtype and small.size == 10 and same(tiles.scratch(10, dtype, slot=7), small)  # kept
-    assert not same(tiles.scratch(10, dtype, slot=8), small)  # another slot, another buffer
-    larger = tiles.scratch(1000, dtype, slot=7)
-    assert larger.size == 1000 and same(tiles.scratch(1000, dtype, slot=7), larger)  # grown once, then kept
-    keep = tiles.SCRATCH_KEEP // np.dtype(dtype).itemsize
-    assert same(tiles.scratch(keep, dtype, slot=7), tiles.scratch(keep, dtype, slot=7))  # at the limit: kept
-    big = tiles.scratch(keep + 1, dtype, slot=7)
-    assert big.size == keep + 1 and big.dtype == dtype and not same(tiles.scratch(keep + 1, dtype, slot=7), big)
-    # Every buffer of a call above the limit: the kernels still compute the same, forward and backward.
-    monkeypatch.setattr(tiles, "SCRATCH_KEEP", 0)
-    rng = np.random.default_rng(46)
-    q, k, v = (rng.standard_normal((70, 8)).astype(dtype) for _ in range(3))
-    out, lse = flash_attention(q, k, v, is_causal=True, block_size=16, return_lse=True)
-    np.testing.assert_allclose(out, dense(q, k, v, is_causal=True), rtol=1e-4 if dtype == np.float32 else 1e-12,
-                               atol=1e-6 if dtype == np.float32 else 0)
-    dO = rng.standard_normal(out.shape).astype(dtype)
-    grads = flash_attention_backward(dO, q, k, v, out, lse, is_causal=True, block_size=16)
-    for g, w in zip(grads, sdpa_backward(dO, q, k, v, is_causal=True)):
-        np.testing.assert_allclose(g, w, rtol=1e-3 if dtype == np.float32 else 1e-10, atol=1e-5)
+@pytest.mark.parametrize("mask_rows", ["(L, S)", "(L, 1)"])
+def test_backward_masks_across_several_query_blocks(mask_rows):
+    # 1100 queries: three blocks of 512 in the backward, each reading its own rows of the mask.
+    rng = np.random.default_rng(50)
+    q, k, v = rng.standard_normal((1100, 4)), rng.standard_normal((9, 4)), rng.standard_normal((9, 2))
+    mask = rng.random((1100, 9 if mask_rows == "(L, S)" else 1)) < 0.5
+    mask[:, 0] |= mask_rows == "(L, S)"
+    out, lse = flash_attention(q, k, v, mask, return_lse=True)
+    dO = rng.standard_normal(out.shape)
+    for g, w in zip(flash_attention_backward(dO, q, k, v, out, lse, mask), sdpa_backward(dO, q, k, v, mask)):
+        np.testing.assert_allclose(g, w, rtol=1e-10, atol=1e-12)
 
 
 def test_backward_dtypes_and_empty_sizes():

@@ -730,6 +730,11 @@ def test_the_float64_overflow_rule_row_by_row():
     q_long, k_short = np.zeros((1, 16)), np.zeros((2, 16))
     q_long[0, 0], k_short[:, 1] = 1e308, 0.1
     np.testing.assert_allclose(sdpa(q_long, k_short, v, scale=1.0), [[0.5, 0.5]])
+    # The rows are checked only once the bound E max|q| max|k| |scale| passes max / 4: below, every score
+    # fits, and a row at 3.9e307 (above max / 8) is exact. Just above max / 4, the same row is NaN.
+    one_key = np.array([[1.0], [0.0]])  # (S = 2, E = 1)
+    np.testing.assert_allclose(sdpa(np.array([[3.9e307]]), one_key, v, scale=1.0), [[1.0, 0.0]])
+    assert np.isnan(sdpa(np.array([[4.6e307]]), one_key, v, scale=1.0)).all()
     # Norms below 1 count as they are: |q| |k| = 1e308 * 0.3 = 3e307 is over, and an all-zero key does not
     # hide it; the most negative entry counts as much as the largest.
     k_small = np.array([[0.3, 0.0], [0.0, 0.0]])
@@ -756,7 +761,7 @@ def test_float32_promotion_counts_the_scale_and_both_extents():
     small_mask = np.ones((1, 2), np.float32)
     w = sdpa(q, k, np.ones((2, 1), np.float32), small_mask, scale=0.25, return_weights=True)[1]
     np.testing.assert_array_equal(w, [[1.0, 0.0]])
-    k_half = np.stack([np.full(16, 5e17), np.zeros(16)]).astype(np.float32)  # scores 2e38 * 0.25 = 5e37
+    k_half = np.stack([np.full(16, 1.25e17), np.zeros(16)]).astype(np.float32)  # 16 * 1e20 * 1.25e17 / 4 = 5e37
     w = sdpa(q, k_half, np.ones((2, 1), np.float32), np.array([[3e38, 0.0]], np.float32), scale=0.25,
              return_weights=True)[1]
     np.testing.assert_array_equal(w, [[1.0, 0.0]])
@@ -804,3 +809,6 @@ def test_float_masks_with_nan_or_inf_but_no_minus_inf():
     for name, out in paths(q, k, v, mask).items():
         assert np.isnan(out[[1, 3]]).all(), name
         np.testing.assert_allclose(out[[0, 2]], expected[[0, 2]], rtol=1e-10, err_msg=name)
+    mask[1, 2] = 0.5  # +inf alone
+    for name, out in paths(q, k, v, mask).items():
+        assert np.isnan(out[3]).all() and not np.isnan(out[[0, 1, 2]]).any(), name

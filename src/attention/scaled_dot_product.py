@@ -93,8 +93,9 @@ def scaled_dot_product_attention(
 
     - **Huge finite scores are exact**: the softmax subtracts each row's maximum first.
       float16/float32 inputs whose scores could leave float32's range are computed in
-      float64; rows whose scores could leave float64's range (``|q| max|k| |scale|`` above
-      about 2e307) count as non-finite.
+      float64; rows whose scores could leave float64's range count as non-finite: once
+      ``E max|q| max|k| |scale|`` (plus the largest finite ``|float mask|``) passes 4.5e307
+      (float64's largest / 4), each row whose ``|q| max|k| |scale|`` is above 2.2e307 (/ 8).
     - **Fully masked rows are 0.** A query row with no allowed key (boolean mask all
       False, float mask all ``-inf``, or ``S == 0``) gets weights 0 and output 0, whatever
       its inputs hold. A large finite penalty such as ``-1e9`` on every key is not a mask:

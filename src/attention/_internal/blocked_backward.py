@@ -62,7 +62,7 @@ def blocked_backward(prob: Problem, dO: np.ndarray, out: np.ndarray, lse: np.nda
     dk = np.zeros((*batch, S, E), dtype=dtype)  # (..., S, E)
     dv = np.zeros((*batch, S, Ev), dtype=dtype)  # (..., S, Ev)
     if L and S and math.prod(batch):
-        kernel = Kernel(prob, forbidden(prob.mask, batch, dtype), dO, lse, D, key_block, query_block)
+        kernel = Kernel(prob, forbidden(prob.mask, batch, dtype), dO, lse, D, query_block)
         items = [(n, b, j0) for n, b in enumerate(np.ndindex(batch)) for j0 in range(0, S, key_block)]
         if prob.is_causal:  # early key blocks are seen by more queries: start them first
             items.sort(key=lambda item: item[2])
@@ -86,14 +86,14 @@ def blocked_backward(prob: Problem, dO: np.ndarray, out: np.ndarray, lse: np.nda
 class Kernel:
     """The per-tile work of the backward, shared by the threads (read-only)."""
 
-    def __init__(self, prob: Problem, mask, dO, lse, D, key_block: int, query_block: int):
+    def __init__(self, prob: Problem, mask, dO, lse, D, query_block: int):
         q, k, v, batch = prob.q, prob.k, prob.v, prob.batch
         L, dtype = q.shape[-2], q.dtype
         self.q = np.broadcast_to(q, (*batch, *q.shape[-2:]))  # (..., L, E)
         self.k = np.broadcast_to(k, (*batch, *k.shape[-2:]))  # (..., S, E)
         self.v = np.broadcast_to(v, (*batch, *v.shape[-2:]))  # (..., S, Ev)
         self.dO, self.D, self.mask, self.is_causal = dO, D, mask, prob.is_causal
-        self.query_block, self.width = query_block, key_block
+        self.query_block = query_block
         # Weights come from exp2 where that is fast: every exponent s - lse >= -2 |q| max|k| - log S
         # (since lse <= |q| max|k| + log S) must stay above exp2's slow range; a float mask can
         # move scores anywhere, so it always takes exp.

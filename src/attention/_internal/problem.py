@@ -12,8 +12,10 @@ made by ``prepare``, and hands its result to ``Problem.finish``. So they agree o
   float mask ``-inf``, causal future) does not affect that row, whatever it holds.
 - **A fully masked row is 0**, whatever its query holds.
 - **Scores stay in range.** float16/float32 inputs whose scores could leave float32's range
-  are computed in float64. Rows whose scores could leave float64's range (``|q| max|k|
-  |scale|`` above float64's largest value / 8, about 2.2e307) count as non-finite: NaN.
+  are computed in float64. Rows whose scores could leave float64's range count as
+  non-finite (NaN): when the bound ``E max|q| max|k| |scale|`` (+ the largest finite float mask
+  entry) passes float64's largest value / 4, each row whose ``|q| max|k| |scale|`` is above
+  largest / 8 (about 2.2e307).
 """
 
 from __future__ import annotations
