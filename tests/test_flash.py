@@ -176,6 +176,14 @@ def exp2_inputs(monkeypatch):
     return seen
 
 
+def test_huge_values_are_divided_by_a_power_of_two_that_brings_them_below_2():
+    limit = bounds.value_limit(4096, np.float32, bounds.headroom(4096, np.float32))
+    assert bounds.value_scale(np.nextafter(limit, 0), limit) == 1.0  # below the limit: V as it is
+    for vmax in (limit, 3 * limit, 1e300, np.finfo(np.float64).max):
+        scale = bounds.value_scale(vmax, limit)
+        assert scale == 2.0 ** round(np.log2(scale)) and 1 <= vmax / scale < 2, vmax  # exact, and below 2
+
+
 def test_the_headroom_lies_inside_exp2s_fast_range():
     # The fixed path takes e**s for |s| <= the headroom with exp2: that must stay above the smallest normal.
     for dtype in (np.float32, np.float64):
