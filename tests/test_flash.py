@@ -829,6 +829,31 @@ def test_backward_masks_across_several_query_blocks(mask_rows):
         np.testing.assert_allclose(g, w, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_scratch_buffers_are_reused_up_to_a_size_and_fresh_above(dtype, monkeypatch):
+    same = np.shares_memory  # scratch returns views of its kept buffer
+    small = tiles.scratch(10, dtype, slot=7)
+    assert small.dtype == dtype and small.size == 10 and same(tiles.scratch(10, dtype, slot=7), small)  # kept
+    assert not same(tiles.scratch(10, dtype, slot=8), small)  # another slot, another buffer
+    larger = tiles.scratch(1000, dtype, slot=7)
+    assert larger.size == 1000 and same(tiles.scratch(1000, dtype, slot=7), larger)  # grown once, then kept
+    keep = tiles.SCRATCH_KEEP // np.dtype(dtype).itemsize
+    assert same(tiles.scratch(keep, dtype, slot=7), tiles.scratch(keep, dtype, slot=7))  # at the limit: kept
+    big = tiles.scratch(keep + 1, dtype, slot=7)
+    assert big.size == keep + 1 and big.dtype == dtype and not same(tiles.scratch(keep + 1, dtype, slot=7), big)
+    # Every buffer of a call above the limit: the kernels still compute the same, forward and backward.
+    monkeypatch.setattr(tiles, "SCRATCH_KEEP", 0)
+    rng = np.random.default_rng(46)
+    q, k, v = (rng.standard_normal((70, 8)).astype(dtype) for _ in range(3))
+    out, lse = flash_attention(q, k, v, is_causal=True, block_size=16, return_lse=True)
+    np.testing.assert_allclose(out, dense(q, k, v, is_causal=True), rtol=1e-4 if dtype == np.float32 else 1e-12,
+                               atol=1e-6 if dtype == np.float32 else 0)
+    dO = rng.standard_normal(out.shape).astype(dtype)
+    grads = flash_attention_backward(dO, q, k, v, out, lse, is_causal=True, block_size=16)
+    for g, w in zip(grads, sdpa_backward(dO, q, k, v, is_causal=True)):
+        np.testing.assert_allclose(g, w, rtol=1e-3 if dtype == np.float32 else 1e-10, atol=1e-5)
+
+
 def test_backward_dtypes_and_empty_sizes():
     rng = np.random.default_rng(9)
     for dtype in (np.float16, np.float32, np.float64):
