@@ -504,6 +504,21 @@ def test_large_positive_float_masks_in_later_blocks(dtype):
                                    rtol=1e-5 if dtype == np.float32 else 1e-10, atol=1e-6)
 
 
+def test_a_float_mask_keeps_the_exact_path_even_where_every_row_bound_holds():
+    # After the first key block, rows A (|q| = 10) and B (|q| = 1) have references 100 and 10. On the second
+    # block each row's own bound (|q| max|k| - r = 0) would allow the shifted product, the scalar bound
+    # (10 * 10 - 10 = 90) does not, and a float mask always asks for the exact path: its +120 on key 3 raises
+    # row B's exponent to 100, beyond float32's e**88. Only the exact path, which moves B's reference, is right.
+    q = np.array([[10.0], [1.0]], np.float32)  # (L = 2, E = 1)
+    k = np.array([[10.0], [0.0], [10.0], [-10.0]], np.float32)  # (S = 4, E)
+    v = np.eye(4, dtype=np.float32)
+    mask = np.zeros((2, 4), np.float32)
+    mask[1, 3] = 120.0
+    out = flash_attention(q, k, v, mask, scale=1.0, block_size=2)
+    np.testing.assert_allclose(out, dense(q, k, v, mask, scale=1.0), rtol=1e-6, atol=1e-30)
+    assert out[1, 3] == pytest.approx(1.0)
+
+
 def test_a_first_key_scoring_1e9_in_float32_is_not_lost():
     # Found by a random search (mutation testing's hypothesis run): query 4's scores are
     # [1.16e9, 1.4e5, 1.8e5, 1.6, -235]. Its first reference was q.k_0 from a matrix-vector product;
