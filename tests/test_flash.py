@@ -427,17 +427,19 @@ def test_extra_memory_is_tiles_and_block_sums_not_scores_or_copies(monkeypatch):
 # --- Exact on adversarial inputs: far-below-max keys, huge norms, mixed signs ---------------------
 
 
+def allowed_pairs(mask, causal: bool, L: int, S: int) -> np.ndarray:
+    """Which keys each query may attend to, broadcastable to (..., L, S): a bool mask (True = may attend)
+    or a float one (-inf = may not), and the causal mask."""
+    allowed = np.ones((L, S), bool) if mask is None else mask if mask.dtype == bool else mask != -np.inf
+    return allowed & np.tri(L, S, dtype=bool) if causal else allowed
+
+
 def longdouble_reference(q, k, v, mask=None, is_causal=False, scale=None):
     """Attention in extended precision (np.longdouble), from the formula; masks as True = may attend."""
     q, k, v = (np.asarray(a, dtype=np.longdouble) for a in (q, k, v))
     scale = 1 / np.sqrt(q.shape[-1]) if scale is None else scale
     s = scale * (q @ np.swapaxes(k, -1, -2))  # (..., L, S)
-    allowed = np.ones(s.shape, bool)
-    if is_causal:
-        allowed &= np.tri(*s.shape[-2:], dtype=bool)
-    if mask is not None:
-        allowed &= mask
-    s = np.where(allowed, s, -np.inf)
+    s = np.where(allowed_pairs(mask, is_causal, *s.shape[-2:]), s, -np.inf)
     m = np.max(s, axis=-1, keepdims=True, initial=-np.inf)
     p = np.exp(s - np.where(np.isfinite(m), m, 0))
     total = p.sum(-1, keepdims=True)
@@ -584,12 +586,6 @@ def test_property_blocked_error_within_a_small_multiple_of_the_dense_error(case)
     for out in (blocked.blocked_attention(prob, key_block=key_block, query_block=query_block),
                 flash_attention(q, k, v, mask, is_causal=causal, scale=scale)):
         assert (np.abs(out - ref).max(axis=-1) <= 4 * dense_error + floor).all()
-
-
-def allowed_pairs(mask, causal: bool, L: int, S: int) -> np.ndarray:
-    """(L, S): which keys each query may attend to, from a bool mask (True = may attend) or is_causal."""
-    allowed = np.ones((L, S), bool) if mask is None else np.broadcast_to(mask, (L, S))
-    return allowed & np.tri(L, S, dtype=bool) if causal else allowed
 
 
 # --- Threads: fork safety and the BLAS limit under concurrency -------------------------------------
@@ -811,8 +807,7 @@ def test_backward_nan_rule_batched_row_by_row(kind, seed):
     mask = None if kind in ("causal", "none") else rng.random(shape) < 0.5
     if kind.startswith("float"):
         mask = np.where(mask, rng.standard_normal(shape), -np.inf)
-    allowed = np.broadcast_to(np.tri(L, S, dtype=bool) if causal else True if mask is None
-                              else mask if mask.dtype == bool else mask != -np.inf, (*batch, L, S))
+    allowed = np.broadcast_to(allowed_pairs(mask, causal, L, S), (*batch, L, S))
     bad = rng.random((*batch, L)) < 0.3  # (..., L)
     bad.reshape(2, L)[1] &= seed == 0
     out, lse = flash_attention(q, k, v, mask, causal, return_lse=True)

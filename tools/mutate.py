@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -102,8 +103,8 @@ def known_survivors() -> dict[str, str]:
     """``tools/mutants.txt``: one survivor per line, ``<mutant name>  <reason>``; # comments."""
     out = {}
     for line in KNOWN.read_text(encoding="utf-8").splitlines() if KNOWN.exists() else []:
-        line = line.split("#", 1)[0].strip() if line.lstrip().startswith("#") else line.strip()
-        if line:
+        line = line.strip()
+        if line and not line.startswith("#"):
             name, _, reason = line.partition(" ")
             out[name] = reason.strip()
     return out
@@ -130,7 +131,7 @@ def main(argv=None) -> int:
     unknown = sorted(set(modules) - set(library_modules()) - set(INTERNALS))
     if unknown:
         parser.error(f"not library modules with a test file: {unknown}")
-    children = args.children or max(1, (__import__("os").cpu_count() or 2) // args.jobs)
+    children = args.children or max(1, (os.cpu_count() or 2) // args.jobs)
 
     def one(module):
         print(f"mutating {module} ...", file=sys.stderr, flush=True)
