@@ -85,6 +85,34 @@ def test_causal_skips_future_blocks():
     np.testing.assert_allclose(out[:2], sdpa(q[:2], k[:2], v[:2], is_causal=True), rtol=1e-12)
 
 
+
+@settings(max_examples=200, deadline=None)
+@given(Lb=st.integers(1, 40), i0=st.integers(0, 60), S=st.integers(1, 80), key_block=st.integers(1, 20),
+       causal=st.booleans())
+def test_tiles_cover_each_allowed_pair_once_and_mask_only_rows_that_see_part_of_a_block(Lb, i0, S, key_block,
+                                                                                       causal):
+    # Query rows i0 .. i0 + Lb against S keys in blocks of key_block. Every pair a row may see is computed
+    # exactly once; a tile is masked only for rows that see some but not all of its keys (the diagonal),
+    # and no tile holds a row that sees none of its keys (a future block) or no rows at all.
+    i = i0 + np.arange(Lb)[:, None]  # (Lb, 1) absolute query positions
+    allowed = np.arange(S) <= i if causal else np.ones((Lb, S), bool)  # (Lb, S)
+    computed = np.zeros((Lb, S), int)
+    for r0, r1, j0, j1, causal_offset in tiles.tiles(Lb, i0, S, key_block, causal):
+        assert 0 <= r0 < r1 <= Lb and 0 <= j0 < j1 <= S and j0 % key_block == 0 and j1 - j0 <= key_block
+        seen = allowed[r0:r1, j0:j1]  # (n, w)
+        assert seen.any(axis=1).all()  # every row of the tile sees at least one of its keys
+        if causal_offset is None:
+            assert seen.all()
+            kept = seen
+        else:
+            assert not seen.all(axis=1).any()  # masked rows are exactly the ones that miss some keys
+            c, r = np.arange(j1 - j0), np.arange(r1 - r0)[:, None]
+            kept = c + causal_offset <= r  # (n, w), visit's masking rule
+            np.testing.assert_array_equal(kept, seen)
+        computed[r0:r1, j0:j1] += kept
+    np.testing.assert_array_equal(computed, allowed)  # each allowed pair once, no other pair
+
+
 def test_empty_lengths():
     assert flash_attention(np.ones((0, 4)), np.ones((3, 4)), np.ones((3, 2))).shape == (0, 2)
     np.testing.assert_array_equal(flash_attention(np.ones((2, 4)), np.ones((0, 4)), np.ones((0, 2))), 0.0)
@@ -230,6 +258,35 @@ def test_exp2_never_sees_its_slow_range(exp2_inputs, scale):
     assert all(x >= np.finfo(np.float32).minexp for x in exp2_inputs)
 
 
+
+@pytest.mark.skipif(not bounds.exp2_is_vectorised("float32"), reason="exp2 has no vectorised loop on this machine")
+@pytest.mark.parametrize("case", ["row by row", "after the reference moved"])
+def test_exp2_is_decided_row_by_row_and_after_the_reference_moves(exp2_inputs, case):
+    # float32, scale 1: headroom T = 40, exp2's floor F = 83.2; |q| max|k| > T, so the general path.
+    # A tile's terms e**(s - r) lie in [e**-(|q| max|k| + r), e**T]: exp2 is safe when that low end stays
+    # above e**-F for every row. Bounds over the whole block (max |q| + max r) may fail where each row's holds.
+    F = bounds.exp2_floor(np.float32)
+    if case == "row by row":
+        # Row A: |q| = 42.5, r = q . k_0 = 30; row B: |q| = r = 41.5; row C: |q| = r = 1. Block-wide bounds:
+        # 42.5 - 1 > T (the reference might move) and 42.5 + 41.5 > F; row by row: at most 12.5 <= T, and 83 < F.
+        q = np.array([[30.0, np.sqrt(42.5**2 - 30**2)], [41.5, 0.0], [1.0, 0.0]], np.float32)
+        k = np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [0.6, 0.8]], np.float32)  # every |k| = 1
+        assert 42.5 + 41.5 > F > 41.5 + 41.5 and 42.5 - 1 > bounds.MAX_HEADROOM
+        exp2_tiles = 1
+    else:
+        # One row, two tiles: k_0 = -k_1, so the first tile moves the reference from -41 to 41 (exp, not
+        # exp2: its scores exceed the reference by 82 > T); the second tile then lies in [e**-82, 1] and takes exp2.
+        q = np.array([[41.0, 0.0]], np.float32)
+        k = np.array([[-1.0, 0.0], [1.0, 0.0], [1.0, 0.0], [0.0, 1.0]], np.float32)
+        assert 41 + 41 < F
+        exp2_tiles = 1
+    v = np.arange(2.0 * len(k), dtype=np.float32).reshape(-1, 2)
+    out = flash_attention(q, k, v, scale=1.0, block_size=2 if case != "row by row" else 4)
+    assert len(exp2_inputs) == exp2_tiles
+    assert all(x >= np.finfo(np.float32).minexp for x in exp2_inputs)
+    np.testing.assert_allclose(out, dense(q, k, v, scale=1.0), rtol=1e-5)
+
+
 def test_reference_moves_when_later_keys_score_far_higher():
     # Key norms grow block by block, so each block's scores exceed the previous reference by far
     # more than the headroom: the rescaling must run, and the result stays exact.
@@ -311,6 +368,18 @@ def test_default_query_blocks_are_even(monkeypatch):
     monkeypatch.setattr(blocked, "tiles", lambda Lb, *args: sizes.append(Lb) or real(Lb, *args))
     flash_attention(q, k, v)
     assert sorted(sizes) == [750, 750]
+
+
+
+@pytest.mark.parametrize(("cores", "causal", "blocks", "blocks_of_two"), [(2, False, 2, 1), (2, True, 4, 2),
+                                                                        (4, False, 4, 2), (4, True, 6, 4)])
+def test_query_blocks_give_every_core_work_and_causal_problems_two_per_core(cores, causal, blocks, blocks_of_two):
+    # 1500 queries: a block per core (two batch elements: half as many each), at least 256 rows per block
+    # (MIN_QUERY_BLOCK, hence 6 and not 8); causal blocks differ in work (later queries see more keys), so
+    # they are split twice as finely, for the threads to finish together. Blocks are even.
+    for n_batch, count in ((1, blocks), (2, blocks_of_two)):
+        Lb = tiles.even_query_block(1500, n_batch, causal, threads=cores)
+        assert [min(Lb, 1500 - i0) for i0 in range(0, 1500, Lb)] == [1500 // count] * count
 
 
 # --- The fixed-reference path: blocks whose scores are bounded skip the reference altogether ---------
@@ -424,6 +493,40 @@ def test_extra_memory_is_tiles_and_block_sums_not_scores_or_copies(monkeypatch):
     assert allowed < n * n * 4 / 16  # the scores alone would take 256 MiB
 
 
+
+@pytest.mark.parametrize("case", ["wide scores", "float mask"])
+def test_general_path_extra_memory_is_tiles_block_state_and_one_key_copy(case, monkeypatch):
+    # Blocks whose scores may exceed the headroom (here |q| ~ 80, |k| ~ 8) or that carry a float mask take
+    # the general path: per thread one score tile, [Q scale, -r] in base e and base 2, the sums a and
+    # their tile part (4 x (Lb, E)) and a few row vectors (norms, r, l: 16 x (Lb,) allowed); shared,
+    # [K, 1] built once, and while a float mask is checked one bool per score. No L x S float scores,
+    # no copy of the mask, nothing in float64: any of those adds megabytes.
+    import tracemalloc
+
+    monkeypatch.setattr(tiles, "scratch", lambda size, dtype: np.empty(size, dtype))  # count every tile
+    n, E = (8192, 64) if case == "wide scores" else (2048, 64)
+    rng = np.random.default_rng(20)
+    q, k, v = (rng.standard_normal((n, E)).astype(np.float32) for _ in range(3))
+    mask = None
+    if case == "wide scores":
+        q *= 10
+    else:
+        mask = np.where(rng.random((n, n)) < 0.1, -np.inf, rng.standard_normal((n, n))).astype(np.float32)
+    flash_attention(q, k, v, mask)  # one-off allocations (imports, the thread pool) are not the kernel's
+    Lb, cores = tiles.even_query_block(n, 1, False), threads.cores()
+    per_thread = Lb * tiles.KEY_BLOCK * 4 + 2 * Lb * (E + 1) * 4 + 2 * Lb * E * 4 + 16 * Lb * 4
+    tracemalloc.start()
+    try:
+        out = flash_attention(q, k, v, mask)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    checked = 0 if mask is None else mask.size  # bytes
+    allowed = out.nbytes + n * (E + 1) * 4 + min(cores, n // Lb) * per_thread + checked + 2**17
+    assert peak <= allowed, (peak / 2**20, allowed / 2**20)
+    np.testing.assert_allclose(out, dense(q, k, v, mask), rtol=1e-4, atol=1e-5)
+
+
 # --- Exact on adversarial inputs: far-below-max keys, huge norms, mixed signs ---------------------
 
 
@@ -472,8 +575,16 @@ def test_norms_that_overflow_on_the_way_raise_no_warning(huge):
     v = np.arange(6.0).reshape(3, 2)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        out = flash_attention(q, k, v, block_size=2)
+        out, lse = flash_attention(q, k, v, block_size=2, return_lse=True)
+        grads = flash_attention_backward(np.ones_like(out), q, k, v, out, lse, block_size=2)
     np.testing.assert_allclose(out, dense(q, k, v), rtol=1e-12)
+    # The backward rebuilds the weights as e**(s - lse) from scores of 1e10, so to eps |s| ~ 3e-6 (not
+    # 1e-12: see flash_attention_backward). All keys are equal, so dS sums to 0 in each row and dQ = dS K = 0.
+    dq, dk, dv = grads
+    _, want_dk, want_dv = sdpa_backward(np.ones_like(out), q, k, v)
+    np.testing.assert_allclose(dk, want_dk, rtol=1e-5)
+    np.testing.assert_allclose(dv, want_dv, rtol=1e-5)
+    assert np.abs(dq).max() <= 1e-12 * np.abs(k).max()
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -790,6 +901,13 @@ def test_backward_nan_rule_marks_the_bad_rows_and_the_keys_they_see():
     dq, dk, dv = flash_attention_backward(np.ones_like(out), q, k * 0, v, out, lse, allowed)
     np.testing.assert_array_equal(np.isnan(dk).any(axis=1), [True, True, False, False, True])
     assert np.isnan(dq[4]).all() and not np.isnan(np.delete(dq, 4, axis=0)).any()
+    # Two rows that see different keys (a mask with as many rows as L = 2): only row 1's key turns NaN.
+    q, k, v = np.ones((2, 2)), np.ones((2, 2)), np.ones((2, 1))
+    sees = np.eye(2, dtype=bool)
+    out, lse = flash_attention(q, k, v, sees, return_lse=True)
+    dq, dk, dv = flash_attention_backward(np.array([[1.0], [np.nan]]), q, k, v, out, lse, sees)
+    np.testing.assert_array_equal(np.isnan(dk).all(axis=1), [False, True])
+    np.testing.assert_array_equal(np.isnan(dq).all(axis=1), [False, True])
 
 
 @pytest.mark.parametrize("kind", ["causal", "none", "bool (L, S)", "bool (1, S)", "float (L, S)", "bool (B, L, S)"])
@@ -924,29 +1042,71 @@ def test_backward_causal_skips_future_tiles(monkeypatch):
     assert sum(exponentiated) == 128 * 128 * (8 + 7 + 6 + 5 + 4 + 3 + 2 + 1)
 
 
-def test_backward_extra_memory_is_tiles_and_a_copy_of_q_not_scores():
+
+@pytest.mark.skipif(not bounds.exp2_is_vectorised("float32"), reason="exp2 has no vectorised loop on this machine")
+@pytest.mark.parametrize(("q_norm", "k_norm", "scale", "S", "taken"), [
+    (0.5, None, 1.0, 1, True),    # |q| < 1: the bound uses max|q| itself, not 1
+    (None, 0.5, 1.0, 1, True),    # |k| < 1: likewise; and with one key, log S = 0
+    (None, 1.0, 2.0, 4, False),   # just above the floor once log S and the scale count
+])
+def test_backward_takes_exp2_exactly_while_every_weight_stays_in_its_fast_range(exp2_inputs, q_norm, k_norm, scale,
+                                                                               S, taken):
+    # The backward rebuilds P = e**(s - lse) with s - lse >= -2 |scale| max|q| max|k| - log S. exp2 is fast
+    # while that stays above the floor F = 83.2 (float32): taken 0.3 below it, not taken 0.1 above it.
+    F = bounds.exp2_floor(np.float32)
+    reach = ((F - 0.3) if taken else (F + 0.1) - np.log(S)) / 2  # |scale| max|q| max|k|
+    if q_norm is None:
+        q_norm = reach / scale / k_norm
+    else:
+        k_norm = reach / scale / q_norm
+    q = np.array([[q_norm, 0.0], [0.0, q_norm / 2]], np.float32)
+    k = np.array([[-k_norm, 0.0], [0.0, k_norm], [0.3, 0.0], [0.0, -0.3]][:S], np.float32)
+    v = np.arange(2.0 * S, dtype=np.float32).reshape(S, 2)
+    out, lse = flash_attention(q, k, v, scale=scale, return_lse=True)
+    dO = np.ones_like(out)
+    exp2_inputs.clear()  # the forward's own exp2 calls do not count
+    grads = flash_attention_backward(dO, q, k, v, out, lse, scale=scale)
+    assert (len(exp2_inputs) > 0) == taken
+    assert all(x >= np.finfo(np.float32).minexp for x in exp2_inputs)
+    # Against float64: in float32, dS = P (dP - D) cancels where one weight is near 1, and the dense
+    # float32 backward is the less exact of the two there.
+    for g, w in zip(grads, sdpa_backward(*(x.astype(np.float64) for x in (dO, q, k, v)), scale=scale)):
+        np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("case", ["no mask", "float mask"])
+def test_backward_extra_memory_is_tiles_and_a_copy_of_q_not_scores(case, monkeypatch):
     import tracemalloc
 
     from attention._internal import blocked_backward
 
-    n, E = 8192, 64
+    n, E = (8192, 64) if case == "no mask" else (2048, 64)
     rng = np.random.default_rng(11)
     q, k, v, dO = (rng.standard_normal((n, E)).astype(np.float32) for _ in range(4))
-    out, lse = flash_attention(q, k, v, return_lse=True)
-    flash_attention_backward(dO, q, k, v, out, lse)  # one-off allocations (the thread pool, scratch tiles)
+    mask = None
+    if case == "float mask":
+        mask = np.where(rng.random((n, n)) < 0.1, -np.inf, rng.standard_normal((n, n))).astype(np.float32)
+    out, lse = flash_attention(q, k, v, mask, return_lse=True)
+    monkeypatch.setattr(blocked_backward, "scratch", lambda size, dtype, slot=0: np.empty(size, dtype))  # count all
+    flash_attention_backward(dO, q, k, v, out, lse, mask)  # one-off allocations (the thread pool)
     tracemalloc.start()
     try:
-        grads = flash_attention_backward(dO, q, k, v, out, lse)
+        grads = flash_attention_backward(dO, q, k, v, out, lse, mask)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    # The gradients, Q scaled (one copy), the row vectors (D, lse: 2 x 32 KiB), and per thread two
-    # score tiles and a block of dQ. No L x S weights, and no copy of dQ per thread (2 MiB each).
-    Lb = blocked_backward.BACKWARD_QUERY_BLOCK
-    per_thread = 2 * Lb * tiles.KEY_BLOCK * 4 + Lb * E * 4
-    allowed = sum(g.nbytes for g in grads) + q.nbytes + threads.cores() * per_thread + 2**18
+    # The gradients, Q scaled (one copy), the row vectors (D, lse and lse log2(e): 3 x (L,)), one bool
+    # per score while a float mask is checked, and per thread two score tiles, a block of dQ and one
+    # (key block, E) product. No L x S weights, no copy of dQ per thread or of the mask, nothing in
+    # float64: any of those adds at least 256 KiB, twice the 128 KiB allowed for bookkeeping.
+    Lb, Bk = blocked_backward.BACKWARD_QUERY_BLOCK, tiles.KEY_BLOCK
+    per_thread = 2 * Lb * Bk * 4 + Lb * E * 4 + Bk * E * 4
+    checked = 0 if mask is None else mask.size  # bytes
+    allowed = sum(g.nbytes for g in grads) + q.nbytes + 3 * n * 4 + checked + threads.cores() * per_thread + 2**17
     assert peak <= allowed, (peak / 2**20, allowed / 2**20)
-    assert allowed < n * n * 4 / 8  # the weights alone would take 256 MiB
+    assert allowed < n * n * 4 / (8 if mask is None else 1.5)  # the weights alone take n * n * 4 bytes
+    for g, w in zip(grads, sdpa_backward(dO, q, k, v, mask)):
+        np.testing.assert_allclose(g, w, rtol=1e-3, atol=1e-4)
 
 
 @settings(max_examples=40, deadline=None)

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import math
+import threading
 
 import numpy as np
 
@@ -47,11 +48,13 @@ def blocked_attention(prob: Problem, *, key_block: int = KEY_BLOCK, query_block:
     key_norm_max = np.broadcast_to(key_norm_max, batch + key_norm_max.shape[-1:])
     key_norm_all = key_norm_max.max(axis=-1)  # (...)
     keys_with_ones = None  # [K, 1] for the general path, built by the first block that takes it (typical inputs: none)
+    keys_lock = threading.Lock()  # blocks on other threads wait for it rather than build their own copy
 
     def general_keys():
         nonlocal keys_with_ones
-        if keys_with_ones is None:
-            keys_with_ones = np.broadcast_to(with_ones_column(prob.k), batch + (S, k.shape[-1] + 1))
+        with keys_lock:
+            if keys_with_ones is None:
+                keys_with_ones = np.broadcast_to(with_ones_column(prob.k), batch + (S, k.shape[-1] + 1))
         return keys_with_ones
 
     starts = range(0, L, query_block)
