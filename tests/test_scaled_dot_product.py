@@ -158,6 +158,10 @@ def test_empty_lengths():
     out, w = sdpa(randn(rng, 2, 3, 4), randn(rng, 2, 0, 4), randn(rng, 2, 0, 3), return_weights=True)
     assert out.shape == (2, 3, 3) and w.shape == (2, 3, 0)
     np.testing.assert_array_equal(out, 0.0)
+    # A float mask of no entries (no queries, or no keys) checks as finite: nothing to attend to, no error.
+    for L, S in ((0, 5), (3, 0)):
+        out, w = sdpa(randn(rng, L, 4), randn(rng, S, 4), randn(rng, S, 3), np.zeros((L, S)), return_weights=True)
+        assert out.shape == (L, 3) and w.shape == (L, S) and not out.any()
 
 
 # --- dropout -----------------------------------------------------------------------------
@@ -663,6 +667,14 @@ def test_float32_scores_beyond_float32_with_few_queries_and_many_features():
     mask = np.array([[3e38, 0.0]], np.float32)
     _, w = sdpa(q, k, np.eye(2, dtype=np.float32), mask, scale=0.25, return_weights=True)
     np.testing.assert_array_equal(w, [[1.0, 0.0]])
+    # So does a large negative one, by its size: scores -5e37 and -4e37 fit float32, and with -3.3e38 from the
+    # mask both sums (-3.8e38, -3.7e38) overflow to -inf there, which would mask the whole row; in float64 the
+    # second key wins.
+    k = np.stack([np.full(16, -1.25e18), np.full(16, -1e18)]).astype(np.float32)
+    mask = np.full((1, 2), -3.3e38, np.float32)
+    out, w = sdpa(q, k, np.eye(2, dtype=np.float32), mask, scale=0.25, return_weights=True)
+    np.testing.assert_array_equal(w, [[0.0, 1.0]])
+    assert out.dtype == np.float32
 
 
 @st.composite
