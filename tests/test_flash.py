@@ -1,3 +1,4 @@
+import tracemalloc
 import warnings
 
 import numpy as np
@@ -469,12 +470,25 @@ def test_fixed_path_keeps_exp2_in_its_fast_range_at_the_limit(exp2_inputs, paths
     np.testing.assert_allclose(out, dense(q, k, v, scale=1.0), rtol=1e-4, atol=1e-6)
 
 
+def traced_peak(call):
+    """``call()`` under tracemalloc (which counts numpy's buffers): its result and the peak bytes meanwhile."""
+    tracemalloc.start()
+    try:
+        result = call()
+        return result, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def float_mask(rng, n: int) -> np.ndarray:
+    """An (n, n) float32 mask: N(0, 1) added to the scores, and about a tenth of the pairs -inf."""
+    return np.where(rng.random((n, n)) < 0.1, -np.inf, rng.standard_normal((n, n))).astype(np.float32)
+
+
 def test_extra_memory_is_tiles_and_block_sums_not_scores_or_copies(monkeypatch):
     # Peak memory: the output, and per thread one score tile plus its query block's working arrays
     # (Q log2(e), a and the part added to it: 3 x (Lb, E)). No L x S scores, and no copy of Q, K
     # or V: each would add 2 MiB, far more than the 256 KiB allowed for norms and bookkeeping.
-    import tracemalloc
-
     monkeypatch.setattr(tiles, "scratch", lambda size, dtype: np.empty(size, dtype))  # count every tile
     n, E = 8192, 64
     rng = np.random.default_rng(19)
@@ -482,16 +496,10 @@ def test_extra_memory_is_tiles_and_block_sums_not_scores_or_copies(monkeypatch):
     flash_attention(q, k, v)  # one-off allocations (imports, the thread pool) are not the kernel's
     Lb, cores = tiles.even_query_block(n, 1, False), threads.cores()
     tile, block = Lb * tiles.KEY_BLOCK * 4, 3 * Lb * E * 4
-    tracemalloc.start()
-    try:
-        out = flash_attention(q, k, v)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    out, peak = traced_peak(lambda: flash_attention(q, k, v))
     allowed = out.nbytes + min(cores, n // Lb) * (tile + block) + 2**18
     assert peak <= allowed, (peak / 2**20, allowed / 2**20)
     assert allowed < n * n * 4 / 16  # the scores alone would take 256 MiB
-
 
 
 @pytest.mark.parametrize("case", ["wide scores", "float mask"])
@@ -501,8 +509,6 @@ def test_general_path_extra_memory_is_tiles_block_state_and_one_key_copy(case, m
     # their tile part (4 x (Lb, E)) and a few row vectors (norms, r, l: 16 x (Lb,) allowed); shared,
     # [K, 1] built once, and while a float mask is checked one bool per score. No L x S float scores,
     # no copy of the mask, nothing in float64: any of those adds megabytes.
-    import tracemalloc
-
     monkeypatch.setattr(tiles, "scratch", lambda size, dtype: np.empty(size, dtype))  # count every tile
     n, E = (8192, 64) if case == "wide scores" else (2048, 64)
     rng = np.random.default_rng(20)
@@ -511,16 +517,11 @@ def test_general_path_extra_memory_is_tiles_block_state_and_one_key_copy(case, m
     if case == "wide scores":
         q *= 10
     else:
-        mask = np.where(rng.random((n, n)) < 0.1, -np.inf, rng.standard_normal((n, n))).astype(np.float32)
+        mask = float_mask(rng, n)
     flash_attention(q, k, v, mask)  # one-off allocations (imports, the thread pool) are not the kernel's
     Lb, cores = tiles.even_query_block(n, 1, False), threads.cores()
     per_thread = Lb * tiles.KEY_BLOCK * 4 + 2 * Lb * (E + 1) * 4 + 2 * Lb * E * 4 + 16 * Lb * 4
-    tracemalloc.start()
-    try:
-        out = flash_attention(q, k, v, mask)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    out, peak = traced_peak(lambda: flash_attention(q, k, v, mask))
     checked = 0 if mask is None else mask.size  # bytes
     allowed = out.nbytes + n * (E + 1) * 4 + min(cores, n // Lb) * per_thread + checked + 2**17
     assert peak <= allowed, (peak / 2**20, allowed / 2**20)
@@ -1076,8 +1077,6 @@ def test_backward_takes_exp2_exactly_while_every_weight_stays_in_its_fast_range(
 
 @pytest.mark.parametrize("case", ["no mask", "float mask"])
 def test_backward_extra_memory_is_tiles_and_a_copy_of_q_not_scores(case, monkeypatch):
-    import tracemalloc
-
     from attention._internal import blocked_backward
 
     n, E = (8192, 64) if case == "no mask" else (2048, 64)
@@ -1085,16 +1084,11 @@ def test_backward_extra_memory_is_tiles_and_a_copy_of_q_not_scores(case, monkeyp
     q, k, v, dO = (rng.standard_normal((n, E)).astype(np.float32) for _ in range(4))
     mask = None
     if case == "float mask":
-        mask = np.where(rng.random((n, n)) < 0.1, -np.inf, rng.standard_normal((n, n))).astype(np.float32)
+        mask = float_mask(rng, n)
     out, lse = flash_attention(q, k, v, mask, return_lse=True)
     monkeypatch.setattr(blocked_backward, "scratch", lambda size, dtype, slot=0: np.empty(size, dtype))  # count all
     flash_attention_backward(dO, q, k, v, out, lse, mask)  # one-off allocations (the thread pool)
-    tracemalloc.start()
-    try:
-        grads = flash_attention_backward(dO, q, k, v, out, lse, mask)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    grads, peak = traced_peak(lambda: flash_attention_backward(dO, q, k, v, out, lse, mask))
     # The gradients, Q scaled (one copy), the row vectors (D, lse and lse log2(e): 3 x (L,)), one bool
     # per score while a float mask is checked, and per thread two score tiles, a block of dQ and one
     # (key block, E) product. No L x S weights, no copy of dQ per thread or of the mask, nothing in
