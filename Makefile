@@ -5,8 +5,10 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 ASSETS := node_modules/.package-lock.json
 EXTRAS ?= docs,test
+# pytest-xdist workers for make test / make quick (auto: one per core); JOBS=0 runs in one process.
+JOBS   ?= auto
 
-.PHONY: setup serve build offline test quick lint doctest parity bench mutate lock clean
+.PHONY: setup serve build offline test quick long lint doctest parity bench mutate lock clean
 
 setup: $(STAMP) $(ASSETS)
 
@@ -37,12 +39,17 @@ offline: setup
 	cd site-offline && $(BIN)/python -m zipfile -c ../attention-vault-site.zip .
 	@echo "wrote attention-vault-site.zip: unzip it anywhere and open index.html"
 
+# Every test but the full training runs (`make long`); the sites are built once and shared.
 test: setup lint
-	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m pytest -n $(JOBS) $(PYTEST_ARGS)
 
 # The same without the slow and the browser tests, for a quick loop while editing.
 quick: setup lint
-	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m pytest -m "not slow and not browser" $(PYTEST_ARGS)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m pytest -n $(JOBS) -m "not slow and not browser and not long" $(PYTEST_ARGS)
+
+# The full training runs (minutes each: the reverse task to >= 99% on held-out strings); .ci/run runs them.
+long: setup
+	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m pytest -m long $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

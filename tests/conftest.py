@@ -1,6 +1,8 @@
 import os
 
+import pytest
 from hypothesis import settings
+from site_build import SharedBuilds
 
 # In CI the property tests are derandomized, so a run is reproducible; locally they explore
 # new examples on every run.
@@ -8,3 +10,41 @@ settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI") == "true":
     settings.load_profile("ci")
 
+#: The session fixtures of tests/site/conftest.py that read a built site, and the build each reads.
+BUILT = {"built_site": "site", "offline_site": "offline", "vault_site": "vault"}
+
+
+def reads_a_site(item) -> bool:
+    return any(name in BUILT for name in getattr(item, "fixturenames", ()))
+
+
+def pytest_collection_modifyitems(items):
+    # Tests that read a built site run last, so that the other tests run while the sites build.
+    items.sort(key=reads_a_site)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_builds(request, tmp_path_factory):
+    """The run's site builds, in one folder for every pytest-xdist worker, started in the background
+    by the first test of each process for every selected test that will read one."""
+    base = tmp_path_factory.getbasetemp()
+    builds = SharedBuilds((base.parent if hasattr(request.config, "workerinput") else base) / "shared-builds")
+    needed = {BUILT[name] for item in request.session.items if reads_a_site(item)
+              for name in item.fixturenames if name in BUILT}
+    for kind in SharedBuilds.KINDS:
+        if kind in needed:
+            builds.start(kind)
+    yield builds
+    builds.stop()
+
+
+@pytest.fixture
+def one_blas_thread():
+    """BLAS held to one thread for a test that trains a model: beside another pytest-xdist worker,
+    two BLAS threads per process fight over two cores. Only for such tests, not for the whole run:
+    the tests of the library's own BLAS limit need BLAS as the user has it. (Set and restored in
+    the test's thread, as threadpoolctl requires.)"""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield

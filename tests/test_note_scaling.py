@@ -8,6 +8,8 @@ import pytest
 from attention.cli import main
 from attention.experiments.scaling import D_KS, measure, run, table
 
+pytestmark = pytest.mark.usefixtures("one_blas_thread")  # training and gradient checks: many small matrix products
+
 
 @pytest.fixture(scope="module")
 def results():

@@ -5,6 +5,8 @@ from attention import gradcheck
 from attention.cli import main
 from attention.experiments.transformer import Task, accuracy, init_params, loss_and_grads, make_batch, train
 
+pytestmark = pytest.mark.usefixtures("one_blas_thread")  # training and gradient checks: many small matrix products
+
 
 def test_batches_ask_for_a_present_key():
     task = Task(num_keys=6, num_values=5, pairs=4)
@@ -87,7 +89,7 @@ def test_kv_cache_speedup_grows_with_length():
         assert speedups == sorted(speedups) and speedups[0] > 1
 
 
-@pytest.mark.slow
+@pytest.mark.long  # 600 training steps: `make long`, its own step in .ci/run, not part of `make test`
 def test_reverse_task_reaches_99_percent_on_held_out_strings():
     from attention.experiments import language_model as lm
 

@@ -8,6 +8,8 @@ from test_transformer import check, rng
 from attention import gradcheck
 from attention.trainable import Embedding, LayerNorm, Linear, cross_entropy
 
+pytestmark = pytest.mark.usefixtures("one_blas_thread")  # training and gradient checks: many small matrix products
+
 
 def test_linear_with_and_without_bias():
     x = rng().standard_normal((2, 3, 4))

@@ -8,6 +8,8 @@ from attention import gradcheck
 from attention.trainable import cross_entropy
 from attention.transformer import SelfAttention, TransformerBlock, TransformerLM
 
+pytestmark = pytest.mark.usefixtures("one_blas_thread")  # training and gradient checks: many small matrix products
+
 
 def check(module, forward, backward, x=None):
     """gradcheck of ``module``'s parameters (and of the input ``x``, if given) for the loss

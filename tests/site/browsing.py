@@ -50,3 +50,27 @@ def assert_only_loopback(page):
                and urlparse(u).hostname not in LOOPBACK]
     assert foreign == [], f"the page contacted other hosts: {foreign}"
     assert page.requested, "no request was recorded at all"
+
+
+#: The four ways a page is read: a desktop and a phone, each in the light and the dark scheme.
+VIEWS = [(width, scheme) for width in (1280, 390) for scheme in ("light", "dark")]
+
+
+def each_view(page):
+    """Switch an open page through :data:`VIEWS` in place (no reload): the viewport, and the colour
+    scheme as a reader switches it, with the header's palette toggle (Material keeps the choice, so
+    the system's preference alone would not change a page it has shown once); yields ``(width, scheme)``."""
+    for width, scheme in VIEWS:
+        page.set_viewport_size({"width": width, "height": 900})
+        want = "slate" if scheme == "dark" else "default"
+        if page.evaluate("document.body.getAttribute('data-md-color-scheme')") != want:
+            page.locator("form[data-md-component=palette] label:not([hidden])").click()
+            page.wait_for_function("s => document.body.getAttribute('data-md-color-scheme') === s", arg=want)
+        yield width, scheme
+
+
+def shot(page_or_locator, name: str) -> None:
+    """With SCREENSHOT_DIR set, keep a screenshot to look at (full page for a page)."""
+    if SHOTS:
+        full = {"full_page": True} if hasattr(page_or_locator, "goto") else {}
+        page_or_locator.screenshot(path=os.path.join(SHOTS, name), **full)

@@ -1,34 +1,32 @@
 import pytest
 from browsing import ARGS, CHROMIUM, need_chromium, serve
-from site_build import build_site, build_vault
+from site_build import SharedBuilds
+
+
+def _built(builds: SharedBuilds, kind: str, what: str):
+    site, result = builds.wait(kind)
+    assert result["returncode"] == 0, f"{what} failed:\n{result['stdout']}\n{result['stderr']}"
+    return site, result
 
 
 @pytest.fixture(scope="session")
-def built_site(tmp_path_factory):
+def built_site(shared_builds):
     """The project's site, built once with ``mkdocs build --strict``."""
-    site = tmp_path_factory.mktemp("site")
-    result = build_site(site)
-    assert result.returncode == 0, f"mkdocs build --strict failed:\n{result.stdout}\n{result.stderr}"
-    return site
+    return _built(shared_builds, "site", "mkdocs build --strict")[0]
 
 
 @pytest.fixture(scope="session")
-def vault_site(tmp_path_factory):
+def vault_site(shared_builds):
     """The fixture vault (tests/site/vault: project pages plus a learner's garden/), built with the
     project's strict configuration: ``(site dir, build log)``."""
-    tmp = tmp_path_factory.mktemp("vault")
-    result = build_vault(tmp)
-    assert result.returncode == 0, f"the vault's build failed:\n{result.stderr}"
-    return tmp / "site", result.stderr
+    site, result = _built(shared_builds, "vault", "the vault's build")
+    return site, result["stderr"]
 
 
 @pytest.fixture(scope="session")
-def offline_site(tmp_path_factory):
+def offline_site(shared_builds):
     """The offline copy (``make offline``): the site as files that work from ``file://``."""
-    site = tmp_path_factory.mktemp("offline")
-    result = build_site(site, offline=True)
-    assert result.returncode == 0, f"the offline build failed:\n{result.stderr}"
-    return site
+    return _built(shared_builds, "offline", "the offline build")[0]
 
 
 @pytest.fixture(scope="module")

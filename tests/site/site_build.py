@@ -1,26 +1,39 @@
-"""Build the project's site, or a vault of notes with the project's configuration."""
+"""Build the project's site, or a vault of notes with the project's configuration.
+
+A test run builds each site once and every test that reads it shares it (:class:`SharedBuilds`):
+the builds start in the background as soon as pytest knows which tests will run, so the unit tests
+run while the sites are being built, and with pytest-xdist one worker builds what all read.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 VAULT = Path(__file__).resolve().parent / "vault"
+#: A build is one more process beside the test workers on a 2-core machine: one BLAS thread each,
+#: or the figures' matrix products fight the tests for the cores.
+ONE_BLAS_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+ENV = {"NO_MKDOCS_2_WARNING": "1", **ONE_BLAS_THREAD}
+
+
+def site_command(site_dir: Path, *, strict: bool = True) -> list[str]:
+    cmd = [sys.executable, "-m", "mkdocs", "build", "--site-dir", str(site_dir)]
+    return cmd + ["--strict"] if strict else cmd
 
 
 def build_site(site_dir: Path, *, strict: bool = True, offline: bool = False) -> subprocess.CompletedProcess:
     """Run ``mkdocs build`` into ``site_dir`` (with ``offline``, as ``make offline`` does) and return
     the finished process."""
-    cmd = [sys.executable, "-m", "mkdocs", "build", "--site-dir", str(site_dir)]
-    if strict:
-        cmd.append("--strict")
-    env = os.environ | {"NO_MKDOCS_2_WARNING": "1"} | ({"OFFLINE": "true"} if offline else {})
-    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env)
+    env = os.environ | ENV | ({"OFFLINE": "true"} if offline else {})
+    return subprocess.run(site_command(site_dir, strict=strict), cwd=ROOT, capture_output=True, text=True, env=env)
 
 
 def vault_config(docs: Path) -> str:
@@ -33,12 +46,79 @@ def vault_config(docs: Path) -> str:
     return text
 
 
-def build_vault(tmp: Path, source: Path = VAULT) -> subprocess.CompletedProcess:
-    """Copy a vault folder (as a learner would drop notes into docs/) with the project's assets, and build it."""
+def prepare_vault(tmp: Path, source: Path = VAULT) -> list[str]:
+    """Copy a vault folder (as a learner would drop notes into docs/) with the project's assets and
+    a configuration for it; the command that builds it into ``tmp / "site"``."""
     docs = tmp / "docs"
     shutil.copytree(source, docs)
     for assets in ("javascripts", "stylesheets"):
         shutil.copytree(ROOT / "docs" / assets, docs / assets)
     (tmp / "mkdocs.yml").write_text(vault_config(docs), encoding="utf-8")
-    cmd = [sys.executable, "-m", "mkdocs", "build", "-f", str(tmp / "mkdocs.yml"), "-d", str(tmp / "site")]
-    return subprocess.run(cmd, capture_output=True, text=True, env=os.environ | {"NO_MKDOCS_2_WARNING": "1"})
+    return [sys.executable, "-m", "mkdocs", "build", "-f", str(tmp / "mkdocs.yml"), "-d", str(tmp / "site")]
+
+
+def build_vault(tmp: Path, source: Path = VAULT) -> subprocess.CompletedProcess:
+    """Copy a vault folder with the project's assets, and build it."""
+    cmd = prepare_vault(tmp, source)
+    return subprocess.run(cmd, capture_output=True, text=True, env=os.environ | ENV)
+
+
+class SharedBuilds:
+    """Site builds shared by every process of one test run, through a folder all of them see.
+
+    The first process to ask for a build creates its folder (``mkdir`` is atomic, so exactly one
+    does) and starts the build in the background; a ``result.json`` written when it ends (by
+    rename, so never half-written) tells every process that it is done, with its exit code."""
+
+    KINDS = ("site", "offline", "vault")
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.running: list[subprocess.Popen] = []
+
+    def start(self, kind: str) -> None:
+        folder = self.root / kind
+        try:
+            folder.mkdir(parents=True)
+        except FileExistsError:
+            return  # another process (or an earlier call) started it
+        if kind == "vault":
+            cmd, cwd, env = prepare_vault(folder), None, os.environ | ENV
+        else:
+            cmd, cwd = site_command(folder / "site"), ROOT
+            env = os.environ | ENV | ({"OFFLINE": "true"} if kind == "offline" else {})
+        runner = [sys.executable, __file__, str(folder), *cmd]
+        self.running.append(subprocess.Popen(runner, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+
+    def wait(self, kind: str, timeout: float = 900) -> tuple[Path, dict]:
+        """The built site's folder and ``{"returncode", "stdout", "stderr", "seconds"}``."""
+        self.start(kind)
+        result = self.root / kind / "result.json"
+        deadline = time.monotonic() + timeout
+        while not result.exists():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the {kind} build did not finish in {timeout} s ({self.root / kind})")
+            time.sleep(0.2)
+        return self.root / kind / "site", json.loads(result.read_text(encoding="utf-8"))
+
+    def stop(self) -> None:
+        """Wait for the builds this process started: another worker may still be reading one
+        (Ctrl-C reaches them too, as they share the terminal's process group)."""
+        for process in self.running:
+            process.wait()
+
+
+def _run_and_record(folder: Path, cmd: list[str]) -> None:
+    """Run ``cmd`` and write its outcome to ``folder/result.json`` (the background half of SharedBuilds)."""
+    began = time.monotonic()
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    record = {"returncode": done.returncode, "stdout": done.stdout, "stderr": done.stderr,
+              "seconds": round(time.monotonic() - began, 1)}
+    partial = folder / "result.json.partial"
+    partial.write_text(json.dumps(record), encoding="utf-8")
+    partial.rename(folder / "result.json")
+
+
+if __name__ == "__main__":
+    _run_and_record(Path(sys.argv[1]), sys.argv[2:])

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import re
 
 import pytest
-from browsing import SHOTS
+from browsing import each_view, shot
 from browsing import assert_only_loopback as _assert_only_loopback
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
@@ -83,53 +82,42 @@ FONT_SIZES = """() => [...document.querySelectorAll('article svg text')].map(t =
     const m = t.getScreenCTM();
     return parseFloat(getComputedStyle(t).fontSize) * Math.hypot(m.a, m.b);
 })"""
+COLOURS = """() => [getComputedStyle(document.querySelector('article')).color,
+    getComputedStyle(document.body).backgroundColor,
+    [...document.querySelectorAll('article svg text')].map(t => getComputedStyle(t).fill)]"""
 
 
-@pytest.mark.parametrize("width", [1280, 390])
+def rgb(colour: str) -> list[int]:
+    return [int(c) for c in re.findall(r"\d+", colour)[:3]]
+
+
 @pytest.mark.parametrize("lang_prefix", ["", "/en"])
-def test_figure_text_is_at_least_10px_wide_and_narrow(browser, site_url, width, lang_prefix):
-    context = browser.new_context(viewport={"width": width, "height": 900})
-    page = context.new_page()
-    measured = {}
-    for note in NOTES:
-        page.goto(f"{site_url}{lang_prefix}/notes/{note}/")
-        sizes = page.evaluate(FONT_SIZES)
-        if sizes:
-            measured[note] = min(sizes)
-        # Wide tables and formulas scroll inside their own box: the page itself never scrolls sideways.
-        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), \
-            f"{note}: the page is wider than the screen at {width} px"
-    context.close()
-    assert len(measured) >= 6, measured  # every note with a figure was measured
-    assert min(measured.values()) >= 10, measured
-
-
-@pytest.mark.parametrize("scheme", ["light", "dark"])
-@pytest.mark.parametrize("width", [1280, 390])
-@pytest.mark.parametrize("lang_prefix", ["", "/en"])
-def test_pages_in_light_and_dark_at_both_widths(browser, site_url, scheme, width, lang_prefix):
-    """Every note renders: math typeset, figure text in the page's text colour (readable on the
-    dark scheme too), and, with SCREENSHOT_DIR set, a full-page screenshot of each to look at."""
-    context = browser.new_context(viewport={"width": width, "height": 900}, color_scheme=scheme)
-    page = context.new_page()
+def test_every_note_at_both_widths_in_light_and_dark(browser, site_url, lang_prefix):
+    """Each note, loaded once and read at 1280 and 390 px in light and dark: math typeset, the page
+    never wider than the screen, figure text at least 10 px and in a colour readable on the
+    background, and, with SCREENSHOT_DIR set, a full-page screenshot of each view to look at."""
+    page = browser.new_context().new_page()
+    smallest: dict[tuple[str, int], float] = {}
     for note in ["", *(f"notes/{n}/" for n in NOTES)]:
         page.goto(f"{site_url}{lang_prefix}/{note}")
         page.wait_for_load_state("networkidle")
-        assert page.locator("article .katex-error").count() == 0
-        text, background = page.evaluate("""() => {
-            const a = getComputedStyle(document.querySelector('article'));
-            return [a.color, getComputedStyle(document.body).backgroundColor]; }""")
-        fills = page.evaluate("() => [...document.querySelectorAll('article svg text')].map(t => getComputedStyle(t).fill)")
-        # Figure text is in the page's text colour (currentColor) or an accent colour; never black or
-        # white, one of which would vanish on the light or the dark background.
-        for fill in set(fills) - {text}:
-            rgb = [int(c) for c in re.findall(r"\d+", fill)[:3]]
-            assert 60 < max(rgb) and min(rgb) < 200, (note, scheme, fill)
-        if SHOTS:
-            name = f"{(lang_prefix or '/zh')[1:]}-{note.strip('/').replace('/', '-') or 'home'}-{width}-{scheme}.png"
-            page.screenshot(path=os.path.join(SHOTS, name), full_page=True)
-    assert (scheme == "dark") == (sum(int(c) for c in re.findall(r"\d+", background)[:3]) < 200), background
-    context.close()
+        assert page.locator("article .katex-error").count() == 0, note
+        for width, scheme in each_view(page):
+            # Wide tables and formulas scroll inside their own box: the page itself never scrolls sideways.
+            assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), \
+                f"{note}: the page is wider than the screen at {width} px"
+            if sizes := page.evaluate(FONT_SIZES):
+                smallest[(note, width)] = min(sizes)
+            text, background, fills = page.evaluate(COLOURS)
+            assert (scheme == "dark") == (sum(rgb(background)) < 200), (note, scheme, background)
+            # Figure text is in the page's text colour (currentColor) or an accent colour; never black or
+            # white, one of which would vanish on the light or the dark background.
+            for fill in set(fills) - {text}:
+                assert 60 < max(rgb(fill)) and min(rgb(fill)) < 200, (note, scheme, fill)
+            shot(page, f"{(lang_prefix or '/zh')[1:]}-{note.strip('/').replace('/', '-') or 'home'}-{width}-{scheme}.png")
+    page.context.close()
+    assert len({note for note, _ in smallest}) >= 6, smallest  # every note with a figure was measured
+    assert min(smallest.values()) >= 10, smallest
 
 
 def test_mermaid_draws_with_the_self_hosted_copy(page, vault_url):

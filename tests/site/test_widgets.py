@@ -5,12 +5,11 @@ dark, at 1280 and 390 px, with no request beyond loopback, also from the offline
 from __future__ import annotations
 
 import json
-import os
 import re
 
 import numpy as np
 import pytest
-from browsing import SHOTS, assert_only_loopback
+from browsing import assert_only_loopback, each_view, shot
 
 from attention import flash_attention, naive_attention, scaled_dot_product_attention, softmax
 from attention.experiments import scaling
@@ -223,28 +222,23 @@ def test_online_softmax_steps_to_the_dense_answer(page, site_url, lang_prefix):
     assert_only_loopback(page)
 
 
-@pytest.mark.parametrize("scheme", ["light", "dark"])
-@pytest.mark.parametrize("width", [1280, 390])
 @pytest.mark.parametrize("lang_prefix", LANGS)
-def test_widgets_fit_the_screen_in_both_schemes(browser, site_url, scheme, width, lang_prefix):
-    context = browser.new_context(viewport={"width": width, "height": 900}, color_scheme=scheme)
-    page = context.new_page()
+def test_widgets_fit_the_screen_in_both_schemes(browser, site_url, lang_prefix):
+    page = browser.new_context().new_page()
     for name, note in PAGES.items():
         page.goto(f"{site_url}{lang_prefix}/{note}")
-        if scheme == "dark":  # what the palette toggle does
-            page.evaluate("() => document.body.setAttribute('data-md-color-scheme', 'slate')")
         root = page.locator(f"[data-widget='{name}'][data-ready]")
         root.wait_for(timeout=15_000)
-        box = root.bounding_box()
-        assert box["x"] >= 0 and box["x"] + box["width"] <= width, (name, box)
-        caption, label = root.locator(".widget-caption"), root.locator("label, button").first
-        assert caption.text_content().strip() and label.is_visible()
-        colors = root.evaluate("""r => [getComputedStyle(r).color, getComputedStyle(document.body).backgroundColor]""")
-        text, background = ([int(c) for c in re.findall(r"\d+", x)[:3]] for x in colors)
-        assert abs(sum(text) - sum(background)) > 300, (name, scheme, colors)  # text stands out on the page
-        if SHOTS:
-            root.screenshot(path=os.path.join(SHOTS, f"widget-{name}-{(lang_prefix or '/zh')[1:]}-{width}-{scheme}.png"))
-    context.close()
+        for width, scheme in each_view(page):
+            box = root.bounding_box()
+            assert box["x"] >= 0 and box["x"] + box["width"] <= width, (name, width, box)
+            caption, label = root.locator(".widget-caption"), root.locator("label, button").first
+            assert caption.text_content().strip() and label.is_visible()
+            colors = root.evaluate("""r => [getComputedStyle(r).color, getComputedStyle(document.body).backgroundColor]""")
+            text, background = ([int(c) for c in re.findall(r"\d+", x)[:3]] for x in colors)
+            assert abs(sum(text) - sum(background)) > 300, (name, scheme, colors)  # text stands out on the page
+            shot(root, f"widget-{name}-{(lang_prefix or '/zh')[1:]}-{width}-{scheme}.png")
+    page.context.close()
 
 
 @pytest.mark.parametrize("name", list(PAGES))
