@@ -33,7 +33,7 @@ from mkdocs.utils import get_relative_url
 from mkdocs.utils.meta import get_data
 from vault import meta as fm
 from vault.links import INLINE, Note, Page, Vault, transform
-from vault.text import CODE_SPAN, FENCE, normalise_lists, strip_comments
+from vault.text import CODE_SPAN, FENCE, default_callout_titles, normalise_lists, strip_comments
 
 LANGUAGES = ("zh", "en")
 DEFAULT_LANGUAGE = "zh"
@@ -240,6 +240,7 @@ def on_page_markdown(markdown, page, config, files):
     meta["mermaid"] = any(line.code and (fence := FENCE.match(line.text)) and fence["info"].strip() == "mermaid"
                           for line in lines)
     lang = language(src)
+    default_callout_titles(lines, lang)
     tags_file = files.get_file_from_path(f"{lang}/tags.md")
 
     def tag_url(name: str) -> str | None:

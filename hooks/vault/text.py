@@ -160,3 +160,26 @@ def _reindent(text: str, old: int, new: int) -> str:
         return text
     indent = len(text) - len(text.lstrip(" "))
     return " " * (new + max(0, indent - old)) + text.lstrip(" ")
+
+
+CALLOUT = re.compile(r"^(?P<head>(?:[ \t]*>)+[ \t]*\[!(?P<type>[\w-]+)\][-+]?)[ \t]*$")
+#: The title a callout without one shows on a Chinese page (on English pages, Python-Markdown's
+#: default: the type, capitalised, as Obsidian shows it). Aliases as Obsidian groups them.
+CALLOUT_TITLES_ZH = {
+    "note": "笔记", "abstract": "摘要", "summary": "摘要", "tldr": "摘要", "info": "信息", "todo": "待办",
+    "tip": "提示", "hint": "提示", "important": "重要", "success": "成功", "check": "成功", "done": "完成",
+    "question": "问题", "help": "帮助", "faq": "常见问题", "warning": "警告", "caution": "注意",
+    "attention": "注意", "failure": "失败", "fail": "失败", "missing": "缺失", "danger": "危险",
+    "error": "错误", "bug": "缺陷", "example": "示例", "quote": "引用", "cite": "引用",
+}
+
+
+def default_callout_titles(lines: list[Line], lang: str) -> None:
+    """Give a callout written without a title (``> [!tip]``) its type's title in the page's language."""
+    if lang != "zh":
+        return
+    for line in lines:
+        match = None if line.code else CALLOUT.match(line.text)
+        if match:
+            kind = match["type"].lower()
+            line.text = f"{match['head']} {CALLOUT_TITLES_ZH.get(kind, kind.capitalize())}"
