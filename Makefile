@@ -33,11 +33,14 @@ build: setup
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 # The site as files that work from file:// (Material's offline plugin), zipped: attention-vault-site.zip.
+# The tests build their offline copy with this target (OFFLINE_DIR and OFFLINE_ZIP set to a scratch folder).
+OFFLINE_DIR ?= site-offline
+OFFLINE_ZIP ?= attention-vault-site.zip
 offline: setup
-	rm -rf site-offline attention-vault-site.zip
-	OFFLINE=true NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site-offline
-	cd site-offline && $(BIN)/python -m zipfile -c ../attention-vault-site.zip .
-	@echo "wrote attention-vault-site.zip: unzip it anywhere and open index.html"
+	rm -rf $(OFFLINE_DIR) $(OFFLINE_ZIP)
+	OFFLINE=true NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir $(OFFLINE_DIR)
+	cd $(OFFLINE_DIR) && $(abspath $(BIN))/python -m zipfile -c $(abspath $(OFFLINE_ZIP)) .
+	@echo "wrote $(OFFLINE_ZIP): unzip it anywhere and open index.html"
 
 # Every test but the full training runs (`make long`); the sites are built once and shared.
 test: setup lint

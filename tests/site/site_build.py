@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,11 +30,9 @@ def site_command(site_dir: Path, *, strict: bool = True) -> list[str]:
     return cmd + ["--strict"] if strict else cmd
 
 
-def build_site(site_dir: Path, *, strict: bool = True, offline: bool = False) -> subprocess.CompletedProcess:
-    """Run ``mkdocs build`` into ``site_dir`` (with ``offline``, as ``make offline`` does) and return
-    the finished process."""
-    env = os.environ | ENV | ({"OFFLINE": "true"} if offline else {})
-    return subprocess.run(site_command(site_dir, strict=strict), cwd=ROOT, capture_output=True, text=True, env=env)
+def offline_command(build_dir: Path, zip_file: Path) -> list[str]:
+    """``make offline`` (the README's command), writing into a scratch folder instead of the checkout."""
+    return ["make", "--no-print-directory", "offline", f"OFFLINE_DIR={build_dir}", f"OFFLINE_ZIP={zip_file}"]
 
 
 def vault_config(docs: Path) -> str:
@@ -83,10 +82,13 @@ class SharedBuilds:
         except FileExistsError:
             return  # another process (or an earlier call) started it
         if kind == "vault":
-            cmd, cwd, env = prepare_vault(folder), None, os.environ | ENV
+            cmd, cwd = prepare_vault(folder), None
+        elif kind == "offline":  # the README's command itself; the runner unzips what it writes
+            cmd, cwd = offline_command(folder / "build", folder / "site.zip"), ROOT
         else:
             cmd, cwd = site_command(folder / "site"), ROOT
-            env = os.environ | ENV | ({"OFFLINE": "true"} if kind == "offline" else {})
+        # Not the test run's make flags (`make test PYTEST_ARGS=...`): the offline build is a make of its own.
+        env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")} | ENV
         runner = [sys.executable, __file__, str(folder), *cmd]
         self.running.append(subprocess.Popen(runner, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
                                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
@@ -110,9 +112,13 @@ class SharedBuilds:
 
 
 def _run_and_record(folder: Path, cmd: list[str]) -> None:
-    """Run ``cmd`` and write its outcome to ``folder/result.json`` (the background half of SharedBuilds)."""
+    """Run ``cmd`` and write its outcome to ``folder/result.json`` (the background half of
+    SharedBuilds); a ``site.zip`` it wrote is unzipped into ``folder/site``, as a reader would."""
     began = time.monotonic()
     done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode == 0 and (folder / "site.zip").exists():
+        with zipfile.ZipFile(folder / "site.zip") as archive:
+            archive.extractall(folder / "site")
     record = {"returncode": done.returncode, "stdout": done.stdout, "stderr": done.stderr,
               "seconds": round(time.monotonic() - began, 1)}
     partial = folder / "result.json.partial"

@@ -11,3 +11,20 @@ Each module offers what its note measures and shows:
 
 Library modules never import from here; experiments import the library.
 """
+
+from pathlib import Path
+
+#: The repository this package was installed from (an editable install, as ``make`` makes): the
+#: notes (``docs/``), the committed results (``results/``, ``benchmarks/``) are found from here,
+#: so the commands work from any folder.
+PROJECT = Path(__file__).resolve().parents[3]
+
+
+def project_file(relative: str) -> Path:
+    """A file or folder of the repository, with a clear error when this installation has none."""
+    path = PROJECT / relative
+    if not path.exists():
+        raise FileNotFoundError(f"{relative} is not next to this installation of attention ({PROJECT}): "
+                                "the notes and results come with the repository; install it with "
+                                "`pip install -e .` from a clone (what `make` does)")
+    return path

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from . import PROJECT
+
 #: Keys every results file has (older files lack the optional sections; see OPTIONAL).
 SCHEMA = {
     "machine": {"cpu", "cores", "python", "numpy", "date", "blas", "torch", "load_avg_1min"},
@@ -92,9 +94,8 @@ RATIOS = {
     "bare_loop_over_torch": ("targets", None),
 }
 
-#: The committed results, one file per machine, relative to the repository's root (where
-#: ``mkdocs``, ``pytest`` and the README's commands run).
-RESULTS_DIR = Path("benchmarks/results")
+#: The committed results, one file per machine.
+RESULTS_DIR = PROJECT / "benchmarks" / "results"
 
 
 def results_files(directory=RESULTS_DIR) -> list[Path]:

@@ -22,13 +22,14 @@ import numpy as np
 from .._internal.optim import Adam
 from ..trainable import cross_entropy
 from ..transformer import TransformerLM
+from . import PROJECT, project_file
 from .benchmark_results import machine_summary
 
 PAD, SEP, EOS = 10, 11, 12  #: digit tasks' special tokens (digits are 0-9)
 MAX_DIGITS = 12
 IGNORE = -1  #: target of positions the loss skips
-#: The committed result of ``train-transformer --task reverse`` (relative to the repository's root).
-RESULTS = Path("results/train-reverse.json")
+#: The committed result of ``train-transformer --task reverse``.
+RESULTS = PROJECT / "results" / "train-reverse.json"
 
 
 @dataclass
@@ -103,11 +104,13 @@ def held_out_digits(n: int = 1000, seed: int = 12345) -> list[np.ndarray]:
     return random_digits(np.random.default_rng(seed), n)
 
 
-def notes_text(docs: Path = Path("docs")) -> str:
-    """The text of the vault's notes, both languages, frontmatter removed."""
+def notes_text(docs: Path | None = None) -> str:
+    """The text of the vault's notes (``docs/`` of the repository unless given), both languages,
+    frontmatter removed."""
+    docs = project_file("docs") if docs is None else docs
     files = sorted(docs.glob("zh/notes/*.md")) + sorted(docs.glob("en/notes/*.md"))
     if not files:
-        raise FileNotFoundError(f"no notes under {docs}/zh/notes or {docs}/en/notes: run from the repository's root")
+        raise FileNotFoundError(f"no notes under {docs}/zh/notes or {docs}/en/notes")
     texts = [f.read_text(encoding="utf-8").split("---", 2)[-1] for f in files]
     return "\n".join(texts)
 
@@ -117,7 +120,7 @@ def model_for(config: Config, vocab: int, max_len: int) -> TransformerLM:
                          rng=np.random.default_rng(config.seed))
 
 
-def train(config: Config, *, progress=None, eval_every: int = 100, docs: Path = Path("docs")) -> Result:
+def train(config: Config, *, progress=None, eval_every: int = 100, docs: Path | None = None) -> Result:
     """Adam with linear warm-up and cosine decay; ``progress(step, loss, tokens_per_second)`` after every step."""
     rng = np.random.default_rng([config.seed, 1])
     if config.task == "notes-lm":

@@ -22,12 +22,13 @@ from pathlib import Path
 import numpy as np
 
 from ..additive import additive_attention, additive_attention_backward
+from . import PROJECT
 from .benchmark_results import machine_summary
 from .training import cross_entropy, train_loop
 from .transformer import STEPS, Task, accuracy, init_params, loss_and_grads, make_batch
 
 #: The committed results file, relative to the repository's root.
-RESULTS = Path("results/scoring-functions.json")
+RESULTS = PROJECT / "results" / "scoring-functions.json"
 TEXT = {
     "en": {"d": "d", "dot": "dot product", "scaled": "scaled dot product", "additive": "additive",
            "scoring": "scoring", "accuracy": "held-out accuracy", "time": "time per score (ns)",
