@@ -16,6 +16,7 @@ import json
 import re
 from pathlib import Path
 
+from mkdocs.exceptions import PluginError
 from mkdocs.plugins import event_priority
 
 
@@ -61,8 +62,28 @@ def plain_math(text: str) -> str:
     return MATH.sub(one, text)
 
 
+#: Material 9.8's search worker splits a Chinese query into index words but never tries a word that
+#: ends at the query's last character: 缩放 becomes 缩 (results and highlights for one character).
+#: The two loop bounds, one past where Material stops; a Material that changed them stops the build.
+WORKER_FIX = [("o<t.length;o++)t.slice(s,o)in e", "o<=t.length;o++)t.slice(s,o)in e"),
+              ("n[a]&&a<t.length-1&&(i[s++]=a)", "n[a]&&a<t.length&&(i[s++]=a)")]
+
+
+def fix_search_worker(site_dir: str) -> None:
+    for worker in (Path(site_dir) / "assets" / "javascripts" / "workers").glob("search.*.min.js"):
+        js = worker.read_text(encoding="utf-8")
+        for old, new in WORKER_FIX:
+            if new not in js:
+                if js.count(old) != 1:
+                    raise PluginError(f"{worker.name}: Material's query segmenter changed; review WORKER_FIX "
+                                      "in hooks/languages.py")
+                js = js.replace(old, new)
+        worker.write_text(js, encoding="utf-8")
+
+
 @event_priority(-200)  # after mkdocs-static-i18n has written the stacked index
 def on_post_build(config):
+    fix_search_worker(config.site_dir)
     i18n = config.plugins.get("i18n")
     if i18n is None or i18n.building:
         return  # the other languages' builds run inside the default one's; split once, after the last

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 from browsing import each_view, shot
@@ -75,6 +76,18 @@ def test_search_stays_in_the_language_of_the_page(page, site_url, lang_prefix, q
     hrefs = search(page, query, f"{site_url}{lang_prefix}/")
     assert hrefs and all(("/en/" in h) == bool(lang_prefix) for h in hrefs), hrefs
     _assert_only_loopback(page)
+
+
+def test_a_two_character_chinese_query_highlights_both_characters(page, site_url):
+    page.goto(f"{site_url}/notes/scaling/")
+    page.wait_for_load_state("networkidle")
+    hrefs = search(page, "缩放", f"{site_url}/notes/scaling/")
+    highlights = [parse_qs(urlparse(h).query).get("h", [""])[0] for h in hrefs]
+    assert any(highlights) and all(h == "缩放" for h in highlights if h), highlights  # not "缩"
+    page.goto(next(h for h, words in zip(hrefs, highlights) if words))
+    page.wait_for_selector("article mark[data-md-highlight]")
+    marked = page.locator("article mark[data-md-highlight]").all_text_contents()
+    assert marked and set(marked) == {"缩放"}, marked
 
 
 NOTES = ["attention-mechanism", "scaling", "long-sequences", "transformer", "timeseries", "vision", "qk-norm"]

@@ -4,7 +4,8 @@ Figures are made to be read where the site shows them:
 
 - **Width.** Every figure is :data:`WIDTH` inches wide (panels are stacked, not squeezed), so its
   10-point text stays at least 10 px high even in a 390 px wide phone viewport.
-- **Text as text** (``svg.fonttype: none``): searchable, and drawn with the page's fonts.
+- **Text as text** (``svg.fonttype: none``): selectable, drawn with the page's fonts, and read by a
+  screen reader; kept out of the search index (:func:`to_svg`).
 - **Dark mode.** The background is transparent and every text, axis and tick is drawn in
   :data:`INK`, which :func:`to_svg` turns into ``currentColor``: the page's text colour, light
   or dark.
@@ -64,10 +65,15 @@ def to_svg(fig) -> str:
     """Render ``fig`` as an inline ``<svg>`` string (no XML prologue), in the page's text colour, and close it."""
     plt = pyplot()
     buffer = io.StringIO()
-    fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
+    # No <metadata> ("image/svg+xml", "Matplotlib v…"): nothing a reader should find in search.
+    fig.savefig(buffer, format="svg", bbox_inches="tight",
+                metadata={"Date": None, "Creator": None, "Format": None, "Type": None})
     plt.close(fig)
     svg = buffer.getvalue()
-    return svg[svg.index("<svg") :].replace(INK, "currentColor")
+    svg = svg[svg.index("<svg") :].replace(INK, "currentColor")
+    # Shown on the page, left out of the search index: tick labels are no prose, and mathtext labels
+    # are one <tspan> per glyph ("k e y d i m e n s i o n"). Material's search honours the attribute.
+    return svg.replace("<svg", '<svg data-search-exclude="figure"', 1)
 
 
 def save(fig, path) -> None:
