@@ -261,7 +261,16 @@ def on_page_markdown(markdown, page, config, files):
     return "\n".join(line.text for line in lines)
 
 
+def is_note(page) -> bool:
+    """A project note: one of the reading order (``docs/{zh,en}/notes/``)."""
+    return page is not None and page.file.src_uri.startswith(("zh/notes/", "en/notes/"))
+
+
 def on_page_context(context, page, config, nav):
+    # Previous / next (Material's navigation.footer) only along the reading order: from note to note,
+    # never from the first note back to the home page or from the last one on to the API reference.
+    page.previous_page = page.previous_page if is_note(page) and is_note(page.previous_page) else None
+    page.next_page = page.next_page if is_note(page) and is_note(page.next_page) else None
     urls = _build["urls"]
     page.backlinks = [{"title": _build["vault"].notes[src].title, "url": get_relative_url(urls[src], page.url or ".")}
                       for src in _build["backlinks"].get(page.file.src_uri, []) if src in urls]

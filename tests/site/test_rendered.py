@@ -6,9 +6,10 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from urllib.parse import urljoin, urlparse
 
 import pytest
-from rendered import CJK, Element, article, language_of, page_of, prose
+from rendered import CJK, Element, article, language_of, page_of, parse, prose
 from site_build import ROOT, VAULT
 
 pytestmark = pytest.mark.slow  # reads built sites
@@ -50,7 +51,7 @@ def rendered_callouts(html: str) -> list[tuple[str, str]]:
     for box in article(html).find_all(lambda e: e.tag == "details" or (e.tag == "div" and "admonition" in e.classes)):
         title = box.first(lambda e: e.tag == "summary" or "admonition-title" in e.classes)
         assert title is not None and title.parent is box, f"a callout without a title: {box.text()[:80]!r}"
-        body = box.text(lambda e: e is title)
+        body = box.text(lambda e, title=title: e is title)
         found.append((squeeze(title.text().replace("\\(", "").replace("\\)", "")), body.strip()))
     return found
 
@@ -83,7 +84,8 @@ def check_callouts(site: Path, docs: Path, sources: list[Path]) -> int:
 
 
 def test_every_callout_shows_its_title_and_its_body(built_site):
-    assert check_callouts(built_site, DOCS, sorted((DOCS / "zh").rglob("*.md")) + sorted((DOCS / "en").rglob("*.md"))) > 80
+    notes = sorted((DOCS / "zh").rglob("*.md")) + sorted((DOCS / "en").rglob("*.md"))
+    assert check_callouts(built_site, DOCS, notes) > 80
 
 
 def test_every_callout_of_a_learners_notes_shows_its_title_and_its_body(vault_site):
@@ -101,7 +103,8 @@ def stray_spaces(page: Element) -> list[str]:
 
 
 def zh_pages(site: Path, docs: Path, sources: list[Path]) -> list[tuple[Path, Path]]:
-    return [(s, page_of(site, docs, s)) for s in sources if language_of(docs, s) == "zh" and page_of(site, docs, s).is_file()]
+    pages = [(s, page_of(site, docs, s)) for s in sources if language_of(docs, s) == "zh"]
+    return [(source, page) for source, page in pages if page.is_file()]
 
 
 def test_no_space_between_chinese_characters_from_a_line_break(built_site, vault_site):
@@ -129,5 +132,53 @@ def test_search_previews_hold_prose_not_figure_internals(built_site):
 
 def test_search_worker_segments_a_chinese_query_up_to_its_last_character(built_site):
     # Material's segmenter stops one character short (缩放 → 缩); the build patches it (hooks/languages.py).
-    worker = next((built_site / "assets" / "javascripts" / "workers").glob("search.*.min.js")).read_text(encoding="utf-8")
-    assert "o<=t.length;o++)t.slice(s,o)in e" in worker
+    worker = next((built_site / "assets" / "javascripts" / "workers").glob("search.*.min.js"))
+    assert "o<=t.length;o++)t.slice(s,o)in e" in worker.read_text(encoding="utf-8")
+
+
+def resolve(page: Path, site: Path, href: str) -> str:
+    """A link of a built page as a site path (``notes/scaling/``), without fragment or query."""
+    base = "http://site/" + page.parent.relative_to(site).as_posix() + "/"
+    return urlparse(urljoin(base, href)).path.lstrip("/")
+
+
+def links(element: Element | None, page: Path, site: Path, kind: str = "") -> list[str]:
+    """The links inside ``element`` (with class ``kind``, if given), as site paths."""
+    if element is None:
+        return []
+    anchors = element.find_all(lambda e: e.tag == "a" and "href" in e.attrs and (not kind or kind in e.classes))
+    return [resolve(page, site, a.attrs["href"]) for a in anchors]
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_one_reading_order_home_sidebar_read_first_and_footer(built_site, lang):
+    prefix = "" if lang == "zh" else "en/"
+    home = built_site / prefix / "index.html"
+    tree = parse(home.read_text(encoding="utf-8"))
+    table = article(home.read_text(encoding="utf-8")).first(lambda e: e.tag == "table")
+    rows = [row.find_all(lambda e: e.tag == "td") for row in table.find_all(lambda e: e.tag == "tr")[1:]]
+    order = [links(cells[1], home, built_site)[0] for cells in rows]
+    read_first = {order[int(cells[0].text()) - 1]: [order[int(n) - 1] for n in re.findall(r"\d", cells[2].text())]
+                  for cells in rows}
+    assert len(order) == 8 and all(o.startswith(f"{prefix}notes/") for o in order), order
+    for position, note in enumerate(order):  # a topological order: what a note needs comes before it
+        assert all(order.index(need) < position for need in read_first[note]), (note, read_first[note])
+    primary = tree.first(lambda e: e.tag == "nav" and "md-nav--primary" in e.classes)
+    sidebar = [h for h in links(primary, home, built_site) if h.startswith(f"{prefix}notes/")]
+    assert list(dict.fromkeys(sidebar)) == order
+    opening = "Read first:" if lang == "en" else "先读："
+    for position, note in enumerate(order):
+        page = built_site / note / "index.html"
+        html = page.read_text(encoding="utf-8")
+        paragraphs = article(html).find_all(lambda e: e.tag == "p")
+        first = next(p for p in paragraphs if p.text().strip() and "note-dates" not in p.classes)
+        assert first.text().startswith(opening), (note, first.text()[:80])  # the note opens with it
+        assert links(first, page, built_site) == read_first[note], note
+        assert "previous note" not in article(html).text() and "上一篇" not in article(html).text(), note
+        footer = parse(html).first(lambda e: e.tag == "nav" and "md-footer__inner" in e.classes)
+        prev, nxt = (links(footer, page, built_site, f"md-footer__link--{k}") for k in ("prev", "next"))
+        assert prev == order[max(0, position - 1): position], (note, prev)
+        assert nxt == order[position + 1: position + 2], (note, nxt)
+    for other in ("", "reference/api/", "tags/"):  # no previous / next off the reading order
+        html = (built_site / prefix / other / "index.html").read_text(encoding="utf-8")
+        assert "md-footer__link--" not in html, other
