@@ -60,10 +60,10 @@ def test_figures_in_both_languages_show_true_classes_next_to_predictions():
         fig = figure(lang=lang)
         titles = [ax.get_title() for ax in fig.axes]
         assert len(titles) == 8  # four images, before and after training
-        truth = TEXT[lang]["truth"]
+        truth = TEXT[lang]["truth"] + TEXT[lang]["colon"]
         for i, label in enumerate(labels):
             name = TEXT[lang]["classes"][label]
-            assert f"{truth}: {name}" in titles[2 * i] and f"{truth}: {name}" in titles[2 * i + 1]
+            assert f"{truth}{name}" in titles[2 * i] and f"{truth}{name}" in titles[2 * i + 1]
             assert titles[2 * i + 1].endswith(name)  # after training, the prediction is the true class
         assert not any(c in "".join(titles) for c in CLASSES) or lang == "en"  # zh titles use the zh names
         assert len(self_attention_figure(lang=lang).axes) == 3  # image, matrix, colour bar

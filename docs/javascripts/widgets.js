@@ -38,9 +38,13 @@
     return "[" + xs.map(function (x) { return fmt(x, digits); }).join(", ") + "]";
   }
 
+  function colon(label) {  // "label: " in English, "标签：" on a Chinese page (a full-width colon, no space)
+    return /^zh/.test(document.documentElement.lang) ? label + "\uff1a" : label + ": ";
+  }
+
   function readout(label, name) {  // "label: value", the value in a span the widget updates
     var out = h("span", { "data-out": name });
-    return { row: h("div", { class: "widget-readout" }, [h("span", { text: label + ": " }), out]), out: out };
+    return { row: h("div", { class: "widget-readout" }, [h("span", { text: colon(label) }), out]), out: out };
   }
 
   /* 1. Scale and temperature: one row's weights as d_k and the scale change. */
@@ -56,7 +60,7 @@
     var entropy = readout(L.entropy, "entropy"), jac = readout(L.jacobian, "jacobian"), top = readout(L.max, "max");
     root.appendChild(h("div", { class: "widget-controls" }, [
       h("label", { class: "widget-slider" }, [h("span", { text: L.dk + " = " }), dkOut, slider]),
-      h("label", { class: "widget-slider" }, [h("span", { text: L.scale + ": " }), scaleOut, scaleSlider]),
+      h("label", { class: "widget-slider" }, [h("span", { text: colon(L.scale) }), scaleOut, scaleSlider]),
     ]));
     root.appendChild(bars);
     root.appendChild(h("div", { class: "widget-readouts" }, [entropy.row, jac.row, top.row]));
@@ -241,7 +245,7 @@
       next.disabled = step === blocks;
       scoresView.textContent = "";
       st.scores.forEach(function (row, r) {
-        var line = h("div", { class: "widget-small" }, [h("span", { text: L.row + " " + r + ": " })]);
+        var line = h("div", { class: "widget-small" }, [h("span", { text: colon(L.row + " " + r) })]);
         row.forEach(function (x, j) {
           var seen = j < (step === 0 ? 0 : runs[r].steps[step - 1].end);
           line.appendChild(h("span", { class: seen ? "widget-seen" : "widget-unseen", text: fmt(x, 1) }));

@@ -74,3 +74,16 @@ def shot(page_or_locator, name: str) -> None:
     if SHOTS:
         full = {"full_page": True} if hasattr(page_or_locator, "goto") else {}
         page_or_locator.screenshot(path=os.path.join(SHOTS, name), **full)
+
+
+CJK_THEN_ASCII_COLON = """() => {
+    const copy = document.querySelector('article').cloneNode(true);
+    copy.querySelectorAll('pre, code, script, style, .katex, .arithmatex').forEach(e => e.remove());
+    return [...copy.textContent.matchAll(/.{0,12}[\\u2e80-\\u9fff\\uf900-\\ufaff]:.{0,12}/g)].map(m => m[0]);
+}"""
+
+
+def cjk_then_ascii_colon(page) -> list[str]:
+    """Where the article's prose or a widget's text puts an ASCII ':' right after a CJK character
+    (Chinese takes the full-width '：'); code and math are left out."""
+    return page.evaluate(CJK_THEN_ASCII_COLON)

@@ -6,7 +6,7 @@ import re
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-from browsing import each_view, shot
+from browsing import cjk_then_ascii_colon, each_view, shot
 from browsing import assert_only_loopback as _assert_only_loopback
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
@@ -115,6 +115,8 @@ def test_every_note_at_both_widths_in_light_and_dark(browser, site_url, lang_pre
         page.goto(f"{site_url}{lang_prefix}/{note}")
         page.wait_for_load_state("networkidle")
         assert page.locator("article .katex-error").count() == 0, note
+        if not lang_prefix:
+            assert cjk_then_ascii_colon(page) == [], note
         for width, scheme in each_view(page):
             # Wide tables and formulas scroll inside their own box: the page itself never scrolls sideways.
             assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), \

@@ -9,7 +9,7 @@ import re
 
 import numpy as np
 import pytest
-from browsing import assert_only_loopback, each_view, shot
+from browsing import assert_only_loopback, cjk_then_ascii_colon, each_view, shot
 
 from attention import flash_attention, naive_attention, scaled_dot_product_attention, softmax
 from attention.experiments import scaling
@@ -147,6 +147,7 @@ def test_scaling_widget_equals_the_notes_table_and_follows_the_slider(page, site
     assert shown == table  # the widget shows the note's table, digit for digit
     bars = [float(x) for x in root.locator("rect.widget-bar").evaluate_all("rs => rs.map(r => r.dataset.weight)")]
     assert close(bars, softmax(state["scales"][-1]["factors"][-1] * np.array(state["raw"][-1])))
+    assert lang_prefix or cjk_then_ascii_colon(page) == []  # after the reader has used it
     assert_only_loopback(page)
 
 
@@ -180,6 +181,7 @@ def test_attention_map_tokens_masks_and_the_fully_masked_rule(page, site_url, la
     allowed[3] = False
     assert close(row_weights(3), expected(3, allowed)) and not row_weights(3).any()  # the rule: weights 0
     assert root.locator("[data-out=note]").text_content() == state["labels"]["rule"]
+    assert lang_prefix or cjk_then_ascii_colon(page) == []  # after the reader has used it
     assert_only_loopback(page)
 
 
@@ -198,6 +200,7 @@ def test_source_example_is_editable_and_x40_overflows_the_naive_formula(page, si
     q = np.array([[1.0, 2.0, 1.0]])
     out_np, w_np = scaled_dot_product_attention(q, np.array(state["K"]), np.array(state["V"]), return_weights=True)
     assert close(out("weights"), w_np[0], 5e-5) and close(out("output"), out_np[0], 5e-5)
+    assert lang_prefix or cjk_then_ascii_colon(page) == []  # after the reader has used it
     assert_only_loopback(page)
 
 
@@ -219,6 +222,7 @@ def test_online_softmax_steps_to_the_dense_answer(page, site_url, lang_prefix):
     result = root.locator("[data-out=result]").text_content()
     dense = softmax(s) @ v
     assert close(numbers(result)[: dense.size * 2], np.concatenate([dense.ravel(), dense.ravel()]), 5e-5)
+    assert lang_prefix or cjk_then_ascii_colon(page) == []  # after the reader has used it
     assert_only_loopback(page)
 
 

@@ -30,10 +30,10 @@ GLYPHS[3, 1:3, :] = 1  # thick horizontal bar
 
 TEXT = {"en": {"before": "untrained", "after": "trained", "image": "image: two pluses and a bar",
                "self": "patch-to-patch attention", "q": "querying patch", "k": "attended patch",
-               "classes": CLASSES, "truth": "true", "guess": "predicted"},
+               "classes": CLASSES, "truth": "true", "guess": "predicted", "colon": ": "},
         "zh": {"before": "训练前", "after": "训练后", "image": "图像：两个加号和一个横条",
                "self": "图块之间的注意力", "q": "发出查询的图块", "k": "被关注的图块",
-               "classes": ("方框", "加号", "叉号", "横条"), "truth": "真实", "guess": "预测"}}
+               "classes": ("方框", "加号", "叉号", "横条"), "truth": "真实", "guess": "预测", "colon": "："}}
 
 
 def make_images(n: int, rng: np.random.Generator, *, noise: float = 0.35):
@@ -162,7 +162,8 @@ def figure(run: Run | None = None, *, lang: str = "en", examples: int = 4):
             ax.imshow(images[i], cmap="gray")
             ax.imshow(np.kron(grid[i], np.ones((PATCH, PATCH))), cmap="Reds", alpha=0.55, vmin=0, vmax=1)
             guess = t["classes"][logits[i].argmax()]
-            ax.set_title(f"{title}\n{t['truth']}: {t['classes'][labels[i]]} · {t['guess']}: {guess}", fontsize=10)
+            truth, colon = t["classes"][labels[i]], t["colon"]
+            ax.set_title(f"{title}\n{t['truth']}{colon}{truth} · {t['guess']}{colon}{guess}", fontsize=10)
             ax.axis("off")
     fig.tight_layout()
     return fig
