@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
@@ -73,7 +74,9 @@ def test_exercise_answers():
         text = (DOCS / lang / "notes" / "attention-mechanism.md").read_text(encoding="utf-8")
         exercises = text[text.index("## 练习" if lang == "zh" else "## Exercises"):]
         assert exercises.count("[!question]-") == 3 and exercises.count("[!success]-") == 3
-        for number in (f"{weights[0]:.4f}", f"{limit:.2f}", f"{stable[0]:.4f}", f"{stable[1]:.4f}"):
+        gap = float(np.log(99))  # exercise 2: the score gap that puts 0.99 on one of two keys
+        assert softmax(np.array([gap, 0.0]))[0] == pytest.approx(0.99) and gap < np.sqrt(64)
+        for number in (f"{weights[0]:.4f}", f"{limit:.2f}", f"{stable[0]:.4f}", f"{stable[1]:.4f}", f"{gap:.3f}"):
             assert number in exercises, (lang, number)
         assert "0.7604" in exercises  # the scaled weight it is compared with
 
@@ -88,7 +91,8 @@ def test_widgets_carry_the_source_example_and_a_sentence_per_language():
         state = map_state(lang=lang)
         n = len(SENTENCE[lang])
         assert np.shape(state["Q"]) == np.shape(state["K"]) == (n, 8)
-        assert state["tokens"][state["selected"]] in ("it", "它")
+        assert state["selected"] == 0  # not a pronoun: a random row would read as learnt coreference
+        assert "trained" in WIDGET_TEXT[lang]["map_caption"] or "训练" in WIDGET_TEXT[lang]["map_caption"]
         for html in (map_widget(lang=lang), source_widget(lang=lang)):
             data = json.loads(re.search(r'<script type="application/json">(.*)</script>', html).group(1))
             assert set(data["labels"].values()) <= set(WIDGET_TEXT[lang].values())  # labelled in the page's language

@@ -116,7 +116,7 @@
       return { input: input, label: h("label", { class: "widget-choice" }, [input, h("span", { text: " " + label })]) };
     }
     var causal = toggle("causal", L.causal), pad = toggle("pad", L.pad), full = toggle("fullmask", L.fullmask);
-    var map = s("svg", { viewBox: "0 0 " + (100 + 24 * n) + " " + (70 + 24 * n), class: "widget-map", role: "img",
+    var map = s("svg", { viewBox: "0 0 " + (100 + 24 * n) + " " + (112 + 24 * n), class: "widget-map", role: "img",
                          "aria-label": L.map });
     var rowOut = readout(L.row, "row");
     var note = h("p", { class: "widget-note", "data-out": "note" });
@@ -155,12 +155,23 @@
                                     transform: "translate(" + (x0 + 24 * k + 14) + "," + (y0 - 4) + ") rotate(-50)" }));
       });
       var top = Math.max.apply(null, [].concat.apply([], weights).filter(Number.isFinite).concat([1e-12]));
+      function cell(x, y, w, width, extra) {  // the colour of a weight: the accent, more opaque as w nears top
+        var attrs = { x: x, y: y, width: width, height: 23, class: "widget-cell", "fill-opacity": 0.06 + 0.94 * (w / top) };
+        Object.keys(extra).forEach(function (k) { attrs[k] = extra[k]; });
+        map.appendChild(s("rect", attrs));
+      }
       weights.forEach(function (row, r) {
-        row.forEach(function (w, c) {  // darker = larger, relative to the largest weight on the map
-          map.appendChild(s("rect", { x: x0 + 24 * c, y: y0 + 24 * r, width: 23, height: 23, class: "widget-cell",
-                                      "fill-opacity": 0.06 + 0.94 * (w / top), "data-weight": w }));
-        });
+        row.forEach(function (w, c) { cell(x0 + 24 * c, y0 + 24 * r, w, 23, { "data-weight": w }); });
       });
+      // The colour scale, drawn by the same rule as the cells: it reads right in light and in dark,
+      // where "more accent" is darker on white but brighter on the dark background.
+      var yBar = y0 + 24 * n + 14, steps = 10, step = 24 * n / steps;
+      for (var k = 0; k < steps; k++) {
+        cell(x0 + step * k, yBar, top * k / (steps - 1), step + 0.5, { "data-legend": top * k / (steps - 1) });
+      }
+      map.appendChild(s("text", { x: x0, y: yBar + 36, class: "widget-small", "data-legend-label": "min", text: "0" }));
+      map.appendChild(s("text", { x: x0 + 24 * n, y: yBar + 36, "text-anchor": "end", class: "widget-small",
+                                  "data-legend-label": "max", text: fmt(top, 3) }));
       map.appendChild(s("rect", { x: x0 - 1, y: y0 - 1 + 24 * selected, width: 24 * n + 1, height: 25,
                                   class: "widget-selected" }));
     }

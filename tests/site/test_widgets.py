@@ -157,7 +157,7 @@ def test_attention_map_tokens_masks_and_the_fully_masked_rule(page, site_url, la
     Q, K, n, pad = np.array(state["Q"]), np.array(state["K"]), len(state["tokens"]), state["pad"]
 
     def row_weights(i):
-        cells = root.locator("rect.widget-cell").evaluate_all("rs => rs.map(r => Number(r.dataset.weight))")
+        cells = root.locator("rect.widget-cell[data-weight]").evaluate_all("rs => rs.map(r => Number(r.dataset.weight))")
         return np.array(cells).reshape(n, n)[i]
 
     def expected(i, allowed=None, causal=False):
@@ -183,6 +183,40 @@ def test_attention_map_tokens_masks_and_the_fully_masked_rule(page, site_url, la
     assert root.locator("[data-out=note]").text_content() == state["labels"]["rule"]
     assert lang_prefix or cjk_then_ascii_colon(page) == []  # after the reader has used it
     assert_only_loopback(page)
+
+
+LEGEND = """root => {
+    const bg = getComputedStyle(document.body).backgroundColor.match(/\\d+/g).slice(0, 3).map(Number);
+    const shown = r => {  // the colour a reader sees: the fill at its opacity over the page
+        const fill = getComputedStyle(r).fill.match(/\\d+/g).slice(0, 3).map(Number), a = Number(r.getAttribute('fill-opacity'));
+        return fill.map((c, i) => Math.round(a * c + (1 - a) * bg[i]));
+    };
+    const cells = [...root.querySelectorAll('rect[data-weight]')], bar = [...root.querySelectorAll('rect[data-legend]')];
+    const top = cells.reduce((a, b) => Number(b.dataset.weight) > Number(a.dataset.weight) ? b : a);
+    const low = cells.reduce((a, b) => Number(b.dataset.weight) < Number(a.dataset.weight) ? b : a);
+    return { top: shown(top), topWeight: Number(top.dataset.weight), low: shown(low), lowWeight: Number(low.dataset.weight),
+             bar: bar.map(shown), barWeights: bar.map(r => Number(r.dataset.legend)),
+             labels: [...root.querySelectorAll('[data-legend-label]')].map(t => t.textContent) };
+}"""
+
+
+@pytest.mark.parametrize("lang_prefix", LANGS)
+def test_attention_map_colour_scale_tells_the_truth_in_light_and_dark(browser, site_url, lang_prefix):
+    """The map's legend is a colour scale drawn with the cells' own rule, so it stays right when
+    the dark scheme turns "more colour" from darker into brighter; no text claims a direction."""
+    page = browser.new_context().new_page()
+    root, state = open_widget(page, site_url, lang_prefix, "attention-map")
+    assert not re.search(r"darker|lighter|越深|越浅", root.text_content())
+    for _, scheme in each_view(page):
+        legend = root.evaluate(LEGEND)
+        assert len(legend["bar"]) >= 5 and legend["barWeights"][0] == 0
+        assert legend["labels"] == ["0", f"{legend['topWeight']:.3f}"] and close(legend["barWeights"][-1], legend["topWeight"])
+        assert close(legend["top"], legend["bar"][-1], 1), scheme  # the largest weight looks like the scale's top
+        zero, full = np.array(legend["bar"][0], float), np.array(legend["bar"][-1], float)
+        assert np.abs(full - zero).sum() > 100, scheme  # the two ends of the scale are told apart
+        low = np.array(legend["low"], float)
+        assert np.abs(low - zero).sum() < np.abs(low - full).sum(), scheme  # the smallest weight looks like the 0 end
+    page.context.close()
 
 
 @pytest.mark.parametrize("lang_prefix", LANGS)

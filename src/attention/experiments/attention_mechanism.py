@@ -67,11 +67,14 @@ SENTENCE = {"en": ["The", "cat", "sat", "on", "the", "mat", "because", "it", "wa
             "zh": ["猫", "坐", "在", "垫子", "上", "因为", "它", "累", "了"]}
 PADDING = 2
 WIDGET_TEXT = {
-    "en": {"map_caption": "Click a word (or use the arrow keys) to see where it attends. Turn on the causal mask, "
-                          "pad the last two words, or fully mask the selected row, and watch the weights change.",
+    "en": {"map_caption": "Nothing here is trained: the words get random vectors and a random projection, so "
+                          "the weights say nothing about meaning, only the masks' rules are real. Click a word (or "
+                          "use the arrow keys) to see where it attends. Turn on the causal mask, pad the last two "
+                          "words, or fully mask the selected row, and watch the weights change.",
            "tokens": "query tokens", "causal": "causal mask", "pad": f"pad the last {PADDING} tokens",
            "fullmask": "fully mask this row",
-           "map": "attention weights, one row per query; darker = larger, relative to the largest",
+           "map": "attention weights, one row per query; the colour scale under the map runs from 0 (left) "
+                  "to the largest weight (right)",
            "row": "weights of the selected query",
            "rule": "A fully masked row has no key to attend to: its weights (and its output) are 0, "
                    "the rule every function of the package follows.",
@@ -80,10 +83,11 @@ WIDGET_TEXT = {
                              "source note's example.",
            "scores": "scores QKᵀ", "scaled": "scaled scores QKᵀ/√3", "weights": "weights (stable softmax)",
            "output": "output (stable)", "naive": "output (naive formula)", "reset": "reset"},
-    "zh": {"map_caption": "点击一个词（或用方向键）查看它把注意力放在哪里。打开因果掩码、把最后两个词当作填充，"
+    "zh": {"map_caption": "这里没有任何训练：词向量和投影都是随机的，所以权重不代表词义，只有掩码的规则是真实的。"
+                          "点击一个词（或用方向键）查看它把注意力放在哪里。打开因果掩码、把最后两个词当作填充，"
                           "或把选中的这一行完全屏蔽，看权重怎样变化。",
            "tokens": "查询词元", "causal": "因果掩码", "pad": f"把最后 {PADDING} 个词元当作填充",
-           "fullmask": "完全屏蔽这一行", "map": "注意力权重，每个查询一行；颜色越深权重越大（相对于最大的那个）",
+           "fullmask": "完全屏蔽这一行", "map": "注意力权重，每个查询一行；图下的色标从 0（左）到最大权重（右）",
            "row": "选中查询的权重",
            "rule": "完全被屏蔽的行没有可以关注的键：它的权重（和输出）都是 0，本库的每个函数都遵循这条规则。",
            "source_caption": "可以修改 Q、K、V 中的任意数字。然后按 ×40：原始公式溢出（NaN），稳定版仍然给出"
@@ -102,8 +106,8 @@ def map_state(*, lang: str = "en", d: int = 8, seed: int = 0) -> dict:
     W_q, W_k = rng.standard_normal((2, d, d)) / d**0.25  # (d, d) each: rows neither uniform nor one-hot
     t = WIDGET_TEXT[lang]
     labels = {key: t[key] for key in ("tokens", "causal", "pad", "fullmask", "map", "row", "rule")}
-    return {"tokens": tokens, "Q": X @ W_q, "K": X @ W_k, "pad": PADDING, "selected": tokens.index(
-        "it" if lang == "en" else "它"), "labels": labels}
+    # The first word is selected: a random row picked for a pronoun would read as learnt coreference.
+    return {"tokens": tokens, "Q": X @ W_q, "K": X @ W_k, "pad": PADDING, "selected": 0, "labels": labels}
 
 
 def map_widget(*, lang: str = "en") -> str:
