@@ -238,15 +238,20 @@
     var next = h("button", { type: "button", "data-control": "next", text: L.next });
     var reset = h("button", { type: "button", "data-control": "reset", text: L.reset });
     var where = h("span", { class: "widget-step", "data-out": "step", "aria-live": "polite" });
-    prev.addEventListener("click", function () { step = Math.max(0, step - 1); update(); });
-    next.addEventListener("click", function () { step = Math.min(blocks, step + 1); update(); });
+    function move(to, pressed, other) {  // a button that becomes disabled hands the focus to the other one
+      step = to;
+      update();
+      if (pressed.disabled && document.activeElement === pressed) other.focus();
+    }
+    prev.addEventListener("click", function () { move(Math.max(0, step - 1), prev, next); });
+    next.addEventListener("click", function () { move(Math.min(blocks, step + 1), next, prev); });
     reset.addEventListener("click", function () { step = 0; update(); });
     root.appendChild(h("div", { class: "widget-controls" }, [prev, next, reset, where]));
     var scoresView = h("div", { class: "widget-scores" });
     var table = h("table", { class: "widget-table" });
-    var result = h("p", { class: "widget-note", "data-out": "result" });
+    var result = h("p", { class: "widget-note", "data-out": "result", "aria-live": "polite" });
     root.appendChild(scoresView);
-    root.appendChild(h("div", { class: "widget-scroll" }, [table]));
+    root.appendChild(h("div", { class: "widget-scroll", tabindex: "0", role: "region", "aria-label": L.state }, [table]));
     root.appendChild(result);
 
     function update() {
@@ -255,22 +260,33 @@
       prev.disabled = step === 0;
       next.disabled = step === blocks;
       scoresView.textContent = "";
-      st.scores.forEach(function (row, r) {
-        var line = h("div", { class: "widget-small" }, [h("span", { text: colon(L.row + " " + r) })]);
-        row.forEach(function (x, j) {
-          var seen = j < (step === 0 ? 0 : runs[r].steps[step - 1].end);
-          line.appendChild(h("span", { class: seen ? "widget-seen" : "widget-unseen", text: fmt(x, 1) }));
+      var seenKeys = step === 0 ? 0 : runs[0].steps[step - 1].end;
+      function line(label, items, name) {  // "label: x x x", the keys seen so far in bold
+        var row = h("div", { class: "widget-small", "data-line": name }, [h("span", { text: colon(label) })]);
+        items.forEach(function (text, j) {
+          row.appendChild(h("span", { class: j < seenKeys ? "widget-seen" : "widget-unseen", "data-key": String(j),
+                                      text: text }));
         });
-        scoresView.appendChild(line);
+        scoresView.appendChild(row);
+      }
+      st.scores.forEach(function (row, r) {
+        line(L.scores.replace("{r}", r), row.map(function (x) { return fmt(x, 1); }), "scores-" + r);
       });
+      line(L.values, st.values.map(function (v) { return "(" + v.map(function (x) { return fmt(x, 1); }).join(", ") + ")"; }),
+           "values");
+      var dims = st.values[0].length;
+      var heads = [L.row, "m", "ℓ", L.factor];
+      for (var e = 0; e < dims; e++) heads.push("a" + String.fromCharCode(0x2081 + e));  // a₁, a₂: one column each
       table.textContent = "";
-      table.appendChild(h("tr", {}, [L.row, "m", "ℓ", L.factor, "a"].map(function (x) { return h("th", { text: x }); })));
+      table.appendChild(h("tr", {}, heads.map(function (x) { return h("th", { text: x }); })));
       runs.forEach(function (run, r) {
         var state = step === 0 ? null : run.steps[step - 1];
-        var cells = state === null ? ["-inf", "0", "", vector(new Array(st.values[0].length).fill(0), 4)]
-          : [fmt(state.m, 4), fmt(state.l, 4), fmt(state.factor, 4), vector(state.a, 4)];
+        var cells = state === null ? ["-inf", "0", ""].concat(new Array(dims).fill("0"))
+          : [fmt(state.m, 3), fmt(state.l, 3), fmt(state.factor, 3)].concat(state.a.map(function (x) { return fmt(x, 3); }));
+        var names = ["m", "l", "factor"].concat(state === null ? new Array(dims).fill(0).map(function (_, i) { return "a" + i; })
+          : state.a.map(function (_, i) { return "a" + i; }));
         table.appendChild(h("tr", { "data-row": String(r) }, [h("td", { text: String(r) })].concat(
-          cells.map(function (x, c) { return h("td", { text: x, "data-col": ["m", "l", "factor", "a"][c] }); }))));
+          cells.map(function (x, c) { return h("td", { text: x, "data-col": names[c] }); }))));
       });
       if (step < blocks) {
         result.textContent = "";

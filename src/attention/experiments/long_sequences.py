@@ -97,13 +97,15 @@ def block_diagram(n: int = 4096, *, cores: int = 2, lang: str = "en") -> str:
 ONLINE_TEXT = {
     "en": {"caption": "Step through the keys one block at a time. Each row keeps its running maximum m, sum ℓ "
                       "and unnormalised output a; when the maximum grows, what came before is rescaled by "
-                      "e^(m − m′). After the last block a / ℓ equals the dense softmax.",
+                      "e^(m − m′) (the column “rescale”). After the last block a / ℓ equals the dense softmax.",
            "prev": "previous block", "next": "next block", "reset": "reset", "row": "row",
-           "factor": "e^(m − m′)", "start": "no key seen yet", "block": "block {k} of {n} (keys {keys})",
+           "scores": "scores s of row {r}", "values": "values v, one per key", "state": "each row's running state",
+           "factor": "rescale", "start": "no key seen yet", "block": "block {k} of {n} (keys {keys})",
            "done": "a / ℓ = {online}; dense softmax: {dense}; largest difference {diff}"},
     "zh": {"caption": "一块一块地处理键。每一行保存目前的最大值 m、和 ℓ 以及未归一化的输出 a；最大值变大时，"
-                      "之前的结果乘以 e^(m − m′) 重新换算。最后一块之后，a / ℓ 等于稠密的 softmax。",
-           "prev": "上一块", "next": "下一块", "reset": "重置", "row": "行", "factor": "e^(m − m′)",
+                      "之前的结果乘以 e^(m − m′)（“换算”一列）重新换算。最后一块之后，a / ℓ 等于稠密的 softmax。",
+           "prev": "上一块", "next": "下一块", "reset": "重置", "row": "行", "factor": "换算",
+           "scores": "第 {r} 行的分数 s", "values": "值 v，每个键一个", "state": "每一行当前的状态",
            "start": "还没有看到任何键", "block": "第 {k} 块，共 {n} 块（键 {keys}）",
            "done": "a / ℓ = {online}；稠密 softmax：{dense}；最大差别 {diff}"},
 }
@@ -115,7 +117,8 @@ ONLINE_VALUES = [[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [2.0, 0.0], [0.5, 0.5], [0.
 def online_widget(*, lang: str = "en", block: int = 2) -> str:
     """The online softmax step by step over ``ONLINE_SCORES``, in blocks of ``block`` keys."""
     t = ONLINE_TEXT[lang]
-    labels = {key: t[key] for key in ("prev", "next", "reset", "row", "factor", "start", "block", "done")}
+    labels = {key: t[key] for key in ("prev", "next", "reset", "row", "scores", "values", "state", "factor", "start",
+                                      "block", "done")}
     state = {"scores": ONLINE_SCORES, "values": ONLINE_VALUES, "block": block, "labels": labels}
     return embed("online-softmax", state, t["caption"])
 
