@@ -62,6 +62,7 @@ def each_view(page):
     the system's preference alone would not change a page it has shown once); yields ``(width, scheme)``."""
     for width, scheme in VIEWS:
         page.set_viewport_size({"width": width, "height": 900})
+        page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")  # relaid out
         want = "slate" if scheme == "dark" else "default"
         if page.evaluate("document.body.getAttribute('data-md-color-scheme')") != want:
             page.locator("form[data-md-component=palette] label:not([hidden])").click()
@@ -87,3 +88,46 @@ def cjk_then_ascii_colon(page) -> list[str]:
     """Where the article's prose or a widget's text puts an ASCII ':' right after a CJK character
     (Chinese takes the full-width '：'); code and math are left out."""
     return page.evaluate(CJK_THEN_ASCII_COLON)
+
+
+#: What hides content sideways in the article at the current width. Each element whose content is
+#: wider than its box, or that pokes out of the screen, is either
+#:  - clipped: overflow hidden/clip, or it escapes the viewport (<html> clips it) with no scrolling box around it;
+#:  - a scroll box without a visible affordance: a table or formula box (or a widget's) that scrolls but is not
+#:    focusable (a keyboard cannot scroll it) or draws no scroll shadow (phones show no scrollbar at rest);
+#:  - a code block that scrolls but cannot be focused.
+HIDDEN_SIDEWAYS = """() => {
+    const article = document.querySelector('article'), vw = document.documentElement.clientWidth, found = [];
+    const label = e => e.tagName.toLowerCase() + '.' + [...e.classList].join('.') + ' "'
+        + e.textContent.replace(/\\s+/g, ' ').trim().slice(0, 40) + '"';
+    const skip = e => e.closest('svg, .katex-mathml, .md-clipboard, [hidden]') || getComputedStyle(e).display === 'none'
+        || (getComputedStyle(e).position === 'absolute' && e.clientWidth <= 1);
+    const seen = [];
+    for (const e of article.querySelectorAll('*')) {
+        if (skip(e) || seen.some(s => s.contains(e))) continue;
+        const style = getComputedStyle(e), over = e.scrollWidth - e.clientWidth > 1, box = e.getBoundingClientRect();
+        if (over && (style.overflowX === 'hidden' || style.overflowX === 'clip')) {
+            const r = document.createRange(); r.selectNodeContents(e);
+            const right = Math.max(...[...r.getClientRects()].map(x => x.right));
+            if (right > box.right + 1) { found.push('clipped: ' + label(e)); seen.push(e); }
+        } else if (over && (style.overflowX === 'auto' || style.overflowX === 'scroll')) {
+            seen.push(e);
+            if (e.tabIndex < 0) found.push('not focusable: ' + label(e));
+            const code = e.tagName === 'CODE' && e.parentElement.tagName === 'PRE';
+            if (!code && !style.backgroundImage.includes('gradient')) found.push('no scroll shadow: ' + label(e));
+        } else if (style.overflowX === 'visible' && box.right > vw + 1 && e.getClientRects().length) {
+            let a = e.parentElement, scrolls = false;
+            while (a && a !== article) {
+                const o = getComputedStyle(a).overflowX;
+                if (o !== 'visible') { scrolls = o === 'auto' || o === 'scroll'; break; }
+                a = a.parentElement;
+            }
+            if (!scrolls) { found.push('off screen: ' + label(e)); seen.push(e); }
+        }
+    }
+    return found;
+}"""
+
+
+def hidden_sideways(page) -> list[str]:
+    return page.evaluate(HIDDEN_SIDEWAYS)

@@ -6,7 +6,7 @@ import re
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-from browsing import cjk_then_ascii_colon, each_view, shot
+from browsing import cjk_then_ascii_colon, each_view, hidden_sideways, shot
 from browsing import assert_only_loopback as _assert_only_loopback
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
@@ -121,6 +121,8 @@ def test_every_note_at_both_widths_in_light_and_dark(browser, site_url, lang_pre
             # Wide tables and formulas scroll inside their own box: the page itself never scrolls sideways.
             assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), \
                 f"{note}: the page is wider than the screen at {width} px"
+            # Nothing is cut off: what is wider than the screen scrolls in a box that says so.
+            assert hidden_sideways(page) == [], (note, width)
             if sizes := page.evaluate(FONT_SIZES):
                 smallest[(note, width)] = min(sizes)
             text, background, fills = page.evaluate(COLOURS)

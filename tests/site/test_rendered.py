@@ -182,3 +182,31 @@ def test_one_reading_order_home_sidebar_read_first_and_footer(built_site, lang):
     for other in ("", "reference/api/", "tags/"):  # no previous / next off the reading order
         html = (built_site / prefix / other / "index.html").read_text(encoding="utf-8")
         assert "md-footer__link--" not in html, other
+
+
+DECIMAL = re.compile(r"(?<![\w.])\d+\.\d+(?!\d|\.\d)")
+
+
+def computed_numbers(page: Element) -> set[str]:
+    """The numbers a page computes where a reader sees them: its tables and its code's output."""
+    computed = page.find_all(lambda e: e.tag in ("td", "pre"))
+    return {n for e in computed for n in DECIMAL.findall(e.text())}
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_widget_captions_state_only_numbers_computed_on_the_page(built_site, lang):
+    """A widget's caption and labels are held to the rule of the prose: each number they state is
+    computed on the same page (a table built with it or a code block's output)."""
+    pages = sorted((built_site / ("en" if lang == "en" else "") / "notes").rglob("index.html"))
+    checked = 0
+    for path in pages:
+        page = article(path.read_text(encoding="utf-8"))
+        computed = computed_numbers(page)
+        for widget in page.find_all(lambda e: "data-widget" in e.attrs):
+            caption = widget.first(lambda e: "widget-caption" in e.classes).text()
+            labels = json.loads(widget.first(lambda e: e.tag == "script").text()).get("labels", {})
+            texts = [caption, *(v for v in labels.values() if isinstance(v, str))]
+            stated = {n for text in texts for n in DECIMAL.findall(text)}
+            assert stated <= computed, (path.relative_to(built_site), sorted(stated - computed))
+            checked += len(stated)
+    assert checked >= 7  # the scaling widget's caption states its row's numbers

@@ -145,6 +145,10 @@ def test_scaling_widget_equals_the_notes_table_and_follows_the_slider(page, site
     lang = "en" if lang_prefix else "zh"
     table = {(r[0], r[1]): r[2:] for r in table_rows(page, scaling.WIDGET_TEXT[lang]["headers"])}
     assert shown == table  # the widget shows the note's table, digit for digit
+    # What the caption says about this row is what the reader finds by moving the sliders there.
+    stated = re.findall(r"\d+\.\d{3}", root.locator(".widget-caption").text_content())
+    readouts = {value for values in shown.values() for value in values}
+    assert len(stated) >= 7 and set(stated) <= readouts, (stated, readouts)
     bars = [float(x) for x in root.locator("rect.widget-bar").evaluate_all("rs => rs.map(r => r.dataset.weight)")]
     assert close(bars, softmax(state["scales"][-1]["factors"][-1] * np.array(state["raw"][-1])))
     assert lang_prefix or cjk_then_ascii_colon(page) == []  # after the reader has used it

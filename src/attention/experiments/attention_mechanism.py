@@ -7,6 +7,7 @@ import numpy as np
 
 from ..naive import naive_attention
 from ..scaled_dot_product import scaled_dot_product_attention
+from ..softmax import softmax
 from .plotting import pyplot, save
 from .widgets import embed
 
@@ -21,6 +22,32 @@ TEXT = {
     "zh": {"factor": "输入放大倍数", "weights": "权重", "output": "输出", "naive": "原始公式",
            "stable": "稳定版（先减最大值）", "key": "键", "title": "原笔记的例子"},
 }
+
+
+def saturation(d_k: int, scale: float, *, rows: int = 400, keys: int = 16, seed: int = 1) -> tuple[float, float]:
+    """Over ``rows`` random queries, each with ``keys`` random keys (entries N(0, 1)), scores times
+    ``scale``: the mean largest weight and the mean Frobenius norm of the softmax Jacobian
+    diag(p) - p pᵀ (how much gradient can get from the weights back to the scores)."""
+    rng = np.random.default_rng(seed)
+    q = rng.standard_normal((rows, 1, d_k))  # (rows, 1, E)
+    k = rng.standard_normal((rows, keys, d_k))  # (rows, S, E)
+    p = softmax(scale * (q @ k.transpose(0, 2, 1)))[:, 0]  # (rows, S)
+    jacobian = p[:, :, None] * (np.eye(keys) - p[:, None, :])  # (rows, S, S)
+    return float(p.max(axis=1).mean()), float(np.linalg.norm(jacobian, axis=(1, 2)).mean())
+
+
+SATURATION_HEADERS = {"en": ["d_k", "max weight, raw", "max weight, scaled", "‖J‖, raw", "‖J‖, scaled"],
+                      "zh": ["d_k", "最大权重，不缩放", "最大权重，缩放", "‖J‖，不缩放", "‖J‖，缩放"]}
+
+
+def saturation_table(*, lang: str = "en", d_ks=(4, 64, 1024)) -> str:
+    """:func:`saturation` unscaled (raw) and divided by √d_k (scaled), as a Markdown table."""
+    headers = SATURATION_HEADERS[lang]
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---:|" * len(headers)]
+    for d_k in d_ks:
+        (m1, j1), (m2, j2) = saturation(d_k, 1.0), saturation(d_k, 1 / np.sqrt(d_k))
+        lines.append(f"| {d_k} | {m1:.2f} | {m2:.2f} | {j1:.3f} | {j2:.3f} |")
+    return "\n".join(lines)
 
 
 def measure(factor: float = 1.0) -> dict:

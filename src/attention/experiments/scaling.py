@@ -205,14 +205,21 @@ def figure(results=None, *, lang: str = "en"):
 WIDGET_KEYS = 16
 WIDGET_TEXT = {
     "en": {"caption": "Move the sliders to change d_k and the scale: the bars are one query's weights over "
-                      "16 keys. Unscaled, they collapse onto one key as d_k grows, and the Jacobian's norm "
-                      "(how much gradient gets through) collapses with them; with 1/√d_k they stay put.",
+                      "16 keys. This row, unscaled, has a largest weight of {raw_max_4} at d_k = 4 and {raw_max_1024} "
+                      "at 1024, and a Jacobian norm (how much gradient can get through) of {raw_j_4} and "
+                      "{raw_j_1024}. Divided by √d_k its largest weight still moves ({max_4}, {max_64}, {max_1024} "
+                      "at d_k = 4, 64, 1024): every d_k draws new vectors, and one row is noisy; averaged over 256 "
+                      "rows, as in the table above, the scaled curves are flat.",
            "dk": "d_k", "scale": "scale", "weights": "the weights of one query over 16 keys", "keys": "keys",
            "entropy": "entropy (normalised)", "jacobian": "‖softmax Jacobian‖", "max": "largest weight",
            "scales": {"1": "none (1)", "1/sqrt(d_k)": "1/√d_k", "1/d_k": "1/d_k"},
            "headers": ["d_k", "scale", "entropy (norm.)", "‖J‖", "max weight"]},
-    "zh": {"caption": "拖动两个滑块改变 d_k 和缩放方式：柱子是一个查询在 16 个键上的权重。不缩放时，d_k 越大，"
-                      "权重越集中到一个键上，雅可比矩阵的范数（能传回多少梯度）也随之塌缩；用 1/√d_k 缩放则基本不变。",
+    "zh": {"caption": "拖动两个滑块改变 d_k 和缩放方式：柱子是一个查询在 16 个键上的权重。这一行不缩放时，"
+                      "最大权重在 d_k = 4 时是 {raw_max_4}，在 1024 时是 {raw_max_1024}；"
+                      "雅可比矩阵的范数（最多能传回多少梯度）从 {raw_j_4} 变为 {raw_j_1024}。"
+                      "除以 √d_k 后，它的最大权重仍在变化（d_k = 4、64、1024 时分别是 "
+                      "{max_4}、{max_64}、{max_1024}）：每个 d_k 都重新抽取向量，单独一行有噪声；"
+                      "像上面的表那样对 256 行取平均，缩放后的曲线是平的。",
            "dk": "d_k", "scale": "缩放", "weights": "一个查询在 16 个键上的权重", "keys": "键",
            "entropy": "熵（归一化）", "jacobian": "‖softmax 雅可比矩阵‖", "max": "最大权重",
            "scales": {"1": "不缩放 (1)", "1/sqrt(d_k)": "1/√d_k", "1/d_k": "1/d_k"},
@@ -248,6 +255,16 @@ def widget_table(*, lang: str = "en", d_ks=(4, 64, 1024)) -> str:
     return "\n".join(lines)
 
 
+def widget_caption(*, lang: str = "en") -> str:
+    """The widget's caption, its numbers computed from the widget's own rows (as :func:`widget_table` prints them)."""
+    raw = {d_k: widget_row(d_k, "1") for d_k in (4, 1024)}
+    scaled = {d_k: widget_row(d_k, "1/sqrt(d_k)") for d_k in (4, 64, 1024)}
+    return WIDGET_TEXT[lang]["caption"].format(
+        raw_max_4=f"{raw[4]['max']:.3f}", raw_max_1024=f"{raw[1024]['max']:.3f}",
+        raw_j_4=f"{raw[4]['jacobian']:.3f}", raw_j_1024=f"{raw[1024]['jacobian']:.3f}",
+        **{f"max_{d_k}": f"{row['max']:.3f}" for d_k, row in scaled.items()})
+
+
 def widget(*, lang: str = "en") -> str:
     """The scale-and-temperature widget: the raw scores of every d_k and each scale's factors."""
     t = WIDGET_TEXT[lang]
@@ -256,7 +273,7 @@ def widget(*, lang: str = "en") -> str:
                         for name, f in SCALES.items()],
              "scale_index": list(SCALES).index("1/sqrt(d_k)"),
              "labels": {key: t[key] for key in ("dk", "scale", "weights", "keys", "entropy", "jacobian", "max")}}
-    return embed("scaling", state, t["caption"])
+    return embed("scaling", state, widget_caption(lang=lang))
 
 
 def _run(args) -> int:
