@@ -210,3 +210,22 @@ def test_widget_captions_state_only_numbers_computed_on_the_page(built_site, lan
             assert stated <= computed, (path.relative_to(built_site), sorted(stated - computed))
             checked += len(stated)
     assert checked >= 7  # the scaling widget's caption states its row's numbers
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_claims_about_the_machines_come_from_the_result_files(built_site, lang):
+    """No sentence on the long-sequences page says "every machine" on its own: what holds where is
+    generated from benchmarks/results/, and names the machines that did not measure a thing."""
+    page = article((built_site / ("en" if lang == "en" else "") / "notes" / "long-sequences" / "index.html")
+                   .read_text(encoding="utf-8")).text(prose)
+    assert not re.search(r"every machine|在每台机器上|每台机器上都", page)
+    files = sorted((ROOT / "benchmarks" / "results").glob("*.json"))  # one per machine, named after it
+    reports = {" ".join(f.stem.split("-")[:2]): json.loads(f.read_text(encoding="utf-8")) for f in files}
+    largest = max(r["N"] for report in reports.values() for r in report["results"])
+    pattern = (rf"At N = {largest:,} the benchmark measures this on[^\n]*?\.(?=\s|$)" if lang == "en"
+               else rf"N = {largest:,} 时的情况由下面的基准测试[^。]*。")
+    sentence = re.search(pattern, page).group(0)
+    measured, _, missing = sentence.partition("; not measured on" if lang == "en" else "；")
+    for cpu, report in reports.items():  # "amd epyc", "intel xeon"
+        has = any(r["impl"] == "flash backward" and r["N"] == largest and r["status"] == "ok" for r in report["results"])
+        assert cpu in (measured if has else missing).lower(), (cpu, has, sentence)
