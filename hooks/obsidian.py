@@ -31,12 +31,11 @@ from mkdocs.structure.files import File
 from mkdocs.structure.nav import Section
 from mkdocs.utils import get_relative_url
 from mkdocs.utils.meta import get_data
+from vault import DEFAULT_LANGUAGE, LANGUAGES, language
 from vault import meta as fm
 from vault.links import INLINE, Note, Page, Vault, transform
 from vault.text import CODE_SPAN, FENCE, default_callout_titles, normalise_lists, strip_comments
 
-LANGUAGES = ("zh", "en")
-DEFAULT_LANGUAGE = "zh"
 project_log = logging.getLogger("mkdocs.hooks.obsidian")  # counted by --strict
 learner_log = logging.getLogger("vault")  # outside "mkdocs": printed, not counted by --strict
 
@@ -55,13 +54,6 @@ def _setup_learner_log() -> None:
 
 def is_project(src: str) -> bool:
     return src.split("/")[0] in LANGUAGES
-
-
-def language(src: str) -> str:
-    top = src.split("/")[0]
-    if top in LANGUAGES:
-        return top
-    return "en" if src.endswith(".en.md") else DEFAULT_LANGUAGE
 
 
 def warn(src: str, message: str, line: int | None = None) -> None:

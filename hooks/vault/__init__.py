@@ -14,3 +14,14 @@ Why our own code for these, and libraries for the rest (evaluated 2026-11, read 
   collapse), and does not start a list right after a line of text; ``text.normalise_lists``
   covers both in 60 lines.
 """
+
+LANGUAGES = ("zh", "en")
+DEFAULT_LANGUAGE = "zh"
+
+
+def language(src: str) -> str:
+    """A note's language: its top folder (``zh/``, ``en/``), else ``.en.md`` for English, else Chinese."""
+    top = src.split("/")[0]
+    if top in LANGUAGES:
+        return top
+    return "en" if src.endswith(".en.md") else DEFAULT_LANGUAGE

@@ -229,3 +229,46 @@ def test_claims_about_the_machines_come_from_the_result_files(built_site, lang):
     for cpu, report in reports.items():  # "amd epyc", "intel xeon"
         has = any(r["impl"] == "flash backward" and r["N"] == largest and r["status"] == "ok" for r in report["results"])
         assert cpu in (measured if has else missing).lower(), (cpu, has, sentence)
+
+
+PUBLIC_CODE = re.compile(r"(?:attention\.)?(\w+)(?:\(.*\))?")
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_every_public_name_written_as_code_links_to_its_api_entry(built_site, lang):
+    """`flash_attention` in a note's prose is a link to its entry on the API page of the same
+    language; the API page documents each public name once, as a function or class, never a module."""
+    import attention
+
+    prefix = "en/" if lang == "en" else ""
+    api_page = built_site / prefix / "reference" / "api" / "index.html"
+    api = parse(api_page.read_text(encoding="utf-8"))
+    ids = {e.attrs["id"] for e in api.walk() if "id" in e.attrs}
+    headings = [e.attrs["id"] for e in api.find_all(lambda e: "doc-heading" in e.classes and e.tag == "h3")]
+    # One entry per public name (softmax and gradcheck sit under their modules' paths, with the
+    # short anchor beside them), and nothing else at that level.
+    assert sorted(h.removesuffix("." + h.split(".")[-1]) if h.count(".") == 2 else h for h in headings) == \
+        sorted(f"attention.{n}" for n in attention.__all__)
+    assert not api.find_all(lambda e: "doc-symbol-module" in e.classes), "a module documented as an entry"
+    assert {f"attention.{name}" for name in attention.__all__} <= ids
+    named, linked = 0, 0
+    for path in sorted((built_site / prefix / "notes").rglob("index.html")):
+        for code in article(path.read_text(encoding="utf-8")).find_all(lambda e: e.tag == "code"):
+            match = PUBLIC_CODE.fullmatch(code.text())
+            if not match or match.group(1) not in attention.__all__ or any(a.tag == "pre" for a in code.ancestors()):
+                continue
+            named += 1
+            link = next((a for a in code.ancestors() if a.tag == "a"), None)
+            assert link is not None, (path.relative_to(built_site), code.text())
+            target, _, fragment = link.attrs["href"].partition("#")
+            assert resolve(path, built_site, target) == f"{prefix}reference/api/", (path, link.attrs["href"])
+            assert fragment == f"attention.{match.group(1)}" and fragment in ids, (path, fragment)
+            linked += 1
+        # Every public name the note's code imports is linked somewhere on the page.
+        page = article(path.read_text(encoding="utf-8"))
+        code = " ".join(pre.text() for pre in page.find_all(lambda e: e.tag == "pre"))
+        imported = {n for line in re.findall(r"from attention import ([^\n]+)", code)
+                    for n in re.split(r"[,\s()]+", line) if n in attention.__all__}
+        hrefs = {a.attrs.get("href", "").partition("#")[2] for a in page.find_all(lambda e: e.tag == "a")}
+        assert {f"attention.{n}" for n in imported} <= hrefs, (path, imported)
+    assert named >= 35 and linked == named

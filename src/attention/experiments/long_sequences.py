@@ -1,5 +1,6 @@
 """The long-sequences note's figures and command: the tiles causal flash attention visits, and the
-benchmark results of every machine (tables and sentences: ``benchmark_results``).
+benchmark results of each machine (tables: ``benchmark_results``; what the note says about the machines:
+:func:`machine_facts`, :func:`largest_backward_sentence`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from .benchmark_results import (
     load,
     machine_line,
     machine_name,
+    ratio,
     results_files,
     table,
 )
@@ -92,6 +94,71 @@ def block_diagram(n: int = 4096, *, cores: int = 2, lang: str = "en") -> str:
                        Patch(color=colors[0], label=t["skip"])], loc="upper center", bbox_to_anchor=(0.5, -0.16),
               ncols=2)
     return fig
+
+
+FACTS = {
+    "en": {"and": " and ", "none": "no machine", "missing": "; not measured on {}",
+           "largest": ("At N = {n:,} the benchmark measures this on {machines}: the \"flash backward\" rows of the "
+                       "per-size table ({cells}){missing}."),
+           "cell": "{peak:.0f} MiB on the {machine}",
+           "forward": "- **Forward at N = {n:,}** completes with {cells} above the inputs{missing}.",
+           "backward": ("- **Backward at N = {n:,}** takes {cells} above the inputs, gradients included, against "
+                        "the 256 MiB target{missing}."),
+           "ratio": "{median:.2f} on the {machine}",
+           "causal": ("- **Causal / full time**: {cells} (medians); the causal tiles are about half of all, and the "
+                      "time is a little more{missing}."),
+           "causal_torch": "- **Causal flash / causal torch**: {cells} (medians; below 1: numpy faster){missing}.",
+           "products": ("- **Attention's FLOP rate / the dense form's two products**: {cells} (medians; above 1: "
+                        "faster than the two products alone){missing}.")},
+    "zh": {"and": " 和 ", "sep": "；", "none": "没有机器", "missing": "；{} 没有测",
+           "largest": ("N = {n:,} 时的情况由下面的基准测试在 {machines} 上测量：见按长度列出的表中 "
+                       "“flash backward” 那几行（{cells}）{missing}。"),
+           "cell": "{machine} 上 {peak:.0f} MiB",
+           "forward": "- **N = {n:,} 时的前向** 能完成，输入之外的额外内存：{cells}{missing}。",
+           "backward": "- **N = {n:,} 时的反向** 连同梯度在内，输入之外的额外内存：{cells}，目标是 256 MiB{missing}。",
+           "ratio": "{machine} 上 {median:.2f}",
+           "causal": "- **因果 / 完整的用时**：{cells}（中位数）；因果只算大约一半的块，用时比一半略多{missing}。",
+           "causal_torch": "- **因果 flash / 因果 torch**：{cells}（中位数；小于 1 表示 numpy 更快）{missing}。",
+           "products": ("- **注意力的 FLOP 速率 / 稠密写法的两次矩阵乘**：{cells}"
+                        "（中位数；大于 1 表示比单算两次乘法还快）{missing}。")},
+}
+
+
+def _peak(report: dict, impl: str, n: int) -> float | None:
+    row = next((r for r in report["results"] if (r["N"], r["impl"]) == (n, impl) and r["status"] == "ok"), None)
+    return None if row is None else row["peak_mib"]
+
+
+def _facts(reports: list[dict], values: dict, key: str, cell: str, lang: str, **extra) -> str:
+    """One sentence of :data:`FACTS`: the machines that have a value, and those that do not."""
+    t = FACTS[lang]
+    have = {name: v for name, v in values.items() if v is not None}
+    cells = t["and"].join(t[cell].format(machine=name, peak=v, median=v) for name, v in have.items()) or t["none"]
+    missing = [name for name, v in values.items() if v is None]
+    gap = t["missing"].format(t["and"].join(missing)) if missing else ""
+    return t[key].format(cells=cells, missing=gap, machines=t["and"].join(have) or t["none"], **extra)
+
+
+def largest_backward_sentence(reports: list[dict], *, lang: str = "en") -> str:
+    """Which machines measured the blocked backward at the largest N, and its peak memory there."""
+    n = max(r["N"] for report in reports for r in report["results"])
+    values = {machine_name(r, lang=lang): _peak(r, "flash backward", n) for r in reports}
+    return _facts(reports, values, "largest", "cell", lang, n=n)
+
+
+def machine_facts(reports: list[dict], *, lang: str = "en") -> str:
+    """The claims the note makes about the machines, each from the files: memory at the largest N,
+    the causal share, causal against torch, and against the dense form's products."""
+    n = max(r["N"] for report in reports for r in report["results"])
+    lines = []
+    for key, impl in (("forward", "flash"), ("backward", "flash backward")):
+        values = {machine_name(r, lang=lang): _peak(r, impl, n) for r in reports}
+        lines.append(_facts(reports, values, key, "cell", lang, n=n))
+    for key, name in (("causal", "causal_over_full"), ("causal_torch", "causal_flash_over_causal_torch"),
+                      ("products", "flop_rate_over_gemm_same_shapes")):
+        values = {machine_name(r, lang=lang): (c := ratio(r, name)) and c["median"] for r in reports}
+        lines.append(_facts(reports, values, key, "ratio", lang))
+    return "\n".join(lines)
 
 
 ONLINE_TEXT = {

@@ -1,0 +1,43 @@
+"""Inline code that names a public function or class of ``attention`` links to its API entry.
+
+A note says `flash_attention` or `TransformerLM(...)` as code, which Obsidian shows as code; on the
+site it becomes a link to ``#attention.<name>`` on the API page of the page's language (every
+public name has that anchor, tests/site/test_rendered.py checks it). Code blocks, links and
+headings are left as they are; so is the API page itself.
+"""
+
+from __future__ import annotations
+
+import re
+
+from mkdocs.utils import get_relative_url
+from vault import language
+
+import attention
+
+#: What is left alone: code blocks, links (no link inside a link) and headings.
+PROTECTED = re.compile(r"<(pre|a|h[1-6])\b.*?</\1\s*>", re.S | re.I)
+NAMED = re.compile(r"<code>(?:attention\.)?(?P<name>\w+)(?:\([^<]*\))?</code>")
+
+
+def link_api_names(html: str, api_url: str) -> str:
+    def link(match: re.Match) -> str:
+        name = match["name"]
+        if name not in attention.__all__:
+            return match.group(0)
+        return f'<a class="api-link" href="{api_url}#attention.{name}">{match.group(0)}</a>'
+
+    out, last = [], 0
+    for region in PROTECTED.finditer(html):
+        out.append(NAMED.sub(link, html[last:region.start()]))
+        out.append(region.group(0))
+        last = region.end()
+    out.append(NAMED.sub(link, html[last:]))
+    return "".join(out)
+
+
+def on_page_content(html, page, config, files):
+    api = files.get_file_from_path(f"{language(page.file.src_uri)}/reference/api.md")
+    if api is None or page.file.src_uri == api.src_uri:
+        return html
+    return link_api_names(html, get_relative_url(api.url, page.url))
