@@ -116,7 +116,7 @@
       return { input: input, label: h("label", { class: "widget-choice" }, [input, h("span", { text: " " + label })]) };
     }
     var causal = toggle("causal", L.causal), pad = toggle("pad", L.pad), full = toggle("fullmask", L.fullmask);
-    var map = s("svg", { viewBox: "0 0 " + (100 + 24 * n) + " " + (112 + 24 * n), class: "widget-map", role: "img",
+    var map = s("svg", { viewBox: "0 0 " + (100 + 24 * n) + " " + (124 + 24 * n), class: "widget-map", role: "img",
                          "aria-label": L.map });
     var rowOut = readout(L.row, "row");
     var note = h("p", { class: "widget-note", "data-out": "note" });

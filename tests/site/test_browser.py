@@ -90,7 +90,8 @@ def test_a_two_character_chinese_query_highlights_both_characters(page, site_url
     assert marked and set(marked) == {"缩放"}, marked
 
 
-NOTES = ["attention-mechanism", "scaling", "long-sequences", "transformer", "timeseries", "vision", "qk-norm"]
+NOTES = ["attention-mechanism", "scaling", "transformer", "long-sequences", "qk-norm", "timeseries", "vision",
+         "scoring-functions"]
 FONT_SIZES = """() => [...document.querySelectorAll('article svg text')].map(t => {
     const m = t.getScreenCTM();
     return parseFloat(getComputedStyle(t).fontSize) * Math.hypot(m.a, m.b);

@@ -211,6 +211,10 @@ def test_attention_map_colour_scale_tells_the_truth_in_light_and_dark(browser, s
     page = browser.new_context().new_page()
     root, state = open_widget(page, site_url, lang_prefix, "attention-map")
     assert not re.search(r"darker|lighter|越深|越浅", root.text_content())
+    inside = """r => { const box = r.querySelector('svg.widget-map').getBoundingClientRect();
+        return [...r.querySelectorAll('[data-legend-label]')].every(t => { const b = t.getBoundingClientRect();
+            return b.top >= box.top && b.bottom <= box.bottom && b.left >= box.left && b.right <= box.right; }); }"""
+    assert root.evaluate(inside), "the colour scale's labels are cut off"
     for _, scheme in each_view(page):
         legend = root.evaluate(LEGEND)
         assert len(legend["bar"]) >= 5 and legend["barWeights"][0] == 0
