@@ -237,3 +237,16 @@ def test_readme_layout_table_matches_the_tree():
         folders = {p.split("/")[0] for p in tracked if "/" in p and not p.startswith(".")}
         listed = {p.split("/")[0].rstrip("/") for p in re.findall(r"`([^`]+)`", section)}
         assert folders <= listed, f"top-level folders missing from the README's layout: {folders - listed}"
+
+
+def test_every_library_module_names_the_note_that_explains_it():
+    """Like d2l's "Defined in": a reader of the code finds the note (both languages), and the note exists."""
+    for path in sorted((ROOT / "src" / "attention").glob("*.py")):
+        if path.stem in ("__init__", "__main__", "cli"):
+            continue
+        doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
+        found = re.search(r"Explained in the note ``docs/en/notes/([\w-]+)\.md`` "
+                          r"\(中文 ``docs/zh/notes/\1\.md``\)", doc)
+        assert found, f"{path.name}: its docstring does not name its note"
+        for lang in ("en", "zh"):
+            assert (ROOT / "docs" / lang / "notes" / f"{found.group(1)}.md").is_file(), (path.name, found.group(1))

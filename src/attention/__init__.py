@@ -8,6 +8,8 @@ experiments that make the notes' tables and figures are in ``attention.experimen
 command line in ``attention.cli``, and shared internals in ``attention._internal``.
 """
 
+import importlib.metadata
+
 from .additive import additive_attention, additive_attention_backward
 from .backward import sdpa_backward, softmax_backward
 from .flash import flash_attention, flash_attention_backward
@@ -63,3 +65,8 @@ __all__ = [
     "softmax",
     "softmax_backward",
 ]
+
+try:
+    __version__ = importlib.metadata.version("attention-vault")  # the one source: pyproject.toml
+except importlib.metadata.PackageNotFoundError:  # a source tree that was never installed
+    __version__ = "0+unknown"

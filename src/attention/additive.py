@@ -7,6 +7,8 @@ $$s_{ij} = w^\top \tanh(W_q q_i + W_k k_j),$$
 then softmax and the weighted sum of the values, as in dot-product attention. Queries and keys
 may have different sizes, and no $1/\sqrt{d_k}$ is needed: $|\tanh| \le 1$ bounds every score by
 $\lVert w \rVert_1$, whatever the size of $q$ and $k$.
+
+Explained in the note ``docs/en/notes/scoring-functions.md`` (中文 ``docs/zh/notes/scoring-functions.md``).
 """
 
 from __future__ import annotations

@@ -5,6 +5,8 @@ Backward, given $dO = \partial \ell / \partial O$:
 
 $$dV = P^\top dO,\quad dP = dO\,V^\top,\quad dS = P \odot \big(dP - \mathrm{rowsum}(dP \odot P)\big),$$
 $$dQ = \text{scale}\cdot dS\,K,\qquad dK = \text{scale}\cdot dS^\top Q.$$
+
+Explained in the note ``docs/en/notes/scaling.md`` (中文 ``docs/zh/notes/scaling.md``).
 """
 
 from __future__ import annotations

@@ -35,6 +35,8 @@ matrix products, one exponential and one matrix-vector product:
   Q and K need no extra column, and no tile is ever checked or rescaled
   (``tiles.fixed_reference`` in ``attention._internal``). That is the common case: for queries and keys of
   unit-variance features the bound stays far below the headroom.
+
+Explained in the note ``docs/en/notes/long-sequences.md`` (中文 ``docs/zh/notes/long-sequences.md``).
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""Finite-difference gradient checks (central differences, float64)."""
+"""Finite-difference gradient checks (central differences, float64).
+
+Explained in the note ``docs/en/notes/scaling.md`` (中文 ``docs/zh/notes/scaling.md``).
+"""
 
 from __future__ import annotations
 

@@ -1,6 +1,8 @@
 """Transformer building blocks around attention: LayerNorm, feed-forward, encoder and decoder blocks.
 
 Pre-norm residual blocks, as in GPT-2 and most models since: ``x + f(LayerNorm(x))``.
+
+Explained in the note ``docs/en/notes/transformer.md`` (中文 ``docs/zh/notes/transformer.md``).
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""Boolean attention masks. Convention everywhere in this package: True = may attend."""
+"""Boolean attention masks. Convention everywhere in this package: True = may attend.
+
+Explained in the note ``docs/en/notes/transformer.md`` (中文 ``docs/zh/notes/transformer.md``).
+"""
 
 from __future__ import annotations
 

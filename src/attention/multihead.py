@@ -4,6 +4,8 @@ Each of H heads attends in its own D = E / H dimensional subspace:
 
 $$\mathrm{head}_h = \mathrm{Attention}(X_q W_q^{(h)}, X_k W_k^{(h)}, X_v W_v^{(h)}),\qquad
 \mathrm{MHA} = \mathrm{Concat}(\mathrm{head}_1, \dots, \mathrm{head}_H)\, W_o^\top + b_o.$$
+
+Explained in the note ``docs/en/notes/transformer.md`` (中文 ``docs/zh/notes/transformer.md``).
 """
 
 from __future__ import annotations

@@ -3,6 +3,8 @@
 It computes ``exp`` of the raw scaled scores with no max-subtraction, so large
 scores overflow to ``inf`` and the weights become ``inf / inf = NaN``. Use
 [scaled_dot_product_attention][attention.scaled_dot_product_attention] for real work.
+
+Explained in the note ``docs/en/notes/attention-mechanism.md`` (中文 ``docs/zh/notes/attention-mechanism.md``).
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""Position information: sinusoidal encodings (added to the input) and rotary embeddings (RoPE)."""
+"""Position information: sinusoidal encodings (added to the input) and rotary embeddings (RoPE).
+
+Explained in the note ``docs/en/notes/transformer.md`` (中文 ``docs/zh/notes/transformer.md``).
+"""
 
 from __future__ import annotations
 

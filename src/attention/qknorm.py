@@ -5,6 +5,8 @@ $$\mathrm{score}(q, k) = g \cdot \frac{q}{\lVert q \rVert} \cdot \frac{k}{\lVert
 The score is a cosine similarity times the temperature $g$, so it lies in $[-g, g]$ whatever
 the size of $q$ and $k$: the scale of the weights that produce them (their initialisation,
 or their growth during training) can no longer saturate the softmax.
+
+Explained in the note ``docs/en/notes/qk-norm.md`` (中文 ``docs/zh/notes/qk-norm.md``).
 """
 
 from __future__ import annotations

@@ -5,6 +5,8 @@ $$\mathrm{Attention}(Q, K, V) = \mathrm{softmax}\!\left(\frac{QK^\top}{\sqrt{E}}
 Notation used everywhere in this package: ``query (..., L, E)``, ``key (..., S, E)``,
 ``value (..., S, Ev)``; L query length, S key length, E key dim, Ev value dim, and the
 leading ``...`` are batch/head dims (B, H) that broadcast.
+
+Explained in the note ``docs/en/notes/attention-mechanism.md`` (中文 ``docs/zh/notes/attention-mechanism.md``).
 """
 
 from __future__ import annotations

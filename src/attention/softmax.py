@@ -1,4 +1,7 @@
-"""Numerically stable softmax with an optional boolean mask."""
+"""Numerically stable softmax with an optional boolean mask.
+
+Explained in the note ``docs/en/notes/attention-mechanism.md`` (中文 ``docs/zh/notes/attention-mechanism.md``).
+"""
 
 from __future__ import annotations
 

@@ -5,6 +5,8 @@ to the training points $x_i$ with weights $\mathrm{softmax}_i\big(-(x - x_i)^2 /
 and returns the weighted average of their targets $y_i$. Forecasting uses the same idea on
 windows: the last ``window`` values are the query, every earlier window is a key, and the
 value that followed each earlier window is its value.
+
+Explained in the note ``docs/en/notes/timeseries.md`` (中文 ``docs/zh/notes/timeseries.md``).
 """
 
 from __future__ import annotations

@@ -5,6 +5,8 @@ gradient with respect to the module's input and adds the gradients of its parame
 ``grads`` (so a parameter used twice, like tied embeddings, sums both uses). Parameters and
 gradients are plain arrays, by name: ``parameters()`` and ``gradients()`` give dicts whose
 arrays are the module's own, so an optimiser can update them in place.
+
+Explained in the note ``docs/en/notes/transformer.md`` (中文 ``docs/zh/notes/transformer.md``).
 """
 
 from __future__ import annotations

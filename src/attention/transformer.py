@@ -2,6 +2,8 @@ r"""A decoder-only Transformer that trains in numpy: every layer has its backwar
 conventions of ``attention.trainable``), and decoding has a key/value cache.
 
 Notation: B batch, T positions, D model width, H query heads, Hkv key/value heads, V vocabulary.
+
+Explained in the note ``docs/en/notes/transformer.md`` (中文 ``docs/zh/notes/transformer.md``).
 """
 
 from __future__ import annotations

@@ -3,6 +3,8 @@ r"""Attention on images: patches as tokens.
 An image is cut into square patches; each flattened patch is one token, and attention runs
 over the tokens as over the words of a sentence (ViT's idea). The experiment that trains a
 classifier on such tokens is ``attention.experiments.vision``.
+
+Explained in the note ``docs/en/notes/vision.md`` (中文 ``docs/zh/notes/vision.md``).
 """
 
 from __future__ import annotations
