@@ -22,9 +22,10 @@ from pathlib import Path
 import numpy as np
 
 from ..additive import additive_attention, additive_attention_backward
+from ..trainable import cross_entropy
 from . import PROJECT
 from .benchmark_results import machine_summary
-from .training import cross_entropy, train_loop
+from .training import train_loop
 from .transformer import STEPS, Task, accuracy, init_params, loss_and_grads, make_batch
 
 #: The committed results file, relative to the repository's root.

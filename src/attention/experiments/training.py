@@ -7,10 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
-
 from .._internal.optim import Adam
-from ..softmax import softmax
 from .plotting import save
 
 
@@ -48,17 +45,6 @@ def print_progress(steps: int) -> Callable:
         print(f"step {step:4d}/{steps}  loss {loss:.4f}", file=sys.stderr, flush=True)
 
     return progress
-
-
-def cross_entropy(logits: np.ndarray, labels: np.ndarray) -> tuple[float, np.ndarray]:
-    """Mean softmax cross-entropy of ``logits (B, C)`` against ``labels (B,)``, and its gradient
-    with respect to the logits."""
-    B = len(labels)
-    p = softmax(logits)  # (B, C)
-    loss = float(-np.log(p[np.arange(B), labels] + 1e-300).mean())
-    d_logits = p.copy()  # (B, C)
-    d_logits[np.arange(B), labels] -= 1.0
-    return loss, d_logits / B
 
 
 def register_training(commands, name: str, *, help: str, train: Callable, figure: Callable, chance: float,

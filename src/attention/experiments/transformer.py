@@ -22,9 +22,10 @@ import numpy as np
 from ..backward import sdpa_backward
 from ..masks import causal_mask, combine_masks, padding_mask
 from ..scaled_dot_product import scaled_dot_product_attention
+from ..trainable import cross_entropy
 from . import language_model as lm
 from .plotting import WIDTH, pyplot
-from .training import Run, cross_entropy, register_training, train_loop
+from .training import Run, register_training, train_loop
 
 TEXT = {
     "en": {"before": "untrained", "after": "trained", "x": "pair position", "y": "example",

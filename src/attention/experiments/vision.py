@@ -16,9 +16,10 @@ import numpy as np
 
 from ..backward import sdpa_backward
 from ..scaled_dot_product import scaled_dot_product_attention
+from ..trainable import cross_entropy
 from ..vision import patch_self_attention, patchify
 from .plotting import WIDTH, pyplot
-from .training import Run, cross_entropy, register_training, train_loop
+from .training import Run, register_training, train_loop
 
 SIZE, PATCH = 16, 4
 CLASSES = ("square", "plus", "cross", "bar")
