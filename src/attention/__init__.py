@@ -19,7 +19,7 @@ from .masks import causal_mask, combine_masks, padding_mask
 from .multihead import MultiHeadAttention
 from .naive import naive_attention
 from .positional import rotary_embedding, sinusoidal_encoding
-from .qknorm import l2_normalize, qk_norm_attention
+from .qk_norm import l2_normalize, qk_norm_attention
 from .scaled_dot_product import scaled_dot_product_attention
 from .softmax import softmax
 from .timeseries import attention_forecast, nadaraya_watson

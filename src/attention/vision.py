@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._internal.validation import as_real_array, check_int
-from .qknorm import qk_norm_attention
+from .qk_norm import qk_norm_attention
 
 __all__ = ["patchify", "patch_self_attention"]
 

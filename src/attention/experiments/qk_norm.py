@@ -9,7 +9,7 @@ import sys
 
 import numpy as np
 
-from ..qknorm import l2_normalize
+from ..qk_norm import l2_normalize
 from .plotting import WIDTH, pyplot, save
 from .scaling import row_statistics
 
