@@ -272,3 +272,21 @@ def test_every_public_name_written_as_code_links_to_its_api_entry(built_site, la
         hrefs = {a.attrs.get("href", "").partition("#")[2] for a in page.find_all(lambda e: e.tag == "a")}
         assert {f"attention.{n}" for n in imported} <= hrefs, (path, imported)
     assert named >= 35 and linked == named
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_note_one_says_its_map_is_untrained_and_asks_no_exercise_twice(built_site, lang):
+    page = article((built_site / ("en" if lang == "en" else "") / "notes" / "attention-mechanism" / "index.html")
+                   .read_text(encoding="utf-8"))
+    widget = page.first(lambda e: e.attrs.get("data-widget") == "attention-map")
+    caption = widget.first(lambda e: "widget-caption" in e.classes).text()
+    assert ("Nothing here is trained" if lang == "en" else "没有任何训练") in caption  # in the caption, not only above
+    titles = [s.text() for s in page.find_all(lambda e: e.tag == "summary" and "question" in e.parent.classes)]
+    numbered = [t for t in titles if re.match(r"\s*(Exercise|练习) \d", t)]
+    inline = [t for t in titles if t not in numbered]
+    assert len(numbered) == 3 and inline
+    maths = lambda text: {squeeze(m) for m in re.findall(r"\\\((.*?)\\\)", text)}  # noqa: E731
+    for question in numbered:  # an end-of-note exercise is a new one, not the inline one again
+        assert not re.search(r"exercise above|上面.{0,6}那道题", question), question
+        for earlier in inline:
+            assert not maths(question) or not maths(question) <= maths(earlier), (question, earlier)
