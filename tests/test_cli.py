@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -18,7 +19,9 @@ def test_every_experiment_registers_a_command():
     names = commands()
     assert {"demo", "scaling", "long-sequences", "train-recall", "train-transformer", "scoring-functions",
             "timeseries", "vision", "qk-norm"} <= set(names)
-    assert len(EXPERIMENTS) == 8
+    notes = sorted(p.stem.replace("-", "_") for p in (Path(__file__).parents[1] / "docs" / "en" / "notes").glob("*.md"))
+    registered = sorted(module.__name__.rsplit(".", 1)[-1] for module in EXPERIMENTS)
+    assert registered == notes, "src/attention/cli.py: EXPERIMENTS lists one experiment module per note"
 
 
 @pytest.mark.parametrize("name", sorted(commands()))

@@ -57,3 +57,29 @@ def test_every_decimal_number_in_the_prose_comes_from_code_on_the_page(lang, rel
     stated = set(re.findall(r"(?<![\w.^-])\d+\.\d+(?![.\d])", prose))  # not section numbers (3.2.1)
     missing = sorted(n for n in stated if n not in code)
     assert missing == [], f"{lang}/{rel}: numbers stated in prose but printed by no block on the page: {missing}"
+
+
+def test_every_note_has_its_place_in_the_navigation_and_both_home_tables():
+    """Adding a note is three files by hand (README, "Writing a note"); the places that list notes
+    are checked here, and a failure names the file to edit."""
+    nav = re.findall(r"^\s+- (notes/[\w-]+\.md)", (ROOT / "mkdocs.yml").read_text(encoding="utf-8"), re.M)
+    for rel in NOTES:
+        path = f"notes/{rel.name}"
+        assert path in nav, f"mkdocs.yml: add `- {path}` to the nav's notes, in reading order"
+        for lang in ("zh", "en"):
+            home = (DOCS / lang / "index.md").read_text(encoding="utf-8")
+            assert f"]({path})" in home, f"docs/{lang}/index.md: add a row for {path} to the reading-order table"
+    assert sorted(nav) == sorted(f"notes/{rel.name}" for rel in NOTES), "mkdocs.yml: the nav lists a note that does not exist"
+
+
+def test_every_widget_is_drawn_and_tested():
+    """A widget the experiments embed is drawn by widgets.js and driven by tests/site/test_widgets.py."""
+    src = ROOT / "src" / "attention" / "experiments"
+    embedded = {name for path in src.glob("*.py") for name in re.findall(r'embed\("([\w-]+)"', path.read_text(encoding="utf-8"))}
+    drawn = re.search(r"var WIDGETS = \{(.*?)\};", (DOCS / "javascripts" / "widgets.js").read_text(encoding="utf-8"), re.S)
+    tested = re.search(r"^PAGES = \{(.*?)\}", (ROOT / "tests" / "site" / "test_widgets.py").read_text(encoding="utf-8"),
+                       re.S | re.M)
+    assert embedded and drawn and tested
+    for name in embedded:
+        assert f'"{name}"' in drawn.group(1), f"docs/javascripts/widgets.js: add {name!r} to WIDGETS"
+        assert f'"{name}"' in tested.group(1), f"tests/site/test_widgets.py: add {name!r} to PAGES, and a test"
