@@ -34,7 +34,14 @@ from mkdocs.utils.meta import get_data
 from vault import DEFAULT_LANGUAGE, LANGUAGES, language
 from vault import meta as fm
 from vault.links import INLINE, Note, Page, Vault, transform
-from vault.text import CODE_SPAN, FENCE, default_callout_titles, normalise_lists, strip_comments
+from vault.text import (
+    CODE_SPAN,
+    FENCE,
+    default_callout_titles,
+    normalise_lists,
+    separate_display_math,
+    strip_comments,
+)
 
 project_log = logging.getLogger("mkdocs.hooks.obsidian")  # counted by --strict
 learner_log = logging.getLogger("vault")  # outside "mkdocs": printed, not counted by --strict
@@ -228,7 +235,7 @@ def on_page_markdown(markdown, page, config, files):
     meta["cssclasses"] = " ".join(c.replace(" ", "-") for c in classes)
     vault = _build["vault"]
     first = _source(page.file)[2]
-    lines = normalise_lists(strip_comments(markdown, first))
+    lines = normalise_lists(separate_display_math(strip_comments(markdown, first)))
     meta["mermaid"] = any(line.code and (fence := FENCE.match(line.text)) and fence["info"].strip() == "mermaid"
                           for line in lines)
     lang = language(src)

@@ -250,3 +250,20 @@ def test_every_library_module_names_the_note_that_explains_it():
         assert found, f"{path.name}: its docstring does not name its note"
         for lang in ("en", "zh"):
             assert (ROOT / "docs" / lang / "notes" / f"{found.group(1)}.md").is_file(), (path.name, found.group(1))
+
+
+def test_every_public_callable_is_fully_annotated():
+    """What a user's editor and type checker see: every parameter and every return of the public API."""
+    missing = []
+    for name in attention.__all__:
+        obj = getattr(attention, name)
+        members = [(name, obj)] if inspect.isfunction(obj) else [
+            (f"{name}.{m}", f) for m, f in vars(obj).items()
+            if inspect.isfunction(f) and (not m.startswith("_") or m in ("__init__", "__call__"))]
+        for label, f in members:
+            signature = inspect.signature(f)
+            missing += [f"{label}({p.name})" for p in signature.parameters.values()
+                        if p.name != "self" and p.annotation is inspect.Parameter.empty]
+            if signature.return_annotation is inspect.Signature.empty and not label.endswith("__init__"):
+                missing.append(f"{label} -> ?")
+    assert missing == []

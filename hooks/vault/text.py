@@ -183,3 +183,40 @@ def default_callout_titles(lines: list[Line], lang: str) -> None:
         if match:
             kind = match["type"].lower()
             line.text = f"{match['head']} {CALLOUT_TITLES_ZH.get(kind, kind.capitalize())}"
+
+
+QUOTE_PREFIX = re.compile(r"^((?:[ \t]*>)*[ \t]*)")
+
+
+def _body(text: str) -> str:
+    """A line without its callout / blockquote prefix."""
+    return text[len(QUOTE_PREFIX.match(text).group(1)):]
+
+
+def separate_display_math(lines: list[Line]) -> list[Line]:
+    """Display math as Obsidian reads it: a ``$$`` block may start or end right next to a line of
+    text (Python-Markdown's arithmatex needs a blank line on each side, or the block stays raw
+    text and loses a backslash of every ``\\\\``). Blank lines, with the block's ``>`` prefix inside a
+    callout, are added around each block; the math itself is left as written."""
+    out: list[Line] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        prefix = QUOTE_PREFIX.match(line.text).group(1)
+        body = line.text[len(prefix):].strip()
+        if line.code or not body.startswith("$$"):
+            out.append(line)
+            i += 1
+            continue
+        end = i
+        if not (len(body) > 2 and body.endswith("$$")):  # the block goes on until a line that ends with $$
+            end = next((j for j in range(i + 1, len(lines))
+                        if not lines[j].code and _body(lines[j].text).rstrip().endswith("$$")), i)
+        blank = prefix.rstrip()
+        if out and _body(out[-1].text).strip():
+            out.append(Line(line.number, blank))
+        out.extend(lines[i:end + 1])
+        if end + 1 < len(lines) and _body(lines[end + 1].text).strip():
+            out.append(Line(lines[end].number, blank))
+        i = end + 1
+    return out

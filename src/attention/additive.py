@@ -14,6 +14,7 @@ Explained in the note ``docs/en/notes/scoring-functions.md`` (中文 ``docs/zh/n
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._internal.problem import sum_to_shape
 from ._internal.validation import as_mask, as_real_array
@@ -45,7 +46,9 @@ def _forward(query, key, value, w_query, w_key, w_score, attn_mask):
     return q, k, v, Wq, Wk, w, t, p
 
 
-def additive_attention(query, key, value, w_query, w_key, w_score, attn_mask=None, *, return_weights: bool = False):
+def additive_attention(query: ArrayLike, key: ArrayLike, value: ArrayLike, w_query: ArrayLike, w_key: ArrayLike,
+                       w_score: ArrayLike, attn_mask: ArrayLike | None = None, *,
+                       return_weights: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     r"""Attention with additive scores $s_{ij} = w^\top \tanh(W_q q_i + W_k k_j)$.
 
     Parameters
@@ -100,7 +103,9 @@ def additive_attention(query, key, value, w_query, w_key, w_score, attn_mask=Non
     return (out, p) if return_weights else out
 
 
-def additive_attention_backward(grad_output, query, key, value, w_query, w_key, w_score, attn_mask=None):
+def additive_attention_backward(grad_output: ArrayLike, query: ArrayLike, key: ArrayLike, value: ArrayLike,
+                                w_query: ArrayLike, w_key: ArrayLike, w_score: ArrayLike,
+                                attn_mask: ArrayLike | None = None) -> tuple[np.ndarray, ...]:
     r"""Gradients of [additive_attention][attention.additive_attention] with respect to its six inputs.
 
     With $t_{ijh} = \tanh(W_q q_i + W_k k_j)_h$, $s = t\,w$, $P = \mathrm{softmax}(s)$:

@@ -12,6 +12,7 @@ Explained in the note ``docs/en/notes/scaling.md`` (中文 ``docs/zh/notes/scali
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._internal.problem import sum_to_shape
 from ._internal.validation import as_real_array, check_axis, default_scale, working_dtype
@@ -20,7 +21,7 @@ from .scaled_dot_product import scaled_dot_product_attention
 __all__ = ["softmax_backward", "sdpa_backward"]
 
 
-def softmax_backward(weights, grad_weights, axis: int = -1) -> np.ndarray:
+def softmax_backward(weights: ArrayLike, grad_weights: ArrayLike, axis: int = -1) -> np.ndarray:
     r"""Vector-Jacobian product of softmax: the gradient reaching the logits.
 
     With $p = \mathrm{softmax}(s)$ and upstream gradient $g = \partial\ell/\partial p$,
@@ -67,8 +68,9 @@ def softmax_backward(weights, grad_weights, axis: int = -1) -> np.ndarray:
     return p * (g - np.sum(g * p, axis=axis, keepdims=True))
 
 
-def sdpa_backward(grad_output, query, key, value, attn_mask=None, is_causal: bool = False, *,
-                  scale: float | None = None):
+def sdpa_backward(grad_output: ArrayLike, query: ArrayLike, key: ArrayLike, value: ArrayLike,
+                  attn_mask: ArrayLike | None = None, is_causal: bool = False, *,
+                  scale: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     r"""Gradients of [scaled_dot_product_attention][attention.scaled_dot_product_attention] with respect to its inputs.
 
     Same semantics as the forward function (broadcast batch dims, boolean or

@@ -42,6 +42,7 @@ Explained in the note ``docs/en/notes/long-sequences.md`` (中文 ``docs/zh/note
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._internal.blocked import blocked_attention
 from ._internal.blocked_backward import blocked_backward
@@ -53,8 +54,9 @@ from ._internal.validation import as_real_array, check_bool, check_int
 __all__ = ["flash_attention", "flash_attention_backward"]
 
 
-def flash_attention(query, key, value, attn_mask=None, is_causal: bool = False, *, scale: float | None = None,
-                    block_size: int | None = None, enable_gqa: bool = False, return_lse: bool = False):
+def flash_attention(query: ArrayLike, key: ArrayLike, value: ArrayLike, attn_mask: ArrayLike | None = None,
+                    is_causal: bool = False, *, scale: float | None = None, block_size: int | None = None,
+                    enable_gqa: bool = False, return_lse: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     r"""Exact scaled dot-product attention without ever storing the $L \times S$ scores.
 
     Same semantics and results as [scaled_dot_product_attention][attention.scaled_dot_product_attention]
@@ -150,8 +152,10 @@ def _block_sizes(prob, block_size) -> dict:
     return {"key_block": key_block, "query_block": min(max(block_size, -(-MIN_TILE // key_block)), max(L, 1))}
 
 
-def flash_attention_backward(grad_output, query, key, value, output, lse, attn_mask=None, is_causal: bool = False,
-                             *, scale: float | None = None, block_size: int | None = None, enable_gqa: bool = False):
+def flash_attention_backward(grad_output: ArrayLike, query: ArrayLike, key: ArrayLike, value: ArrayLike,
+                             output: ArrayLike, lse: ArrayLike, attn_mask: ArrayLike | None = None,
+                             is_causal: bool = False, *, scale: float | None = None, block_size: int | None = None,
+                             enable_gqa: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     r"""Gradients of [flash_attention][attention.flash_attention] without ever storing the $L \times S$ weights.
 
     FlashAttention-2's backward: each tile of the weights is recomputed from the scores and

@@ -37,7 +37,8 @@ def numerical_gradient(loss: Callable[..., float], arrays: Sequence[np.ndarray],
     return grad
 
 
-def gradcheck(f: Callable, *arrays, eps: float = 1e-6, rtol: float = 1e-6) -> tuple[float, ...]:
+def gradcheck(f: Callable[..., tuple[float, Sequence[np.ndarray]]], *arrays: np.ndarray, eps: float = 1e-6,
+              rtol: float = 1e-6) -> tuple[float, ...]:
     """Check analytic gradients against central finite differences.
 
     Parameters

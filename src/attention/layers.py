@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._internal.validation import as_real_array, check_generator, check_int
 from .multihead import MultiHeadAttention
@@ -48,7 +49,8 @@ def gelu_backward(x: np.ndarray, dy: np.ndarray) -> np.ndarray:
     return dy * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * _C * (1 + 3 * 0.044715 * x2))
 
 
-def layer_norm(x, weight=None, bias=None, *, eps: float = 1e-5) -> np.ndarray:
+def layer_norm(x: ArrayLike, weight: ArrayLike | None = None, bias: ArrayLike | None = None, *,
+               eps: float = 1e-5) -> np.ndarray:
     r"""Normalise the last axis to mean 0 and variance 1, then scale and shift.
 
     $\mathrm{LN}(x) = \gamma \odot (x - \mu) / \sqrt{\sigma^2 + \epsilon} + \beta$, like
@@ -93,7 +95,7 @@ class FeedForward:
         self.w2 = rng.uniform(-1, 1, (embed_dim, hidden_dim)) / math.sqrt(hidden_dim)  # (E, F)
         self.b2 = np.zeros(embed_dim)  # (E,)
 
-    def __call__(self, x) -> np.ndarray:
+    def __call__(self, x: ArrayLike) -> np.ndarray:
         h = gelu(x @ self.w1.T + self.b1)  # (..., F)
         return h @ self.w2.T + self.b2  # (..., E)
 
@@ -115,7 +117,7 @@ class EncoderBlock:
         self.attention = MultiHeadAttention(embed_dim, num_heads, batch_first=True, rng=rng)
         self.feed_forward = FeedForward(embed_dim, hidden_dim or 4 * embed_dim, rng=rng)
 
-    def __call__(self, x, key_padding_mask=None) -> np.ndarray:
+    def __call__(self, x: ArrayLike, key_padding_mask: ArrayLike | None = None) -> np.ndarray:
         h = layer_norm(x)  # (B, L, E)
         x = x + self.attention(h, h, h, key_padding_mask=key_padding_mask, need_weights=False)[0]  # (B, L, E)
         return x + self.feed_forward(layer_norm(x))  # (B, L, E)
@@ -140,7 +142,7 @@ class DecoderBlock:
         self.cross_attention = MultiHeadAttention(embed_dim, num_heads, batch_first=True, rng=rng)
         self.feed_forward = FeedForward(embed_dim, hidden_dim or 4 * embed_dim, rng=rng)
 
-    def __call__(self, x, memory, memory_padding_mask=None) -> np.ndarray:
+    def __call__(self, x: ArrayLike, memory: ArrayLike, memory_padding_mask: ArrayLike | None = None) -> np.ndarray:
         h = layer_norm(x)  # (B, L, E)
         x = x + self.self_attention(h, h, h, need_weights=False, is_causal=True)[0]  # (B, L, E)
         h = layer_norm(x)  # (B, L, E)

@@ -6,6 +6,7 @@ Explained in the note ``docs/en/notes/transformer.md`` (中文 ``docs/zh/notes/t
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._internal.validation import as_mask, check_int
 
@@ -51,7 +52,7 @@ def causal_mask(L: int, S: int | None = None) -> np.ndarray:
     return np.tri(L, S, dtype=bool)  # (L, S)
 
 
-def padding_mask(lengths, S: int) -> np.ndarray:
+def padding_mask(lengths: ArrayLike, S: int) -> np.ndarray:
     """Key-padding mask: in sequence ``b`` only the first ``lengths[b]`` keys are real.
 
     Parameters
@@ -92,7 +93,7 @@ def padding_mask(lengths, S: int) -> np.ndarray:
     return (np.arange(S) < lengths[:, None])[:, None, :]  # (B, 1, S)
 
 
-def combine_masks(*masks):
+def combine_masks(*masks: ArrayLike | None) -> np.ndarray | None:
     """Combine attention masks into one that allows a pair only if every mask allows it.
 
     Boolean masks (True = may attend) combine by logical AND. If any mask is floating (added

@@ -1,10 +1,8 @@
 r"""Multi-head attention with PyTorch's signature, parameter names and layout, and grouped-query attention.
 
 Each of H heads attends in its own D = E / H dimensional subspace:
-
 $$\mathrm{head}_h = \mathrm{Attention}(X_q W_q^{(h)}, X_k W_k^{(h)}, X_v W_v^{(h)}),\qquad
 \mathrm{MHA} = \mathrm{Concat}(\mathrm{head}_1, \dots, \mathrm{head}_H)\, W_o^\top + b_o.$$
-
 Explained in the note ``docs/en/notes/transformer.md`` (中文 ``docs/zh/notes/transformer.md``).
 """
 
@@ -14,6 +12,7 @@ import math
 from collections.abc import Mapping
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._internal.validation import (
     as_mask,
@@ -206,8 +205,9 @@ class MultiHeadAttention:
         B, n, _ = y.shape
         return y.reshape(B, n, heads, self.head_dim).transpose(0, 2, 1, 3)  # (B, heads, n, D)
 
-    def forward(self, query, key, value, key_padding_mask=None, need_weights: bool = True, attn_mask=None,
-                average_attn_weights: bool = True, is_causal: bool = False):
+    def forward(self, query: ArrayLike, key: ArrayLike, value: ArrayLike, key_padding_mask: ArrayLike | None = None,
+                need_weights: bool = True, attn_mask: ArrayLike | None = None, average_attn_weights: bool = True,
+                is_causal: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
         """Attend ``query`` over ``key``/``value``, with ``torch.nn.MultiheadAttention.forward``'s arguments.
 
         Parameters

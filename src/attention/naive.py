@@ -10,11 +10,12 @@ Explained in the note ``docs/en/notes/attention-mechanism.md`` (中文 ``docs/zh
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 __all__ = ["naive_attention"]
 
 
-def naive_attention(Q, K, V, d_k: int | None = None) -> np.ndarray:
+def naive_attention(Q: ArrayLike, K: ArrayLike, V: ArrayLike, d_k: int | None = None) -> np.ndarray:
     """Unstable 2-D attention: ``exp(Q K^T / sqrt(d_k))`` normalised, times ``V``.
 
     Parameters

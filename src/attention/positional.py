@@ -6,6 +6,7 @@ Explained in the note ``docs/en/notes/transformer.md`` (中文 ``docs/zh/notes/t
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._internal.validation import as_real_array, check_int, check_real
 
@@ -45,7 +46,7 @@ def sinusoidal_encoding(L: int, E: int, *, base: float = 10000.0) -> np.ndarray:
     return pe
 
 
-def rotary_embedding(x, positions=None, *, base: float = 10000.0) -> np.ndarray:
+def rotary_embedding(x: ArrayLike, positions: ArrayLike | None = None, *, base: float = 10000.0) -> np.ndarray:
     r"""Rotate feature pairs of ``x (..., L, D)`` by position-dependent angles (RoPE).
 
     Pair $(x_{2i}, x_{2i+1})$ at position $p$ is rotated by $p\,\theta_i$ with

@@ -12,6 +12,7 @@ Explained in the note ``docs/en/notes/qk-norm.md`` (中文 ``docs/zh/notes/qk-no
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._internal.validation import as_real_array, check_real
 from .scaled_dot_product import scaled_dot_product_attention
@@ -19,7 +20,7 @@ from .scaled_dot_product import scaled_dot_product_attention
 __all__ = ["l2_normalize", "qk_norm_attention"]
 
 
-def l2_normalize(x, *, eps: float = 1e-6) -> np.ndarray:
+def l2_normalize(x: ArrayLike, *, eps: float = 1e-6) -> np.ndarray:
     """Divide each vector (last axis) by its Euclidean norm (or ``eps``, if larger).
 
     Parameters
@@ -48,8 +49,9 @@ def l2_normalize(x, *, eps: float = 1e-6) -> np.ndarray:
     return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), eps)
 
 
-def qk_norm_attention(query, key, value, attn_mask=None, is_causal: bool = False, *, temperature: float,
-                      return_weights: bool = False):
+def qk_norm_attention(query: ArrayLike, key: ArrayLike, value: ArrayLike, attn_mask: ArrayLike | None = None,
+                      is_causal: bool = False, *, temperature: float,
+                      return_weights: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Scaled dot-product attention on L2-normalised queries and keys, scaled by ``temperature``.
 
     Parameters

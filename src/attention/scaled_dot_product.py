@@ -12,6 +12,7 @@ Explained in the note ``docs/en/notes/attention-mechanism.md`` (中文 ``docs/zh
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._internal.blocked import blocked_attention
 from ._internal.dense import softmax_inplace
@@ -28,10 +29,10 @@ __all__ = ["scaled_dot_product_attention"]
 
 
 def scaled_dot_product_attention(
-    query,
-    key,
-    value,
-    attn_mask=None,
+    query: ArrayLike,
+    key: ArrayLike,
+    value: ArrayLike,
+    attn_mask: ArrayLike | None = None,
     dropout_p: float = 0.0,
     is_causal: bool = False,
     *,
@@ -39,7 +40,7 @@ def scaled_dot_product_attention(
     rng: np.random.Generator | None = None,
     return_weights: bool = False,
     enable_gqa: bool = False,
-):
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     r"""Attention of ``query`` over ``key``/``value``, like ``torch.nn.functional.scaled_dot_product_attention``.
 
     Parameters

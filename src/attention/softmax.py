@@ -6,6 +6,7 @@ Explained in the note ``docs/en/notes/attention-mechanism.md`` (中文 ``docs/zh
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._internal.dense import softmax_inplace
 from ._internal.validation import as_real_array, check_axis, working_dtype
@@ -13,7 +14,7 @@ from ._internal.validation import as_real_array, check_axis, working_dtype
 __all__ = ["softmax"]
 
 
-def softmax(x, axis: int = -1, *, where=None) -> np.ndarray:
+def softmax(x: ArrayLike, axis: int = -1, *, where: ArrayLike | None = None) -> np.ndarray:
     r"""Softmax along ``axis``, stable for any finite logits.
 
     Computes $\mathrm{softmax}(x)_i = e^{x_i - m} / \sum_j e^{x_j - m}$ with

@@ -12,6 +12,7 @@ Explained in the note ``docs/en/notes/timeseries.md`` (中文 ``docs/zh/notes/ti
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._internal.validation import as_real_array, check_int, check_real
 from .softmax import softmax
@@ -19,7 +20,8 @@ from .softmax import softmax
 __all__ = ["nadaraya_watson", "attention_forecast"]
 
 
-def nadaraya_watson(x_query, x_train, y_train, *, bandwidth: float) -> tuple[np.ndarray, np.ndarray]:
+def nadaraya_watson(x_query: ArrayLike, x_train: ArrayLike, y_train: ArrayLike, *,
+                    bandwidth: float) -> tuple[np.ndarray, np.ndarray]:
     r"""Kernel regression as attention: returns ``(prediction (Lq,), weights (Lq, N))``.
 
     Parameters
@@ -68,7 +70,8 @@ def nadaraya_watson(x_query, x_train, y_train, *, bandwidth: float) -> tuple[np.
     return weights @ yt, weights
 
 
-def attention_forecast(values, t: int, *, window: int = 12, bandwidth: float = 0.1) -> tuple[float, np.ndarray]:
+def attention_forecast(values: ArrayLike, t: int, *, window: int = 12,
+                       bandwidth: float = 0.1) -> tuple[float, np.ndarray]:
     """Forecast ``values[t]`` from ``values[:t]``; returns ``(forecast, weights over the past windows)``.
 
     Each window is compared after removing its mean (so a level shift does not hide a

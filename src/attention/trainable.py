@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._internal.module import Module
 
@@ -125,7 +126,8 @@ class LayerNorm(Module):
         return self.rstd * (g - g.mean(axis=-1, keepdims=True) - along)
 
 
-def cross_entropy(logits, targets, *, ignore_index: int | None = None, label_smoothing: float = 0.0):
+def cross_entropy(logits: ArrayLike, targets: ArrayLike, *, ignore_index: int | None = None,
+                  label_smoothing: float = 0.0) -> tuple[float, np.ndarray]:
     """Mean softmax cross-entropy of ``logits (..., V)`` against ``targets (...)`` over the targets
     that are not ``ignore_index``, and its gradient with respect to the logits. With label
     smoothing ``e`` the target distribution is ``(1 - e) one_hot + e / V``, as in PyTorch.

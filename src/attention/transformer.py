@@ -9,6 +9,7 @@ Explained in the note ``docs/en/notes/transformer.md`` (中文 ``docs/zh/notes/t
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._internal.module import Module
 from ._internal.validation import check_generator, check_int
@@ -155,7 +156,7 @@ class TransformerLM(Module):
         self.ln = LayerNorm(dim)
         self.head = None if tied else Linear(dim, vocab, bias=False, rng=rng)
 
-    def forward(self, ids, caches: list | None = None) -> np.ndarray:
+    def forward(self, ids: ArrayLike, caches: list | None = None) -> np.ndarray:
         """Logits (B, T, V) for token ids (B, T); with ``caches`` (one dict per block), ``ids``
         continue the sequence the caches hold."""
         ids = np.asarray(ids)
@@ -182,7 +183,7 @@ class TransformerLM(Module):
         if self.positions == "learned":
             self.position.backward(dx)
 
-    def generate(self, ids, steps: int, *, temperature: float = 0.0, rng: np.random.Generator | None = None,
+    def generate(self, ids: ArrayLike, steps: int, *, temperature: float = 0.0, rng: np.random.Generator | None = None,
                  use_cache: bool = True) -> np.ndarray:
         """Continue ``ids`` (B, T0) by ``steps`` tokens: greedy at temperature 0, else sampled from
         softmax(logits / temperature). With the cache each step computes one position; without it,

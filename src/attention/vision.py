@@ -10,6 +10,7 @@ Explained in the note ``docs/en/notes/vision.md`` (中文 ``docs/zh/notes/vision
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._internal.validation import as_real_array, check_int
 from .qk_norm import qk_norm_attention
@@ -17,7 +18,7 @@ from .qk_norm import qk_norm_attention
 __all__ = ["patchify", "patch_self_attention"]
 
 
-def patchify(images, patch: int = 4) -> np.ndarray:
+def patchify(images: ArrayLike, patch: int = 4) -> np.ndarray:
     """Cut ``images (B, H, W)`` into ``(B, (H/p)*(W/p), p*p)`` patch tokens, row by row.
 
     Parameters
@@ -56,7 +57,7 @@ def patchify(images, patch: int = 4) -> np.ndarray:
     return x.transpose(0, 1, 3, 2, 4).reshape(B, (H // patch) * (W // patch), patch * patch)  # (B, P, p*p)
 
 
-def patch_self_attention(image, *, patch: int = 4, temperature: float = 8.0) -> np.ndarray:
+def patch_self_attention(image: ArrayLike, *, patch: int = 4, temperature: float = 8.0) -> np.ndarray:
     """Self-attention among the patches of one ``image (H, W)``: weights ``(P, P)``, row = querying patch.
 
     Queries and keys are the raw patches, L2-normalised (QK-norm), so a patch attends to the

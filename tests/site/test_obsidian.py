@@ -263,3 +263,16 @@ def test_every_link_in_our_notes_resolves_as_obsidian_resolves_it():
             if len(names.get(name.strip().casefold(), [])) != 1 and not (note.parent / f"{name}.md").exists():
                 broken.append(f"{note.relative_to(docs)}: [[{name}]]")
     assert checked > 50 and broken == []
+
+
+def test_display_math_written_without_blank_lines_renders_as_display_math(vault_site):
+    """Obsidian users write "text⏎$$⏎…⏎$$⏎text", one-line $$…$$ blocks and $$ inside callouts,
+    with no blank lines: each is one display formula, its backslashes and ^T intact."""
+    source = (VAULT / "garden" / "读书笔记" / "数学笔记.md").read_text(encoding="utf-8")
+    blocks = source.count("$$") // 2  # four blocks: after text, on one line, before text, in a callout
+    html = article(page(vault_site[0], "garden/读书笔记/数学笔记"))
+    shown = re.findall(r'<div class="arithmatex">(.*?)</div>', html, re.S)
+    assert len(shown) == blocks == 4, shown
+    assert "$$" not in visible_text(page(vault_site[0], "garden/读书笔记/数学笔记"))
+    assert any(r"a &amp; b \\ c &amp; d" in s for s in shown)  # the matrix keeps its row break
+    assert any("S = QK^T" in s for s in shown)  # not taken for a block id
