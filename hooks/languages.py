@@ -18,6 +18,16 @@ from pathlib import Path
 
 from mkdocs.exceptions import PluginError
 from mkdocs.plugins import event_priority
+from vault import SET_ASIDE, same_address_as_a_project_page
+
+
+@event_priority(50)  # before mkdocs-static-i18n (-100), which stops the build on two files with one address
+def on_files(files, config):
+    aside = same_address_as_a_project_page([f.src_uri for f in files if f.is_documentation_page()])
+    SET_ASIDE[:] = [f for f in files if f.src_uri in aside]
+    for f in SET_ASIDE:
+        files.remove(f)
+    return files
 
 
 @event_priority(-200)  # after mkdocs-static-i18n's on_config (-100), which sets theme.language

@@ -31,7 +31,7 @@ from mkdocs.structure.files import File
 from mkdocs.structure.nav import Section
 from mkdocs.utils import get_relative_url
 from mkdocs.utils.meta import get_data
-from vault import DEFAULT_LANGUAGE, LANGUAGES, language
+from vault import DEFAULT_LANGUAGE, LANGUAGES, SET_ASIDE, language
 from vault import meta as fm
 from vault.links import INLINE, Note, Page, Vault, transform
 from vault.text import (
@@ -131,6 +131,11 @@ def _place_learner_notes(files, config, lang: str) -> None:
             src = path.relative_to(docs_dir).as_posix()
             if not is_project(src) and not src.startswith(".") and files.get_file_from_path(src) is None:
                 files.append(File(src, str(docs_dir), config.site_dir, config.use_directory_urls))
+    if lang == DEFAULT_LANGUAGE:
+        for f in SET_ASIDE:  # see hooks/languages.py: they get an address of their own below
+            files.append(f)
+    project = {f.dest_uri: f.src_uri for f in files if f.is_documentation_page() and is_project(f.src_uri)}
+    used = {f.dest_uri for f in files}
     for f in list(files):
         if not f.is_documentation_page() or is_project(f.src_uri) or f.generated_by:
             continue
@@ -139,9 +144,22 @@ def _place_learner_notes(files, config, lang: str) -> None:
             continue
         stem = f.src_uri[: -len(f".{lang}.md")] if f.src_uri.endswith(f".{lang}.md") else None
         prefix = "" if lang == DEFAULT_LANGUAGE else f"{lang}/"
-        if stem is not None or prefix:
-            base = stem if stem is not None else f.src_uri[:-3]
-            _move(f, config, f"{prefix}{base}/index.html" if config.use_directory_urls else f"{prefix}{base}.html")
+        base = stem if stem is not None else f.src_uri[:-3]
+        dest = _dest(config, prefix, base) if stem is not None or prefix else f.dest_uri
+        if dest in project:  # the project's page keeps its address; the note takes the first free -2, -3, ...
+            owner, n = project[dest], 2
+            while _dest(config, prefix, f"{base}-{n}") in used:
+                n += 1
+            dest = _dest(config, prefix, f"{base}-{n}")
+            warn(f.src_uri, f"has the address of the project's page {owner}, which keeps it; this note is "
+                            f"published at {dest} (rename the file to choose its address)")
+        if dest != f.dest_uri:
+            _move(f, config, dest)
+        used.add(dest)
+
+
+def _dest(config, prefix: str, base: str) -> str:
+    return f"{prefix}{base}/index.html" if config.use_directory_urls else f"{prefix}{base}.html"
 
 
 def _move(f, config, dest_uri: str) -> None:

@@ -25,3 +25,14 @@ def language(src: str) -> str:
     if top in LANGUAGES:
         return top
     return "en" if src.endswith(".en.md") else DEFAULT_LANGUAGE
+
+#: Learner notes whose address is a project page's (``docs/index.md`` beside ``docs/zh/index.md``):
+#: mkdocs-static-i18n would stop the build on them, so hooks/languages.py sets them aside before it
+#: runs, and hooks/obsidian.py puts them back at an address of their own.
+SET_ASIDE: list = []
+
+
+def same_address_as_a_project_page(src_uris: list[str]) -> set[str]:
+    """The learner notes (outside ``zh/``, ``en/``) that the default language's folder also has."""
+    project = {src.split("/", 1)[1] for src in src_uris if src.split("/")[0] == DEFAULT_LANGUAGE}
+    return {src for src in src_uris if src.split("/")[0] not in LANGUAGES and src in project}

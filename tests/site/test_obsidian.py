@@ -276,3 +276,21 @@ def test_display_math_written_without_blank_lines_renders_as_display_math(vault_
     assert "$$" not in visible_text(page(vault_site[0], "garden/读书笔记/数学笔记"))
     assert any(r"a &amp; b \\ c &amp; d" in s for s in shown)  # the matrix keeps its row break
     assert any("S = QK^T" in s for s in shown)  # not taken for a block id
+
+
+@pytest.mark.parametrize(("learner", "project", "moved", "text"), [
+    ("index.md", "", "index-2", "LEARNER-HOME-TEXT"),
+    ("notes/scaling.md", "notes/scaling", "notes/scaling-2", "LEARNER-SCALING-ZH"),
+    ("notes/scaling.en.md", "en/notes/scaling", "en/notes/scaling-2", "LEARNER-SCALING-EN"),
+])
+def test_a_learner_note_at_a_project_address_never_breaks_or_replaces_the_project_page(vault_site, learner, project,
+                                                                                      moved, text):
+    """docs/index.md, docs/notes/scaling.md and docs/notes/scaling.en.md beside the project's pages:
+    the build goes on, the project's page keeps its address, the note is published at -2, and one
+    warning names both files."""
+    site, log = vault_site
+    assert text not in page(site, project)
+    assert text in page(site, moved)
+    warning = next(line for line in log.splitlines() if f"{learner}: has the address of the project's page" in line)
+    assert "zh/" in warning or "en/" in warning, warning
+    assert f"{moved}/index.html" in warning, warning
