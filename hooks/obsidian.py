@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import html
 import logging
+import re
 import sys
 from pathlib import Path
 from urllib.parse import unquote
@@ -50,7 +51,25 @@ _sources: dict[str, tuple[float, dict, str, int]] = {}
 _build = {"vault": None, "backlinks": {}, "permalinks": [], "slugify": None, "urls": {}}
 
 
+class _LearnerWarnings(logging.Filter):
+    """MkDocs' own warnings about a learner's note ("Doc file 'garden/x.md' contains a link ...")
+    become learner warnings: printed with the file's name, never counted by --strict."""
+
+    DOC_FILE = re.compile(r"Doc file '([^']+)'")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        found = self.DOC_FILE.search(record.getMessage()) if record.levelno == logging.WARNING else None
+        if found and not is_project(found[1]):
+            learner_log.warning("%s", record.getMessage())
+            return False
+        return True
+
+
 def _setup_learner_log() -> None:
+    for name in ("mkdocs.structure.pages", "mkdocs.structure.nav"):
+        mkdocs_log = logging.getLogger(name)
+        if not any(isinstance(f, _LearnerWarnings) for f in mkdocs_log.filters):
+            mkdocs_log.addFilter(_LearnerWarnings())
     if not learner_log.handlers:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(levelname)-7s -  vault: %(message)s"))

@@ -102,10 +102,15 @@ class Vault:
         return note.lang if note else None
 
     def heading_slug(self, src: str, heading: str) -> str | None:
-        """The anchor of ``heading`` (Obsidian matches heading text, case-insensitively) in note ``src``."""
+        """The anchor of ``heading`` in note ``src``. Obsidian matches heading text case-insensitively;
+        a link written by hand to a slug (``#applyrope`` for the heading ``apply_RoPE``) finds it
+        too: case, spaces, punctuation, underscores and inline-code ticks do not count."""
         wanted = _plain(heading.split("#")[-1]).casefold()
         for _, text, _ in self.notes[src].headings:
             if _plain(text).casefold() == wanted:
+                return self.slugify(_plain(text), "-")
+        for _, text, _ in self.notes[src].headings:
+            if _normal(text) and _normal(text) == _normal(heading.split("#")[-1]):
                 return self.slugify(_plain(text), "-")
         return None
 
@@ -134,10 +139,17 @@ class Vault:
         return None
 
 
+def _normal(text: str) -> str:
+    """Heading text as a hand-written anchor may spell it: no case, spaces, punctuation or ``_``."""
+    return re.sub(r"[\W_]+", "", _plain(text).casefold())
+
+
 def _plain(text: str) -> str:
-    """Heading text without Markdown emphasis, code ticks and link syntax."""
+    """Heading text as rendered: without link syntax, code ticks and emphasis marks (an ``_`` inside
+    inline code is kept: ``apply_rope`` stays ``apply_rope``)."""
     text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", text)
-    return re.sub(r"[*_`]", "", text).strip()
+    parts = re.split(r"(`[^`]+`)", text)
+    return "".join(part[1:-1] if part.startswith("`") else re.sub(r"[*_`]", "", part) for part in parts).strip()
 
 
 @dataclass
@@ -212,6 +224,9 @@ def _markdown_link(match, page: Page, origin: str, number: int) -> str:
     raw = match["mtarget"][1:-1] if match["mtarget"].startswith("<") else match["mtarget"]
     path, hash_, fragment = raw.partition("#")
     suffix = posixpath.splitext(unquote(path))[1].lower()
+    if not path and hash_ and not page.strict and page.src in page.vault.notes:  # a heading of this page
+        anchor = _anchor(page.src, fragment, page, number)
+        return f"[{match['mtext']}]({anchor})" if anchor else _unresolved(match["mtext"] or raw, raw)
     if not path or SCHEME.match(raw) or path.startswith("/") or suffix not in ASSET | {".md"}:
         return match.group(0)  # a web address, an anchor on this page, or a folder URL: left as it is
     src = page.vault.resolve(path, origin, page.lang)

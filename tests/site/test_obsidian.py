@@ -294,3 +294,16 @@ def test_a_learner_note_at_a_project_address_never_breaks_or_replaces_the_projec
     warning = next(line for line in log.splitlines() if f"{learner}: has the address of the project's page" in line)
     assert "zh/" in warning or "en/" in warning, warning
     assert f"{moved}/index.html" in warning, warning
+
+
+def test_a_hand_written_anchor_lands_on_its_heading_and_mkdocs_warnings_about_learners_are_theirs(vault_site):
+    """`[apply](RoPE 笔记.md#applyrope)` and `[x](#applyrope)` for the heading `apply_RoPE` (case,
+    spaces, punctuation, `_` and code ticks do not count) link to it; an anchor that is nowhere is a
+    learner warning (MkDocs' own anchor check included), never a strict-build error."""
+    site, log = vault_site
+    html = article(page(site, "garden/读书笔记/RoPE 笔记"))
+    assert 'id="apply_rope"' in html
+    assert '<a href="./#apply_rope">apply</a>' in html and '<a href="#apply_rope">' in html
+    assert 'class="unresolved-link"' in html  # #nosuchthing: shown as text, not a dead link
+    assert "heading 'nosuchthing' is not in garden/读书笔记/RoPE 笔记.md" in log
+    assert not re.search(r"^WARNING\s+-\s+Doc file 'garden/", log, re.M)  # MkDocs' own, counted by --strict
