@@ -48,7 +48,13 @@ project_log = logging.getLogger("mkdocs.hooks.obsidian")  # counted by --strict
 learner_log = logging.getLogger("vault")  # outside "mkdocs": printed, not counted by --strict
 
 _sources: dict[str, tuple[float, dict, str, int]] = {}
-_build = {"vault": None, "backlinks": {}, "permalinks": [], "slugify": None, "urls": {}}
+_build = {"vault": None, "backlinks": {}, "permalinks": [], "slugify": None, "urls": {}, "tags": {}}
+
+
+def tag_name(tag: str) -> str:
+    """One spelling per tag, as Obsidian's tags ignore case: the first one seen, project notes first."""
+    tag = tag.lstrip("#")
+    return _build["tags"].setdefault(tag.casefold(), tag)
 
 
 class _LearnerWarnings(logging.Filter):
@@ -127,6 +133,11 @@ def on_files(files, config):
             warn(f.src_uri, f"unknown frontmatter keys {unknown}; the known ones are listed in hooks/vault/meta.py")
     present = {f.src_uri for f in files}
     docs = [f for f in docs if f.src_uri in present]
+    _build["tags"] = {}
+    for f in docs:  # project notes come first: their spelling of a tag is the one shown
+        meta = _source(f)[0]
+        for tag in (*fm.as_list(meta.get("tags")), *fm.as_list(meta.get("tag"))):
+            tag_name(str(tag))
     _choose_home(files, docs, config)
     notes = {}
     for f in docs:
@@ -282,7 +293,7 @@ def on_page_markdown(markdown, page, config, files):
     def tag_url(name: str) -> str | None:
         if tags_file is None:
             return None
-        return get_relative_url(tags_file.url, page.url) + "#tag:" + _build["slugify"](name, "-")
+        return get_relative_url(tags_file.url, page.url) + "#tag:" + _build["slugify"](tag_name(name), "-")
 
     def media_url(target: str) -> str:
         f = files.get_file_from_path(target)
@@ -291,7 +302,7 @@ def on_page_markdown(markdown, page, config, files):
     context = Page(src, lang, vault, lambda message, line: warn(src, message, line), tag_url, media_url,
                    strict=is_project(src))
     lines = transform(lines, context)
-    tags = [t.lstrip("#") for t in (*fm.as_list(meta.get("tags")), *fm.as_list(meta.get("tag")), *context.tags)]
+    tags = [tag_name(str(t)) for t in (*fm.as_list(meta.get("tags")), *fm.as_list(meta.get("tag")), *context.tags)]
     if tags or "tags" in meta:  # Obsidian accepts one tag as a string, Material wants a list
         meta["tags"] = list(dict.fromkeys(tags))
     return "\n".join(line.text for line in lines)

@@ -307,3 +307,13 @@ def test_a_hand_written_anchor_lands_on_its_heading_and_mkdocs_warnings_about_le
     assert 'class="unresolved-link"' in html  # #nosuchthing: shown as text, not a dead link
     assert "heading 'nosuchthing' is not in garden/读书笔记/RoPE 笔记.md" in log
     assert not re.search(r"^WARNING\s+-\s+Doc file 'garden/", log, re.M)  # MkDocs' own, counted by --strict
+
+
+def test_tags_ignore_case_as_in_obsidian(vault_site):
+    """`Attention` in one note and `attention` in another are one tag: one section, one id."""
+    tags = page(vault_site[0], "tags")
+    ids = re.findall(r'id="(tag:[^"]+)"', tags)
+    assert len(ids) == len(set(ids)) and len({i.casefold() for i in ids}) == len(ids), ids
+    section = tags[tags.index('id="tag:attention"'):]
+    section = section[:section.find('id="tag:', 10)]
+    assert "注意力笔记" in section and "数学笔记" in section
