@@ -116,6 +116,8 @@ def test_every_note_at_both_widths_in_light_and_dark(browser, site_url, lang_pre
         page.goto(f"{site_url}{lang_prefix}/{note}")
         page.wait_for_load_state("networkidle")
         assert page.locator("article .katex-error").count() == 0, note
+        raw = "() => [...document.querySelectorAll('.md-nav__link')].map(a => a.textContent).filter(t => t.includes('\\\\('))"
+        assert page.evaluate(raw) == [], note  # a heading's math is typeset in the table of contents too
         if not lang_prefix:
             assert cjk_then_ascii_colon(page) == [], note
         for width, scheme in each_view(page):
