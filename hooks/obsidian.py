@@ -39,6 +39,7 @@ from vault.text import (
     CODE_SPAN,
     FENCE,
     default_callout_titles,
+    inline_footnotes,
     normalise_lists,
     separate_display_math,
     strip_comments,
@@ -130,7 +131,9 @@ def on_files(files, config):
             continue
         unknown = fm.unknown_keys(meta)
         if unknown:
-            warn(f.src_uri, f"unknown frontmatter keys {unknown}; the known ones are listed in hooks/vault/meta.py")
+            warn(f.src_uri, f"unknown frontmatter keys {unknown}: the site ignores them (Obsidian keeps them); "
+                            f"it understands {', '.join(sorted(fm.KNOWN))} and the Digital Garden's dg-* keys "
+                            "(README, 'Notes in Obsidian')")
     present = {f.src_uri for f in files}
     docs = [f for f in docs if f.src_uri in present]
     _build["tags"] = {}
@@ -283,7 +286,7 @@ def on_page_markdown(markdown, page, config, files):
     meta["cssclasses"] = " ".join(c.replace(" ", "-") for c in classes)
     vault = _build["vault"]
     first = _source(page.file)[2]
-    lines = normalise_lists(separate_display_math(strip_comments(markdown, first)))
+    lines = inline_footnotes(normalise_lists(separate_display_math(strip_comments(markdown, first))))
     meta["mermaid"] = any(line.code and (fence := FENCE.match(line.text)) and fence["info"].strip() == "mermaid"
                           for line in lines)
     lang = language(src)

@@ -220,3 +220,24 @@ def separate_display_math(lines: list[Line]) -> list[Line]:
             out.append(Line(lines[end].number, blank))
         i = end + 1
     return out
+
+
+INLINE_FOOTNOTE = re.compile(r"\^\[([^\[\]\n]+)\]")
+
+
+def inline_footnotes(lines: list[Line]) -> list[Line]:
+    """Obsidian's inline footnotes, ``text^[the note]``, as Markdown footnotes (``[^n]`` and a
+    definition at the end of the page); in code they stay as written."""
+    notes: list[str] = []
+
+    def footnote(text: str, number: int) -> str:
+        def one(match: re.Match) -> str:
+            notes.append(match.group(1).strip())
+            return f"[^inline-{len(notes)}]"
+        return INLINE_FOOTNOTE.sub(one, text)
+
+    map_text(lines, footnote)
+    if not notes:
+        return lines
+    last = lines[-1].number if lines else 1
+    return [*lines, Line(last, ""), *(Line(last, f"[^inline-{n}]: {text}") for n, text in enumerate(notes, 1))]

@@ -59,7 +59,7 @@ def test_the_strict_build_succeeds_and_names_each_problem_with_file_and_line(vau
         r"garden/欢迎\.md:19: unresolved link \[\[不存在的笔记\]\]",
         r"garden/欢迎\.md:19: unresolved link \[缺失\]\(missing-note\.md\)",
         r"garden/欢迎\.md:19: unresolved embed !\[\[不存在\.png\]\]",
-        r"garden/sub/deep/深层\.md: unknown frontmatter keys \['foo'\]",
+        r"garden/sub/deep/深层\.md: unknown frontmatter keys \['foo'\]: the site ignores them .*aliases.*dg-\*",
         r"garden/home\.md: dg-home: true is ignored: the project's zh/index\.md is the home page",
         r"garden/collide-page\.md: permalink /garden/目标笔记/ is ignored: it is the address of garden/目标笔记\.md",
         r"garden/collide-b\.md: permalink /same/place/ is ignored: it is the address of garden/collide-a\.md",
@@ -317,3 +317,13 @@ def test_tags_ignore_case_as_in_obsidian(vault_site):
     section = tags[tags.index('id="tag:attention"'):]
     section = section[:section.find('id="tag:', 10)]
     assert "注意力笔记" in section and "数学笔记" in section
+
+
+def test_inline_footnotes_become_footnotes(vault_site):
+    """Obsidian's `text^[note]` is a numbered footnote with its note at the end of the page; in code it stays."""
+    html = article(page(vault_site[0], "garden/读书笔记/注意力笔记"))
+    assert "^[" not in visible_text(page(vault_site[0], "garden/读书笔记/注意力笔记"))
+    assert html.count('class="footnote-ref"') == 2
+    footnotes = html[html.index('class="footnote"'):]
+    assert "Bahdanau、Cho 和 Bengio，2014。" in footnotes and "Vaswani 等人，2017。" in footnotes
+    assert "<code>x^[1]</code>" in html
