@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from attention.layers import DecoderBlock, EncoderBlock, FeedForward, layer_norm
 
@@ -122,3 +123,13 @@ def test_blocks_without_an_rng_draw_fresh_weights():
         args = (x,) if block is EncoderBlock else (x, x)
         out = a(*args)
         assert out.shape == (1, 4, 8) and not np.allclose(out, b(*args))
+
+
+@pytest.mark.parametrize(("kwargs", "error", "message"), [
+    ({"eps": -1e-5}, ValueError, r"^eps must be a positive finite number"),
+    ({"weight": np.ones(3)}, ValueError, r"^weight must have shape \(4,\)"),
+    ({"bias": np.ones((2, 4))}, ValueError, r"^bias must have shape \(4,\)"),
+])
+def test_layer_norm_rejects_bad_input_naming_the_argument(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        layer_norm(np.ones((2, 4)), **kwargs)

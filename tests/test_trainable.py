@@ -71,3 +71,25 @@ def test_cross_entropy_without_options_is_plain_and_stable_for_any_logits():
     assert loss == pytest.approx(expected, rel=1e-12) and np.isfinite(d).all()
     np.testing.assert_allclose(d.sum(axis=-1), 0.0, atol=1e-15)
     assert cross_entropy(logits, np.array([2, 0]), label_smoothing=0.0)[0] == loss  # no smoothing by default
+
+
+@pytest.mark.parametrize(("kwargs", "error", "message"), [
+    ({"targets": np.array([[0, -1]])}, ValueError, r"^targets must be class ids in \[0, 4\)"),  # not class 3
+    ({"targets": np.array([[0, 4]])}, ValueError, r"^targets must be class ids in \[0, 4\)"),
+    ({"targets": np.array([[0.0, 1.0]])}, TypeError, r"^targets must be integer class ids"),
+    ({"targets": np.array([0, 1, 2])}, ValueError, r"^targets must have the shape of logits without its last axis"),
+    ({"label_smoothing": 2.0}, ValueError, r"^label_smoothing must be in \[0, 1\]"),
+    ({"label_smoothing": -0.1}, ValueError, r"^label_smoothing must be in \[0, 1\]"),
+    ({"ignore_index": 1.5}, TypeError, r"^ignore_index must be an integer"),
+    ({"logits": np.zeros((1, 2, 4), complex)}, TypeError, r"^logits must be real"),
+])
+def test_cross_entropy_rejects_bad_input_naming_the_argument(kwargs, error, message):
+    args = {"logits": np.zeros((1, 2, 4)), "targets": np.array([[0, 1]])} | kwargs
+    with pytest.raises(error, match=message):
+        cross_entropy(args.pop("logits"), args.pop("targets"), **args)
+
+
+def test_cross_entropy_with_every_target_ignored_is_zero_not_minus_zero():
+    # The documented rule: no target to learn from gives loss 0.0 and a zero gradient (torch gives NaN).
+    loss, grad = cross_entropy(np.ones((2, 3)), np.array([-100, -100]), ignore_index=-100)
+    assert loss == 0.0 and str(loss) == "0.0" and not grad.any()

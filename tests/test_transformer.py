@@ -152,7 +152,7 @@ def test_max_len_is_the_longest_sequence():
         model.forward(np.zeros((1, 2), int), caches)  # 5 cached + 2 new
     with pytest.raises(ValueError, match=r"T0 \+ steps <= max_len=6, got \(1, 4\) and steps=3"):
         model.generate(np.zeros((1, 4), int), 3)
-    with pytest.raises(ValueError, match=r"ids must be \(B, T0\)"):
+    with pytest.raises(ValueError, match=r"^ids must be \(B, T\)"):
         model.generate(np.zeros(4, int), 1)
 
 
@@ -243,3 +243,23 @@ def test_initial_embeddings_have_rows_of_length_about_one():
     assert fresh.forward(np.array([[1]])).shape == (1, 1, 5)
     with pytest.raises(ValueError, match="^max_len must be a positive integer, got 0"):
         TransformerLM(vocab=5, dim=8, layers=1, heads=2, max_len=0)
+
+
+@pytest.mark.parametrize(("ids", "error", "message"), [
+    (np.array([[0, -1]]), ValueError, r"^ids must be token ids in \[0, 11\)"),  # not token 10
+    (np.array([[0, 11]]), ValueError, r"^ids must be token ids in \[0, 11\)"),
+    (np.array([[0.0, 1.0]]), TypeError, r"^ids must be integer token ids"),
+    (np.array([0, 1]), ValueError, r"^ids must be \(B, T\)"),
+])
+def test_transformer_lm_rejects_bad_ids_naming_the_argument(ids, error, message):
+    model = TransformerLM(11, 8, 1, 2, max_len=8, rng=rng())
+    with pytest.raises(error, match=message):
+        model.forward(ids)
+    with pytest.raises(error, match=message):
+        model.generate(ids, 1)
+
+
+def test_generate_rejects_a_negative_temperature():
+    model = TransformerLM(11, 8, 1, 2, max_len=8, rng=rng())
+    with pytest.raises(ValueError, match=r"^temperature must be >= 0"):
+        model.generate(np.array([[1, 2]]), 1, temperature=-1.0)

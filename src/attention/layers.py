@@ -12,7 +12,7 @@ import math
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._internal.validation import as_real_array, check_generator, check_int
+from ._internal.validation import as_real_array, check_generator, check_int, check_real
 from .multihead import MultiHeadAttention
 
 __all__ = ["layer_norm", "gelu", "gelu_backward", "FeedForward", "EncoderBlock", "DecoderBlock"]
@@ -64,6 +64,10 @@ def layer_norm(x: ArrayLike, weight: ArrayLike | None = None, bias: ArrayLike | 
     (True, 1.0)
     """
     x = as_real_array("x", x, min_ndim=1)
+    eps = check_real("eps", eps, positive=True)
+    for name, param in (("weight", weight), ("bias", bias)):
+        if param is not None and np.shape(param) != x.shape[-1:]:
+            raise ValueError(f"{name} must have shape {x.shape[-1:]} (the last axis of x), got {np.shape(param)}")
     mu = x.mean(axis=-1, keepdims=True)  # (..., 1)
     var = x.var(axis=-1, keepdims=True)  # (..., 1)
     y = (x - mu) / np.sqrt(var + eps)  # (..., E)

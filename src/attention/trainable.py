@@ -17,6 +17,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ._internal.module import Module
+from ._internal.validation import as_class_ids, as_real_array, check_int, check_real
 
 __all__ = ["Linear", "Embedding", "LayerNorm", "cross_entropy"]
 
@@ -130,7 +131,9 @@ def cross_entropy(logits: ArrayLike, targets: ArrayLike, *, ignore_index: int | 
                   label_smoothing: float = 0.0) -> tuple[float, np.ndarray]:
     """Mean softmax cross-entropy of ``logits (..., V)`` against ``targets (...)`` over the targets
     that are not ``ignore_index``, and its gradient with respect to the logits. With label
-    smoothing ``e`` the target distribution is ``(1 - e) one_hot + e / V``, as in PyTorch.
+    smoothing ``e`` the target distribution is ``(1 - e) one_hot + e / V``, as in PyTorch. Targets
+    are class ids in ``[0, V)`` (``ignore_index`` aside); when every target is ignored there is
+    nothing to learn from, and the loss is 0.0 with a zero gradient (PyTorch returns NaN).
 
     Examples
     --------
@@ -139,8 +142,17 @@ def cross_entropy(logits: ArrayLike, targets: ArrayLike, *, ignore_index: int | 
     >>> round(loss, 4), float(d[0, 1].sum())      # log 4; the ignored position gets no gradient
     (1.3863, 0.0)
     """
-    logits, targets = np.asarray(logits, dtype=float), np.asarray(targets)
+    logits = as_real_array("logits", logits, min_ndim=1)
     V = logits.shape[-1]
+    if ignore_index is not None:
+        ignore_index = check_int("ignore_index", ignore_index, minimum=-(2**63))
+    targets = as_class_ids("targets", targets, V, ignore=ignore_index)
+    if targets.shape != logits.shape[:-1]:
+        raise ValueError(f"targets must have the shape of logits without its last axis, {logits.shape[:-1]}, "
+                         f"got {targets.shape}")
+    label_smoothing = check_real("label_smoothing", label_smoothing)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing!r}")
     keep = np.ones(targets.shape, bool) if ignore_index is None else targets != ignore_index  # (...)
     count = max(int(keep.sum()), 1)
     shifted = logits - logits.max(axis=-1, keepdims=True)  # (..., V)
@@ -148,5 +160,5 @@ def cross_entropy(logits: ArrayLike, targets: ArrayLike, *, ignore_index: int | 
     want = np.full(logits.shape, label_smoothing / V)  # (..., V) the target distribution
     np.put_along_axis(want, np.where(keep, targets, 0)[..., None], 1 - label_smoothing + label_smoothing / V, axis=-1)
     want *= keep[..., None]
-    loss = float(-(want * log_p).sum() / count)
+    loss = float(-(want * log_p).sum() / count) + 0.0  # every target ignored: 0.0 (not -0.0; torch gives NaN)
     return loss, (np.exp(log_p) * keep[..., None] - want) / count

@@ -12,7 +12,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ._internal.module import Module
-from ._internal.validation import check_generator, check_int
+from ._internal.validation import as_class_ids, check_generator, check_int, check_real
 from .backward import sdpa_backward
 from .layers import gelu, gelu_backward
 from .positional import rotary_embedding, sinusoidal_encoding
@@ -159,7 +159,7 @@ class TransformerLM(Module):
     def forward(self, ids: ArrayLike, caches: list | None = None) -> np.ndarray:
         """Logits (B, T, V) for token ids (B, T); with ``caches`` (one dict per block), ``ids``
         continue the sequence the caches hold."""
-        ids = np.asarray(ids)
+        ids = self._check_ids(ids)
         start = caches[0].get("length", 0) if caches else 0
         if start + ids.shape[1] > self.max_len:
             raise ValueError(f"sequence of {start + ids.shape[1]} positions is longer than max_len={self.max_len}")
@@ -172,6 +172,12 @@ class TransformerLM(Module):
             x = block.forward(x, None if caches is None else caches[i])  # (B, T, D)
         h = self.ln.forward(x)  # (B, T, D)
         return self.tokens.logits(h) if self.head is None else self.head.forward(h)  # (B, T, V)
+
+    def _check_ids(self, ids: ArrayLike) -> np.ndarray:
+        ids = as_class_ids("ids", ids, self.tokens.params["weight"].shape[0], what="token ids")
+        if ids.ndim != 2:
+            raise ValueError(f"ids must be (B, T): a batch of token sequences, got shape {ids.shape}")
+        return ids
 
     def backward(self, dlogits: np.ndarray) -> None:
         """Add the gradients of every parameter, given dloss/dlogits of the last ``forward``."""
@@ -188,8 +194,10 @@ class TransformerLM(Module):
         """Continue ``ids`` (B, T0) by ``steps`` tokens: greedy at temperature 0, else sampled from
         softmax(logits / temperature). With the cache each step computes one position; without it,
         every step recomputes the whole sequence (same tokens, for comparison)."""
-        ids = np.array(ids)
+        ids = np.array(self._check_ids(ids))
         steps = check_int("steps", steps)
+        if check_real("temperature", temperature) < 0:
+            raise ValueError(f"temperature must be >= 0 (0 is greedy), got {temperature!r}")
         if ids.ndim != 2 or ids.shape[1] + steps > self.max_len:
             raise ValueError(f"ids must be (B, T0) with T0 + steps <= max_len={self.max_len}, got {ids.shape} "
                              f"and steps={steps}")

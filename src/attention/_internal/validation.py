@@ -124,3 +124,17 @@ def working_dtype(dtype) -> np.dtype:
 def default_scale(E: int) -> float:
     """The scale of the scores when none is given: ``1 / sqrt(E)``."""
     return 1.0 / math.sqrt(E)
+
+
+def as_class_ids(name: str, ids, classes: int, *, what: str = "class ids", ignore: int | None = None) -> np.ndarray:
+    """``ids`` as an integer array whose entries are in ``[0, classes)`` (or equal ``ignore``): a
+    negative id would otherwise index from the end (-1 read as the last class)."""
+    arr = np.asarray(ids)
+    if arr.dtype.kind not in "iu":
+        raise TypeError(f"{name} must be integer {what}, got dtype {arr.dtype} with shape {arr.shape}")
+    used = arr if ignore is None else arr[arr != ignore]
+    if used.size and (used.min() < 0 or used.max() >= classes):
+        bad = used[(used < 0) | (used >= classes)][0]
+        extra = "" if ignore is None else f" (or ignore_index={ignore})"
+        raise ValueError(f"{name} must be {what} in [0, {classes}){extra}, got {bad}")
+    return arr
