@@ -164,7 +164,8 @@ def figure(run: Run | None = None, *, lang: str = "en", examples: int = 4):
             ax.imshow(np.kron(grid[i], np.ones((PATCH, PATCH))), cmap="Reds", alpha=0.55, vmin=0, vmax=1)
             guess = t["classes"][logits[i].argmax()]
             truth, colon = t["classes"][labels[i]], t["colon"]
-            ax.set_title(f"{title}\n{t['truth']}{colon}{truth} · {t['guess']}{colon}{guess}", fontsize=10)
+            ax.set_title(f"{title}\n{t['truth']}{colon}{truth} · {t['guess']}{colon}{guess}", fontsize=10,
+                         linespacing=1.5)  # the page's CJK font is taller than matplotlib's metrics
             ax.axis("off")
     fig.tight_layout()
     return fig
