@@ -290,3 +290,15 @@ def test_note_one_says_its_map_is_untrained_and_asks_no_exercise_twice(built_sit
         assert not re.search(r"exercise above|上面.{0,6}那道题", question), question
         for earlier in inline:
             assert not maths(question) or not maths(question) <= maths(earlier), (question, earlier)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_palette_toggle_speaks_the_language_of_the_page(built_site, lang):
+    for path in [built_site / ("en" if lang == "en" else "") / "index.html",
+                 built_site / ("en" if lang == "en" else "") / "notes" / "scaling" / "index.html"]:
+        form = parse(path.read_text(encoding="utf-8")).first(lambda e: e.attrs.get("data-md-component") == "palette")
+        labels = [e.attrs["title"] for e in form.walk() if e.tag == "label" and "title" in e.attrs]
+        names = [e.attrs["aria-label"] for e in form.walk() if e.tag == "input" and "aria-label" in e.attrs]
+        assert len(labels) == 2 and len(names) == 2
+        for text in labels + names:
+            assert bool(re.search(f"[{CJK}]", text)) == (lang == "zh") and bool(re.search("[A-Za-z]", text)) == (lang == "en"), text
