@@ -12,6 +12,7 @@ import re
 
 from mkdocs.utils import get_relative_url
 from vault import language
+from vault.text import outside
 
 import attention
 
@@ -27,13 +28,7 @@ def link_api_names(html: str, api_url: str) -> str:
             return match.group(0)
         return f'<a class="api-link" href="{api_url}#attention.{name}">{match.group(0)}</a>'
 
-    out, last = [], 0
-    for region in PROTECTED.finditer(html):
-        out.append(NAMED.sub(link, html[last:region.start()]))
-        out.append(region.group(0))
-        last = region.end()
-    out.append(NAMED.sub(link, html[last:]))
-    return "".join(out)
+    return outside(PROTECTED, html, lambda text: NAMED.sub(link, text))
 
 
 def on_page_content(html, page, config, files):

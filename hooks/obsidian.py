@@ -169,6 +169,7 @@ def _place_learner_notes(files, config, lang: str) -> None:
             files.append(f)
     project = {f.dest_uri: f.src_uri for f in files if f.is_documentation_page() and is_project(f.src_uri)}
     used = {f.dest_uri for f in files}
+    prefix = "" if lang == DEFAULT_LANGUAGE else f"{lang}/"
     for f in list(files):
         if not f.is_documentation_page() or is_project(f.src_uri) or f.generated_by:
             continue
@@ -176,7 +177,6 @@ def _place_learner_notes(files, config, lang: str) -> None:
             files.remove(f)
             continue
         stem = f.src_uri[: -len(f".{lang}.md")] if f.src_uri.endswith(f".{lang}.md") else None
-        prefix = "" if lang == DEFAULT_LANGUAGE else f"{lang}/"
         base = stem if stem is not None else f.src_uri[:-3]
         dest = _dest(config, prefix, base) if stem is not None or prefix else f.dest_uri
         if dest in project:  # the project's page keeps its address; the note takes the first free -2, -3, ...

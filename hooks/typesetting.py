@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import re
 
+from vault.text import outside
+
 CJK = "\u2e80-\u2fff\u3000-\u303f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef"
 #: Regions whose text is shown as written (code, math, drawings, scripts): never joined.
 PROTECTED = re.compile(r"<(pre|code|script|style|textarea|svg)\b.*?</\1\s*>"
@@ -28,13 +30,7 @@ PUNCT_THEN_MATH = re.compile(r'([（「『《〈(]+)(<span class="arithmatex">[^
 
 def join_cjk_lines(html: str) -> str:
     """Remove the line breaks between two CJK characters outside protected regions (see the module notes)."""
-    out, last = [], 0
-    for region in PROTECTED.finditer(html):
-        out.append(CJK_LINE_BREAK.sub(r"\1\2", html[last:region.start()]))
-        out.append(region.group(0))
-        last = region.end()
-    out.append(CJK_LINE_BREAK.sub(r"\1\2", html[last:]))
-    return "".join(out)
+    return outside(PROTECTED, html, lambda text: CJK_LINE_BREAK.sub(r"\1\2", text))
 
 
 def on_page_content(html, page, config, files):

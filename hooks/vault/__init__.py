@@ -26,6 +26,7 @@ def language(src: str) -> str:
         return top
     return "en" if src.endswith(".en.md") else DEFAULT_LANGUAGE
 
+
 #: Learner notes whose address is a project page's (``docs/index.md`` beside ``docs/zh/index.md``):
 #: mkdocs-static-i18n would stop the build on them, so hooks/languages.py sets them aside before it
 #: runs, and hooks/obsidian.py puts them back at an address of their own.

@@ -8,6 +8,7 @@ name the line a person sees in the file.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 FENCE = re.compile(r"^(?P<prefix>(?:[ \t]*>)*[ \t]*)(?P<marker>`{3,}|~{3,})(?P<info>.*)$")
@@ -241,3 +242,15 @@ def inline_footnotes(lines: list[Line]) -> list[Line]:
         return lines
     last = lines[-1].number if lines else 1
     return [*lines, Line(last, ""), *(Line(last, f"[^inline-{n}]: {text}") for n, text in enumerate(notes, 1))]
+
+
+def outside(regions: re.Pattern, text: str, change: Callable[[str], str]) -> str:
+    """``text`` with ``change`` applied to the stretches that no match of ``regions`` covers (used on
+    rendered HTML, to leave code, math or links as they are)."""
+    out, last = [], 0
+    for region in regions.finditer(text):
+        out.append(change(text[last:region.start()]))
+        out.append(region.group(0))
+        last = region.end()
+    out.append(change(text[last:]))
+    return "".join(out)

@@ -247,6 +247,16 @@ VERDICT = {
 }
 
 
+def result_row(report: dict, n: int, impl: str) -> dict | None:
+    """The row of one (N, implementation) in a results file, or None if it has none."""
+    return next((r for r in report["results"] if (r["N"], r["impl"]) == (n, impl)), None)
+
+
+def largest_n(reports: list[dict]) -> int:
+    """The largest N any results file measured."""
+    return max(r["N"] for report in reports for r in report["results"])
+
+
 def table(reports: list[dict], *, lang: str = "en") -> str:
     """One row per (N, implementation), one column pair per machine: time and peak memory (or why
     the cell was skipped)."""
@@ -257,7 +267,7 @@ def table(reports: list[dict], *, lang: str = "en") -> str:
     for n, impl in keys:
         cells = []
         for report in reports:
-            row = next((r for r in report["results"] if (r["N"], r["impl"]) == (n, impl)), None)
+            row = result_row(report, n, impl)
             if row is None:
                 cells.append(f"{t['missing']} | ")
             elif row["status"] == "ok":

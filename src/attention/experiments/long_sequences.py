@@ -16,10 +16,12 @@ from .benchmark_results import (
     TEXT,
     breakdown_table,
     comparison_table,
+    largest_n,
     load,
     machine_line,
     machine_name,
     ratio,
+    result_row,
     results_files,
     table,
 )
@@ -110,7 +112,7 @@ FACTS = {
            "causal_torch": "- **Causal flash / causal torch**: {cells} (medians; below 1: numpy faster){missing}.",
            "products": ("- **Attention's FLOP rate / the dense form's two products**: {cells} (medians; above 1: "
                         "faster than the two products alone){missing}.")},
-    "zh": {"and": " 和 ", "sep": "；", "none": "没有机器", "missing": "；{} 没有测",
+    "zh": {"and": " 和 ", "none": "没有机器", "missing": "；{} 没有测",
            "largest": ("N = {n:,} 时的情况由下面的基准测试在 {machines} 上测量：见按长度列出的表中 "
                        "“flash backward” 那几行（{cells}）{missing}。"),
            "cell": "{machine} 上 {peak:.0f} MiB",
@@ -125,11 +127,11 @@ FACTS = {
 
 
 def _peak(report: dict, impl: str, n: int) -> float | None:
-    row = next((r for r in report["results"] if (r["N"], r["impl"]) == (n, impl) and r["status"] == "ok"), None)
-    return None if row is None else row["peak_mib"]
+    row = result_row(report, n, impl)
+    return row["peak_mib"] if row is not None and row["status"] == "ok" else None
 
 
-def _facts(reports: list[dict], values: dict, key: str, cell: str, lang: str, **extra) -> str:
+def _facts(values: dict, key: str, cell: str, lang: str, **extra) -> str:
     """One sentence of :data:`FACTS`: the machines that have a value, and those that do not."""
     t = FACTS[lang]
     have = {name: v for name, v in values.items() if v is not None}
@@ -141,23 +143,23 @@ def _facts(reports: list[dict], values: dict, key: str, cell: str, lang: str, **
 
 def largest_backward_sentence(reports: list[dict], *, lang: str = "en") -> str:
     """Which machines measured the blocked backward at the largest N, and its peak memory there."""
-    n = max(r["N"] for report in reports for r in report["results"])
+    n = largest_n(reports)
     values = {machine_name(r, lang=lang): _peak(r, "flash backward", n) for r in reports}
-    return _facts(reports, values, "largest", "cell", lang, n=n)
+    return _facts(values, "largest", "cell", lang, n=n)
 
 
 def machine_facts(reports: list[dict], *, lang: str = "en") -> str:
     """The claims the note makes about the machines, each from the files: memory at the largest N,
     the causal share, causal against torch, and against the dense form's products."""
-    n = max(r["N"] for report in reports for r in report["results"])
+    n = largest_n(reports)
     lines = []
     for key, impl in (("forward", "flash"), ("backward", "flash backward")):
         values = {machine_name(r, lang=lang): _peak(r, impl, n) for r in reports}
-        lines.append(_facts(reports, values, key, "cell", lang, n=n))
+        lines.append(_facts(values, key, "cell", lang, n=n))
     for key, name in (("causal", "causal_over_full"), ("causal_torch", "causal_flash_over_causal_torch"),
                       ("products", "flop_rate_over_gemm_same_shapes")):
         values = {machine_name(r, lang=lang): (c := ratio(r, name)) and c["median"] for r in reports}
-        lines.append(_facts(reports, values, key, "ratio", lang))
+        lines.append(_facts(values, key, "ratio", lang))
     return "\n".join(lines)
 
 
