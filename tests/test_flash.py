@@ -351,16 +351,6 @@ def test_threads_do_not_change_the_result(monkeypatch):
     np.testing.assert_array_equal(flash_attention(q, k, v, is_causal=True, block_size=32), threaded)
 
 
-def test_blas_threads_are_restored():
-    from threadpoolctl import threadpool_info
-
-    before = [(lib["filepath"], lib["num_threads"]) for lib in threadpool_info()]
-    rng = np.random.default_rng(13)
-    q, k, v = (rng.standard_normal((4, 100, 8)) for _ in range(3))
-    flash_attention(q, k, v, block_size=16)
-    assert [(lib["filepath"], lib["num_threads"]) for lib in threadpool_info()] == before
-
-
 def test_default_query_blocks_are_even(monkeypatch):
     rng = np.random.default_rng(14)
     q, k, v = rng.standard_normal((1500, 8)), rng.standard_normal((10, 8)), rng.standard_normal((10, 2))
@@ -698,46 +688,6 @@ def test_property_blocked_error_within_a_small_multiple_of_the_dense_error(case)
     for out in (blocked.blocked_attention(prob, key_block=key_block, query_block=query_block),
                 flash_attention(q, k, v, mask, is_causal=causal, scale=scale)):
         assert (np.abs(out - ref).max(axis=-1) <= 4 * dense_error + floor).all()
-
-
-# --- Threads: fork safety and the BLAS limit under concurrency -------------------------------------
-
-
-def _attend_in_child(queue):
-    rng = np.random.default_rng(1)
-    q, k, v = (rng.standard_normal((1024, 16)) for _ in range(3))
-    queue.put(float(flash_attention(q, k, v, block_size=256).sum()))
-
-
-def test_a_forked_child_can_attend_after_its_parent_did():
-    import multiprocessing
-
-    rng = np.random.default_rng(1)
-    q, k, v = (rng.standard_normal((1024, 16)) for _ in range(3))
-    expected = float(flash_attention(q, k, v, block_size=256).sum())  # the parent's pool now has threads
-    context = multiprocessing.get_context("fork")
-    queue = context.Queue()
-    child = context.Process(target=_attend_in_child, args=(queue,))
-    child.start()
-    child.join(timeout=60)
-    if child.is_alive():
-        child.kill()
-        pytest.fail("the forked child hung in flash_attention")
-    assert child.exitcode == 0 and queue.get(timeout=5) == pytest.approx(expected, rel=1e-12)
-
-
-def test_blas_threads_are_restored_after_concurrent_calls():
-    from concurrent.futures import ThreadPoolExecutor
-
-    from threadpoolctl import threadpool_info
-
-    before = [(lib["filepath"], lib["num_threads"]) for lib in threadpool_info()]
-    rng = np.random.default_rng(13)
-    q, k, v = (rng.standard_normal((4, 300, 8)) for _ in range(3))
-    with ThreadPoolExecutor(4) as pool:
-        for out in pool.map(lambda _: flash_attention(q, k, v, block_size=64), range(16)):
-            assert out.shape == (4, 300, 8)
-    assert [(lib["filepath"], lib["num_threads"]) for lib in threadpool_info()] == before
 
 
 # --- Sizes --------------------------------------------------------------------------------------------
