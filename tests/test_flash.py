@@ -1089,3 +1089,121 @@ def test_backward_matches_torch_autograd(case):
     np.testing.assert_allclose(got[0][..., rows, :], want[0][..., rows, :], atol=1e-12)
     np.testing.assert_allclose(got[1], want[1], atol=1e-12)
     np.testing.assert_allclose(got[2], want[2], atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("masked", [False, True])
+def test_scale_zero_with_huge_inputs_gives_uniform_weights_and_zero_input_gradients(dtype, masked):
+    # With scale 0 every score is 0 (plus the mask): the weights are uniform over the allowed keys
+    # however large Q and K are, and dQ = scale dS K, dK = scale dS^T Q are exactly 0 (torch too).
+    rng = np.random.default_rng(31)
+    big = float(np.finfo(dtype).max) ** 0.5 * 4  # products of two entries overflow the dtype
+    q, k = (rng.standard_normal((2, 6, 4)).astype(dtype) * dtype(big) for _ in range(2))
+    v, dO = rng.standard_normal((2, 6, 3)).astype(dtype), rng.standard_normal((2, 6, 3)).astype(dtype)
+    mask = np.tril(np.ones((6, 6), dtype=bool)) if masked else None
+    allowed = np.broadcast_to(np.ones((6, 6), bool) if mask is None else mask, (2, 6, 6))
+    weights = allowed / allowed.sum(axis=-1, keepdims=True)  # (2, L, S)
+    want_out, want_dv = weights @ v, np.swapaxes(weights, -1, -2) @ dO
+    for name, grads in (("flash", flash_grads(dO, q, k, v, mask, scale=0.0, block_size=2)),
+                        ("dense", sdpa_backward(dO, q, k, v, mask, scale=0.0))):
+        dq, dk, dv = grads
+        assert not dq.any() and not dk.any(), name
+        np.testing.assert_allclose(dv, want_dv, rtol=TOL[dtype], atol=TOL[dtype], err_msg=name)
+    for out in (flash_attention(q, k, v, mask, scale=0.0, block_size=2), dense(q, k, v, mask, scale=0.0)):
+        np.testing.assert_allclose(out, want_out, rtol=TOL[dtype], atol=TOL[dtype])
+
+
+# --- The backward at any magnitude: within a small multiple of the dense backward's error --------
+
+
+def exact_score_backward(dO, q, k, v, mask=None, is_causal=False, scale=None):
+    """Gradients from scores that are exact rationals (``fractions``), each row shifted by its
+    maximum before rounding, then long double: the weights are right to long double's precision at
+    any magnitude, where long double scores alone would lose every digit above about 1e19.
+    Masks as True = may attend. Small sizes only."""
+    from fractions import Fraction
+
+    L, S, E = q.shape[0], k.shape[0], q.shape[1]
+    scale = Fraction(float(1 / np.sqrt(E) if scale is None else scale))
+    allowed = allowed_pairs(mask, is_causal, L, S)
+    qf, kf = [[[Fraction(float(x)) for x in row] for row in a] for a in (q, k)]
+    p = np.zeros((L, S), dtype=np.longdouble)
+    for i in range(L):
+        scores = {j: scale * sum(a * b for a, b in zip(qf[i], kf[j])) for j in range(S) if allowed[i, j]}
+        if scores:
+            top = max(scores.values())
+            for j, s in scores.items():
+                p[i, j] = np.exp(np.longdouble(float(s - top)))
+            p[i] /= p[i].sum()
+    q, k, v, dO = (np.asarray(a, dtype=np.longdouble) for a in (q, k, v, dO))
+    dP = dO @ v.T  # (L, S)
+    dS = p * (dP - (dP * p).sum(-1, keepdims=True))  # (L, S)
+    f = np.longdouble(float(scale))
+    return f * (dS @ k), f * (dS.T @ q), p.T @ dO, p, dP
+
+
+@st.composite
+def any_magnitude(draw):
+    """Inputs whose scores reach from 1e-3 up to the dtype's overflow bound (where the forward
+    keeps them finite), with masks and blocks of every size."""
+    dtype = draw(st.sampled_from([np.float32, np.float64]))
+    L, S, E = draw(st.integers(1, 6)), draw(st.integers(1, 8)), draw(st.integers(1, 4))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    top = int(np.log10(np.finfo(dtype).max)) - 2  # scores up to about max / 100
+    exponent = draw(st.integers(-3, top))
+    q = rng.standard_normal((L, E)) * 10.0 ** (exponent // 2)
+    k = rng.standard_normal((S, E)) * 10.0 ** (exponent - exponent // 2)
+    v, dO = rng.standard_normal((S, 2)), rng.standard_normal((L, 2))
+    kind = draw(st.sampled_from(["none", "bool", "causal"]))
+    mask = rng.random((L, S)) < 0.7 if kind == "bool" else None
+    return [a.astype(dtype) for a in (dO, q, k, v)], mask, kind == "causal", draw(st.integers(1, 8))
+
+
+#: The multiple of the dense backward's error that the blocked backward stays within (its docstring).
+BACKWARD_ERROR_MULTIPLE = 4
+
+
+@settings(max_examples=int(__import__('os').environ.get('N_EX', 300)), deadline=None)
+@given(any_magnitude())
+def test_property_backward_error_within_a_small_multiple_of_the_dense_error(case):
+    (dO, q, k, v), mask, causal, block = case
+    dq, dk, dv, p, dP = exact_score_backward(dO, q, k, v, mask, causal)
+    with np.errstate(all="ignore"):
+        dense_grads = sdpa_backward(dO, q, k, v, mask, causal)
+    if not all(np.isfinite(g).all() for g in dense_grads):
+        return  # the rule covers inputs where the dense backward is finite
+    flash = flash_grads(dO, q, k, v, mask, causal, block_size=block)
+    eps = float(np.finfo(q.dtype).eps)
+    # The size each gradient is rounded at: its terms in absolute value (long double).
+    dP_size = np.abs(dO.astype(np.longdouble)) @ np.abs(v.astype(np.longdouble)).T  # (L, S)
+    dS_size = p * (dP_size + (dP_size * p).sum(-1, keepdims=True))  # (L, S)
+    f = 1 / np.sqrt(q.shape[1])
+    sizes = (f * dS_size @ np.abs(k.astype(np.longdouble)), f * dS_size.T @ np.abs(q.astype(np.longdouble)),
+             p.T @ np.abs(dO.astype(np.longdouble)))
+    # Rebuilt weights e**(s - lse) carry the rounding of the scores, up to (E + 2) eps |s|, in their exponent.
+    scores = f * np.abs(q.astype(np.float64) @ k.T.astype(np.float64))  # (L, S)
+    top_score = float(np.where(allowed_pairs(mask, causal, *scores.shape), scores, 0).max(initial=0))
+    for name, got, dense_g, ref, size in zip(("dq", "dk", "dv"), flash, dense_grads, (dq, dk, dv), sizes):
+        assert np.isfinite(got).all(), name
+        dense_error = float(np.abs(dense_g - ref).max(initial=0))
+        floor = 16 * eps * (1 + (q.shape[1] + 2) * top_score) * float(size.max(initial=0))
+        error = float(np.abs(got - ref).max(initial=0))
+        assert error <= BACKWARD_ERROR_MULTIPLE * dense_error + floor, (name, error, dense_error, floor)
+
+
+@pytest.mark.parametrize(("dtype", "query_size", "block_size", "L"), [
+    (np.float32, 1e9, None, 1),  # the review's case: one query, 4 keys; dV was inf in 6 of 50 seeds
+    (np.float64, 1e100, None, 1),
+    (np.float64, 1e7, 1, 16),  # one key per block
+])
+def test_backward_at_large_scores_matches_the_dense_backward(dtype, query_size, block_size, L):
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        q = (rng.standard_normal((L, 8)) * query_size).astype(dtype)
+        k, v = rng.standard_normal((4 * L, 8)).astype(dtype), rng.standard_normal((4 * L, 2)).astype(dtype)
+        dO = np.ones((L, 2), dtype)
+        got = flash_grads(dO, q, k, v, block_size=block_size)
+        want = sdpa_backward(dO, q, k, v)
+        for g, w in zip(got, want):
+            assert np.isfinite(g).all()
+            np.testing.assert_allclose(g, w, rtol=1e-3, atol=1e-3 * max(1.0, float(np.abs(w).max())))

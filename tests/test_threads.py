@@ -129,14 +129,14 @@ def test_ctrl_c_starts_no_new_block_and_leaves_the_pool_and_blas_as_they_were():
         rng = np.random.default_rng(0)
         q, k, v = (rng.standard_normal((1, 64 * 40, 8)) for _ in range(3))
         out, lse = flash_attention(q, k, v, return_lse=True)
-        started, real = [], blocked_backward.Kernel.key_block
-        def key_block(self, *args, **kwargs):
+        started, real = [], blocked_backward.Kernel.key_block_grads
+        def key_block_grads(self, *args, **kwargs):
             started.append(time.monotonic())
             if len(started) == 4:
                 os.kill(os.getpid(), signal.SIGINT)
             time.sleep(0.02)  # long enough for the interrupt to land while blocks are running
             return real(self, *args, **kwargs)
-        blocked_backward.Kernel.key_block = key_block
+        blocked_backward.Kernel.key_block_grads = key_block_grads
         try:
             flash_attention_backward(out, q, k, v, out, lse, block_size=64)
         except KeyboardInterrupt:
@@ -145,7 +145,7 @@ def test_ctrl_c_starts_no_new_block_and_leaves_the_pool_and_blas_as_they_were():
             raise SystemExit("no KeyboardInterrupt")
         assert len(started) <= 4 + 2, started  # the blocks in flight at most: no new block after the signal
         assert counts() == [2] * len(counts()), counts()
-        blocked_backward.Kernel.key_block = real
+        blocked_backward.Kernel.key_block_grads = real
         grads = flash_attention_backward(out, q, k, v, out, lse, block_size=64)  # the pool still works
         assert all(np.isfinite(g).all() for g in grads)
         print("ok")

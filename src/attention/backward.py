@@ -134,8 +134,9 @@ def sdpa_backward(grad_output: ArrayLike, query: ArrayLike, key: ArrayLike, valu
     dV = np.swapaxes(P, -1, -2) @ dO  # (..., S, Ev)
     dP = dO @ np.swapaxes(v, -1, -2)  # (..., L, S)
     dS = softmax_backward(P, dP)  # (..., L, S)
-    dQ = scale * (dS @ k)  # (..., L, E)
-    dK = scale * (np.swapaxes(dS, -1, -2) @ q)  # (..., S, E)
+    dS *= scale  # before the products: with scale 0 they are 0, where scale * (dS @ K) could be 0 * inf
+    dQ = dS @ k  # (..., L, E)
+    dK = np.swapaxes(dS, -1, -2) @ q  # (..., S, E)
     return tuple(
         sum_to_shape(g, a.shape).astype(dtype, copy=False) for g, a in ((dQ, q), (dK, k), (dV, v))
     )

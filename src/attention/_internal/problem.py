@@ -103,7 +103,10 @@ def prepare(query, key, value, attn_mask=None, is_causal=False, scale=None, enab
     if math.inf in extent or not (mask is None or mask.dtype == np.bool_ or _finite_or_neg_inf(mask)):
         q, k, v, mask, nan_rows = _quarantine(q, k, v, mask, is_causal, batch)
         extent = [_abs_max(x) for x in (q, k, v)]
-    bound = _score_bound(q.shape[-1] * extent[0] * extent[1] * abs(scale), mask)
+    if scale == 0:  # every score is 0 (plus the mask) however large Q is: no product of Q may overflow
+        q = np.zeros_like(q)
+        extent[0] = 0.0
+    bound = score_bound(q.shape[-1] * extent[0] * extent[1] * abs(scale), mask)
     if work != np.float64 and bound > float(np.finfo(work).max) / 4:
         work = np.dtype(np.float64)  # scores could overflow float32: compute them in float64
         q, k, v = (x.astype(work) for x in (q, k, v))
@@ -201,7 +204,7 @@ def _abs_max(x: np.ndarray) -> float:
     return max(-lo, hi) if math.isfinite(lo) and math.isfinite(hi) else math.inf
 
 
-def _score_bound(bound: float, mask) -> float:
+def score_bound(bound: float, mask) -> float:
     """An upper bound on |scale q.k| + |mask|, from ``bound`` = E max|q| max|k| |scale|."""
     if mask is not None and mask.dtype != np.bool_ and mask.size:
         # Entries are finite or -inf here (prepare quarantined the rest): the largest |finite entry| from
