@@ -45,6 +45,7 @@ INTERNALS: dict[str, list[str]] = {
     "_internal/blocked_backward": ["flash"],
     "_internal/bounds": ["flash"],
     "_internal/tiles": ["flash"],
+    "_internal/threads": ["threads"],
 }
 KILLED = {1, 3, 24, -24, 36, 152, 255}  #: mutmut's exit codes for a failing test or a timeout
 SURVIVED = {0, 5, 33}  #: all tests pass, or no test covers the mutant
