@@ -116,3 +116,29 @@ def test_sdpa_backward_grad_output_errors_and_gradient_dtypes():
     for dtype in (np.float16, np.float32, np.float64):
         grads = sdpa_backward(np.ones((2, 3), dtype), *(np.ones((2, 3), dtype) for _ in range(3)))
         assert [g.dtype for g in grads] == [np.dtype(dtype)] * 3  # the inputs' dtype, not float64
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_sdpa_backward_gqa_equals_repeated_heads_with_their_gradients_summed(causal):
+    # Query head h uses key/value head h // 3 (PyTorch's enable_gqa): repeat the key/value heads,
+    # take the ordinary gradients, and sum them over each group of three query heads.
+    rng = np.random.default_rng(5)
+    q, k, v = rng.standard_normal((2, 6, 10, 4)), rng.standard_normal((2, 2, 13, 4)), rng.standard_normal((2, 2, 13, 3))
+    dO = rng.standard_normal((2, 6, 10, 3))
+    dq, dk, dv = sdpa_backward(dO, q, k, v, is_causal=causal, enable_gqa=True)
+    rq, rk, rv = sdpa_backward(dO, q, np.repeat(k, 3, axis=1), np.repeat(v, 3, axis=1), is_causal=causal)
+    np.testing.assert_allclose(dq, rq, atol=1e-12)
+    np.testing.assert_allclose(dk, rk.reshape(2, 2, 3, 13, 4).sum(axis=2), atol=1e-12)
+    np.testing.assert_allclose(dv, rv.reshape(2, 2, 3, 13, 3).sum(axis=2), atol=1e-12)
+
+
+def test_sdpa_backward_gqa_broadcast_batch_and_bad_heads():
+    rng = np.random.default_rng(6)
+    q, k, v = rng.standard_normal((3, 4, 5, 2)), rng.standard_normal((2, 6, 2)), rng.standard_normal((2, 6, 3))
+    dq, dk, dv = sdpa_backward(np.ones((3, 4, 5, 3)), q, k, v, enable_gqa=True)
+    assert (dq.shape, dk.shape, dv.shape) == (q.shape, k.shape, v.shape)
+    _, rk, rv = sdpa_backward(np.ones((3, 4, 5, 3)), q, np.repeat(k, 2, axis=0), np.repeat(v, 2, axis=0))
+    np.testing.assert_allclose(dk, rk.reshape(2, 2, 6, 2).sum(axis=1), atol=1e-12)
+    np.testing.assert_allclose(dv, rv.reshape(2, 2, 6, 3).sum(axis=1), atol=1e-12)
+    with pytest.raises(ValueError, match="enable_gqa"):
+        sdpa_backward(np.ones((3, 4, 5, 3)), q, k[:1].repeat(3, axis=0), v[:1].repeat(3, axis=0), enable_gqa=True)

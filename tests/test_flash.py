@@ -1207,3 +1207,20 @@ def test_backward_at_large_scores_matches_the_dense_backward(dtype, query_size, 
         for g, w in zip(got, want):
             assert np.isfinite(g).all()
             np.testing.assert_allclose(g, w, rtol=1e-3, atol=1e-3 * max(1.0, float(np.abs(w).max())))
+
+
+@pytest.mark.parametrize("function", [flash_attention, sdpa])
+def test_a_broadcast_batch_too_large_for_memory_fails_at_the_allocation_not_after_a_scan(function, monkeypatch):
+    # A view broadcast to a batch of 10**12 has 32 distinct entries: the input checks scan those,
+    # not 3.2e13 repeats (28-43 s before the MemoryError, in the review), and the output's allocation fails.
+    from attention._internal import problem
+
+    scanned = []
+    real = problem.distinct
+    monkeypatch.setattr(problem, "distinct", lambda x: scanned.append(real(x).size) or real(x))
+    rng = np.random.default_rng(30)
+    q = np.broadcast_to(rng.standard_normal((1, 4, 8)), (10**12, 4, 8))  # its output: 96 TB, on any machine too much
+    k, v = rng.standard_normal((5, 8)), rng.standard_normal((5, 3))
+    with pytest.raises(MemoryError):
+        function(q, k, v)
+    assert scanned and max(scanned) <= 40

@@ -1,14 +1,17 @@
 """The thread pool and the BLAS limit of the blocked functions: from any thread, across fork, on Ctrl-C."""
 
+import os
 import subprocess
 import sys
 import textwrap
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
+import attention
 from attention import flash_attention
 from attention._internal import threads
 
@@ -71,10 +74,15 @@ def test_overlapping_calls_where_a_later_thread_leaves_last_restore_the_user_set
 
 
 def run_script(script: str, timeout: float) -> subprocess.CompletedProcess:
-    """A script in a fresh interpreter, killed after ``timeout`` seconds (a hang fails the test)."""
+    """A script in a fresh interpreter, killed after ``timeout`` seconds (a hang fails the test). It
+    imports the same ``attention`` as this process (under mutation testing, the mutant) and has
+    Python's own Ctrl-C handler (a parent that ignores SIGINT passes that on to its children)."""
+    package_root = str(Path(attention.__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([package_root, os.environ.get("PYTHONPATH", "")])}
+    prologue = "import signal\nsignal.signal(signal.SIGINT, signal.default_int_handler)\n"
     try:
-        return subprocess.run([sys.executable, "-c", textwrap.dedent(script)], capture_output=True, text=True,
-                              timeout=timeout, check=False)
+        return subprocess.run([sys.executable, "-c", prologue + textwrap.dedent(script)], capture_output=True,
+                              text=True, timeout=timeout, check=False, env=env)
     except subprocess.TimeoutExpired as hung:
         pytest.fail(f"hung for {timeout} s; output so far: {hung.stdout!r} {hung.stderr!r}")
 
@@ -129,14 +137,16 @@ def test_ctrl_c_starts_no_new_block_and_leaves_the_pool_and_blas_as_they_were():
         rng = np.random.default_rng(0)
         q, k, v = (rng.standard_normal((1, 64 * 40, 8)) for _ in range(3))
         out, lse = flash_attention(q, k, v, return_lse=True)
-        started, real = [], blocked_backward.Kernel.key_block_grads
-        def key_block_grads(self, *args, **kwargs):
-            started.append(time.monotonic())
-            if len(started) == 4:
-                os.kill(os.getpid(), signal.SIGINT)
-            time.sleep(0.02)  # long enough for the interrupt to land while blocks are running
-            return real(self, *args, **kwargs)
-        blocked_backward.Kernel.key_block_grads = key_block_grads
+        started, real_run_each = [], blocked_backward.run_each
+        def run_each(run, items):  # every work item (a key block) counted, and Ctrl-C at the 4th
+            def counted(item):
+                started.append(time.monotonic())
+                if len(started) == 4:
+                    os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(0.02)  # long enough for the interrupt to land while blocks are running
+                return run(item)
+            return real_run_each(counted, items)
+        blocked_backward.run_each = run_each
         try:
             flash_attention_backward(out, q, k, v, out, lse, block_size=64)
         except KeyboardInterrupt:
@@ -145,7 +155,7 @@ def test_ctrl_c_starts_no_new_block_and_leaves_the_pool_and_blas_as_they_were():
             raise SystemExit("no KeyboardInterrupt")
         assert len(started) <= 4 + 2, started  # the blocks in flight at most: no new block after the signal
         assert counts() == [2] * len(counts()), counts()
-        blocked_backward.Kernel.key_block_grads = real
+        blocked_backward.run_each = real_run_each
         grads = flash_attention_backward(out, q, k, v, out, lse, block_size=64)  # the pool still works
         assert all(np.isfinite(g).all() for g in grads)
         print("ok")

@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -63,11 +62,11 @@ def prepare(module: str, work: Path) -> Path:
     shutil.rmtree(here, ignore_errors=True)
     here.mkdir(parents=True)
     shutil.copytree(ROOT / "src", here / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-    shutil.copytree(ROOT / "tests", here / "tests", ignore=shutil.ignore_patterns("__pycache__", "site"))
+    shutil.copytree(ROOT / "tests", here / "tests", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "tools", here / "tools", ignore=shutil.ignore_patterns("__pycache__"))  # pythonpath
     files = [f"src/attention/{module}.py"]
     tests = [f"tests/test_{m}.py" for m in INTERNALS.get(module, [module])]
     config = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
-    config = re.sub(r"^pythonpath = .*$", "pythonpath = []", config, flags=re.M)  # tests/site is not copied
     config += ("\n[tool.mutmut]\n"
                'source_paths = ["src"]\n'
                f"only_mutate = {json.dumps(files)}\n"
@@ -88,8 +87,11 @@ def run(module: str, work: Path, children: int) -> dict:
     """Run mutmut for ``module``; returns counts and the survivors' names."""
     here = prepare(module, work)
     with open(here / "run.log", "w", encoding="utf-8") as log:
-        subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", str(children)], cwd=here,
-                       stdout=log, stderr=subprocess.STDOUT, check=False)
+        status = subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", str(children)], cwd=here,
+                                stdout=log, stderr=subprocess.STDOUT, check=False).returncode
+    if status != 0:  # e.g. the tests could not even be collected: no mutant was tested, none may count
+        tail = (here / "run.log").read_text(encoding="utf-8", errors="replace")[-3000:]
+        raise SystemExit(f"mutmut failed for {module} (exit {status}); the end of {here / 'run.log'}:\n{tail}")
     codes = {}
     for meta in (here / "mutants" / "src" / "attention").rglob("*.meta"):
         codes |= json.loads(meta.read_text(encoding="utf-8"))["exit_code_by_key"]

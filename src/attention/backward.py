@@ -70,17 +70,17 @@ def softmax_backward(weights: ArrayLike, grad_weights: ArrayLike, axis: int = -1
 
 def sdpa_backward(grad_output: ArrayLike, query: ArrayLike, key: ArrayLike, value: ArrayLike,
                   attn_mask: ArrayLike | None = None, is_causal: bool = False, *,
-                  scale: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                  scale: float | None = None, enable_gqa: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     r"""Gradients of [scaled_dot_product_attention][attention.scaled_dot_product_attention] with respect to its inputs.
 
     Same semantics as the forward function (broadcast batch dims, boolean or
-    float masks, ``is_causal``, ``scale``), without dropout.
+    float masks, ``is_causal``, ``scale``, ``enable_gqa``), without dropout.
 
     Parameters
     ----------
     grad_output : array_like, shape (..., L, Ev)
         Gradient of the loss with respect to the attention output.
-    query, key, value, attn_mask, is_causal, scale
+    query, key, value, attn_mask, is_causal, scale, enable_gqa
         As in [scaled_dot_product_attention][attention.scaled_dot_product_attention].
 
     Returns
@@ -89,7 +89,8 @@ def sdpa_backward(grad_output: ArrayLike, query: ArrayLike, key: ArrayLike, valu
     grad_key : numpy.ndarray, shape of ``key``
     grad_value : numpy.ndarray, shape of ``value``
         Where an input was broadcast over batch dims, its gradient is summed
-        over them. Fully masked query rows contribute zero gradient.
+        over them, and with ``enable_gqa`` over each group of query heads that
+        shares a key/value head. Fully masked query rows contribute zero gradient.
 
     Raises
     ------
@@ -119,7 +120,7 @@ def sdpa_backward(grad_output: ArrayLike, query: ArrayLike, key: ArrayLike, valu
     array([[0., 0., 0.]])
     """
     out, weights = scaled_dot_product_attention(
-        query, key, value, attn_mask, is_causal=is_causal, scale=scale, return_weights=True
+        query, key, value, attn_mask, is_causal=is_causal, scale=scale, return_weights=True, enable_gqa=enable_gqa
     )  # (..., L, Ev), (..., L, S)
     dO = as_real_array("grad_output", grad_output)
     if dO.shape != out.shape:
@@ -127,16 +128,20 @@ def sdpa_backward(grad_output: ArrayLike, query: ArrayLike, key: ArrayLike, valu
     dtype = out.dtype
     work = working_dtype(dtype)
     q, k, v = (np.asarray(x, dtype=work) for x in (query, key, value))  # checked by the forward call
+    groups = q.shape[-3] // k.shape[-3] if enable_gqa else 1  # query heads per key/value head
+    k_heads, v_heads = (np.repeat(x, groups, axis=-3) if groups > 1 else x for x in (k, v))  # (..., Hq, S, E|Ev)
     P = weights.astype(work)  # (..., L, S)
     dO = dO.astype(work)  # (..., L, Ev)
     scale = default_scale(q.shape[-1]) if scale is None else float(scale)
 
-    dV = np.swapaxes(P, -1, -2) @ dO  # (..., S, Ev)
-    dP = dO @ np.swapaxes(v, -1, -2)  # (..., L, S)
+    dV = np.swapaxes(P, -1, -2) @ dO  # (..., Hq, S, Ev)
+    dP = dO @ np.swapaxes(v_heads, -1, -2)  # (..., L, S)
     dS = softmax_backward(P, dP)  # (..., L, S)
     dS *= scale  # before the products: with scale 0 they are 0, where scale * (dS @ K) could be 0 * inf
-    dQ = dS @ k  # (..., L, E)
-    dK = np.swapaxes(dS, -1, -2) @ q  # (..., S, E)
+    dQ = dS @ k_heads  # (..., L, E)
+    dK = np.swapaxes(dS, -1, -2) @ q  # (..., Hq, S, E)
+    if groups > 1:  # each key/value head gets the sum over its group of query heads
+        dK, dV = (g.reshape(*g.shape[:-3], g.shape[-3] // groups, groups, *g.shape[-2:]).sum(axis=-3) for g in (dK, dV))
     return tuple(
         sum_to_shape(g, a.shape).astype(dtype, copy=False) for g, a in ((dQ, q), (dK, k), (dV, v))
     )

@@ -96,8 +96,10 @@ def flash_attention(query: ArrayLike, key: ArrayLike, value: ArrayLike, attn_mas
 
     Notes
     -----
-    Peak extra memory is one score tile (2 MiB in float32 by default) per
-    thread, the output, and copies of V (only when its entries are huge) and of
+    Peak extra memory is, per thread, one score tile (2 MiB in float32 by
+    default) and its query block's working arrays (Q scaled, the running output
+    and the part added to it: three (block, E) arrays, 1.5 MiB for a block of
+    2,048 queries with E = 64 in float32); the output; and copies of V (only when its entries are huge) and of
     K with one extra column (only when some scores are not bounded, see the
     module notes); never ``L * S`` scores. There is no weights output: the weights
     *are* the $L \times S$ matrix this function avoids.
@@ -107,7 +109,9 @@ def flash_attention(query: ArrayLike, key: ArrayLike, value: ArrayLike, attn_mas
     thread (with ``threadpoolctl``; restored when the last concurrent call
     ends), so that its threads and ours do not fight over the cores; BLAS calls
     made by other threads of the program during that time are single-threaded
-    too. The pool is re-created in a child process after ``fork``.
+    too, from whichever thread they come. The pool is re-created in a child
+    process after ``fork``. Ctrl-C starts no new block: the blocks already
+    running finish, then ``KeyboardInterrupt`` is raised.
 
     Results agree with the dense form to rounding: the blocks add the terms in
     a different order, and ``exp`` and ``exp2`` differ by a few ulp.

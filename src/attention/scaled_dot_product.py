@@ -165,7 +165,11 @@ def scaled_dot_product_attention(
     scores_shape = (*prob.batch, L, S)
     mask = causal_mask(L, S) if prob.is_causal else prob.mask  # (..., L, S) or None
     q = np.multiply(prob.q, prob.q.dtype.type(prob.scale))  # (..., L, E): L*E products, not L*S on the scores
-    scores = np.matmul(q, np.swapaxes(prob.k, -1, -2))  # (..., L, S)
+    # Q and K are finite here and the scores bounded far below overflow (``prepare``): an "invalid"
+    # flag from the product is OpenBLAS's own (numpy#24067, OpenBLAS#1924), seen intermittently with
+    # one BLAS thread, and would turn into a spurious RuntimeWarning.
+    with np.errstate(invalid="ignore"):
+        scores = np.matmul(q, np.swapaxes(prob.k, -1, -2))  # (..., L, S)
     scores = np.broadcast_to(scores, scores_shape).copy() if scores.shape != scores_shape else scores
     where = None
     if mask is not None and mask.dtype == np.bool_:

@@ -172,7 +172,7 @@ def attends(mask: np.ndarray | None, is_causal: bool, L: int, S: int) -> np.ndar
 
 def _finite_or_neg_inf(mask: np.ndarray) -> bool:
     """No NaN and no +inf: both show in the maximum (NaN propagates), which needs no temporary array."""
-    return bool(mask.max(initial=-np.inf) < np.inf)
+    return bool(distinct(mask).max(initial=-np.inf) < np.inf)
 
 
 def _quarantine(q, k, v, mask, is_causal: bool, batch: tuple[int, ...]):
@@ -196,10 +196,20 @@ def _quarantine(q, k, v, mask, is_causal: bool, batch: tuple[int, ...]):
     return q, k, v, mask, rows
 
 
+def distinct(x: np.ndarray) -> np.ndarray:
+    """``x`` with each axis of stride 0 (a broadcast view's repeats) taken once: what a scan of its
+    values needs. A view broadcast to a batch of 10**9 is then scanned in no time, and the
+    allocation of the output fails at once when it cannot fit."""
+    if x.size == 0 or 0 not in x.strides:
+        return x
+    return x[tuple(slice(0, 1) if stride == 0 else slice(None) for stride in x.strides)]
+
+
 def _abs_max(x: np.ndarray) -> float:
     """max |x|, or inf when x holds NaN or inf (both propagate through min and max): one pass each."""
     if not x.size:
         return 0.0
+    x = distinct(x)
     lo, hi = float(x.min()), float(x.max())
     return max(-lo, hi) if math.isfinite(lo) and math.isfinite(hi) else math.inf
 
@@ -207,6 +217,7 @@ def _abs_max(x: np.ndarray) -> float:
 def score_bound(bound: float, mask) -> float:
     """An upper bound on |scale q.k| + |mask|, from ``bound`` = E max|q| max|k| |scale|."""
     if mask is not None and mask.dtype != np.bool_ and mask.size:
+        mask = distinct(mask)
         # Entries are finite or -inf here (prepare quarantined the rest): the largest |finite entry| from
         # the maximum and the least finite entry, with no float temporary the size of the mask.
         hi = float(np.max(mask, initial=0.0))
