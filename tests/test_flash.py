@@ -1084,11 +1084,27 @@ def test_backward_matches_torch_autograd(case):
         *t, attn_mask=None if mask is None else torch.tensor(mask), is_causal=causal, enable_gqa=gqa)
     out.backward(torch.tensor(dO))
     want = [x.grad.numpy() for x in t]
-    got = flash_grads(dO, q, k, v, mask, causal, enable_gqa=gqa, block_size=4)
     rows = np.arange(L) != 1 if mask is not None else slice(None)
-    np.testing.assert_allclose(got[0][..., rows, :], want[0][..., rows, :], atol=1e-12)
-    np.testing.assert_allclose(got[1], want[1], atol=1e-12)
-    np.testing.assert_allclose(got[2], want[2], atol=1e-12)
+    for got in (flash_grads(dO, q, k, v, mask, causal, enable_gqa=gqa, block_size=4),
+                sdpa_backward(dO, q, k, v, mask, causal, enable_gqa=gqa)):
+        np.testing.assert_allclose(got[0][..., rows, :], want[0][..., rows, :], atol=1e-12)
+        np.testing.assert_allclose(got[1], want[1], atol=1e-12)
+        np.testing.assert_allclose(got[2], want[2], atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_backward_at_scale_zero_with_huge_inputs_matches_torch(dtype):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(32)
+    big = float(np.finfo(dtype).max) ** 0.5 * 4  # q.k overflows the dtype
+    q, k = (rng.standard_normal((2, 5, 4)).astype(dtype) * dtype(big) for _ in range(2))
+    v, dO = rng.standard_normal((2, 5, 3)).astype(dtype), rng.standard_normal((2, 5, 3)).astype(dtype)
+    t = [torch.tensor(x, requires_grad=True) for x in (q, k, v)]
+    torch.nn.functional.scaled_dot_product_attention(*t, scale=0.0).backward(torch.tensor(dO))
+    want = [x.grad.numpy() for x in t]
+    for got in (flash_grads(dO, q, k, v, scale=0.0, block_size=2), sdpa_backward(dO, q, k, v, scale=0.0)):
+        for g, w in zip(got, want):
+            np.testing.assert_allclose(g, w, rtol=TOL[dtype], atol=TOL[dtype])
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

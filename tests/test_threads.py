@@ -5,6 +5,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -20,32 +21,42 @@ def blas_counts() -> list[int]:
     return [lib.num_threads for lib in threads.blas_libraries()]
 
 
+#: The user's BLAS thread count in these tests: not 1 (the limit), not the cores (OpenBLAS's default).
+USERS = 3
+
+
 @pytest.fixture
-def two_blas_threads(monkeypatch):
-    """BLAS at two threads (set by this thread, the way a user's program does) and two cores, so
-    that a limit to one thread is visible whatever the machine and the environment say."""
+def user_blas_threads(monkeypatch):
+    """BLAS at ``USERS`` threads, set by this thread inside ``with threadpool_limits`` (so that this
+    thread holds threadpoolctl's control, as a user's program does), and two cores: a limit to one
+    thread is visible whatever the machine and the environment say."""
     if not threads.blas_libraries():
         pytest.skip("threadpoolctl finds no BLAS library")
     monkeypatch.setattr(threads, "cores", lambda: 2)
-    with threadpool_limits(limits=2, user_api="blas"):
+    with threadpool_limits(limits=USERS, user_api="blas"):
         yield
 
 
-def test_blas_is_limited_inside_a_call_made_from_a_thread_that_did_not_call_first(two_blas_threads, monkeypatch):
+def test_blas_is_limited_inside_a_call_made_from_a_thread_that_did_not_call_first(user_blas_threads, monkeypatch):
     seen = []
     real = threads.run_on_all_cores
     monkeypatch.setattr(threads, "run_on_all_cores", lambda run, items: seen.append(blas_counts()) or real(run, items))
     rng = np.random.default_rng(13)
     q, k, v = (rng.standard_normal((2, 300, 8)) for _ in range(3))
-    flash_attention(q, k, v, block_size=64)  # this thread calls first
-    other = threading.Thread(target=flash_attention, args=(q, k, v), kwargs={"block_size": 64})
-    other.start()
-    other.join()
-    assert seen == [[1] * len(blas_counts())] * 2  # read inside both calls
-    assert blas_counts() == [2] * len(seen[0])  # and restored after each
+
+    def from_another_thread() -> None:
+        other = threading.Thread(target=flash_attention, args=(q, k, v), kwargs={"block_size": 64})
+        other.start()
+        other.join()
+
+    from_another_thread()  # while this thread holds threadpoolctl's control
+    flash_attention(q, k, v, block_size=64)
+    from_another_thread()  # after this thread called
+    assert seen == [[1] * len(blas_counts())] * 3  # read inside each call
+    assert blas_counts() == [USERS] * len(seen[0])  # and restored after each
 
 
-def test_overlapping_calls_where_a_later_thread_leaves_last_restore_the_user_setting(two_blas_threads):
+def test_overlapping_calls_where_a_later_thread_leaves_last_restore_the_user_setting(user_blas_threads):
     inside: dict[str, list[int]] = {}
     first_in, second_in, first_out = threading.Event(), threading.Event(), threading.Event()
 
@@ -70,7 +81,32 @@ def test_overlapping_calls_where_a_later_thread_leaves_last_restore_the_user_set
         worker.join(20)
     one = [1] * len(blas_counts())
     assert inside == {"first": one, "second, alone": one}
-    assert blas_counts() == [2] * len(one)  # restored by the second thread, which never set it
+    assert blas_counts() == [USERS] * len(one)  # restored by the second thread, which never set it
+
+
+def test_an_error_in_a_pool_thread_is_raised_in_the_caller_and_stops_the_hand_out(monkeypatch):
+    monkeypatch.setattr(threads, "cores", lambda: 2)
+    caller, started = threading.current_thread(), []
+
+    def run(item: int) -> None:
+        started.append(item)
+        if threading.current_thread() is not caller:
+            raise ValueError("from the pool")
+        time.sleep(0.002)
+
+    with pytest.raises(ValueError, match="from the pool"):
+        threads.run_each(run, list(range(200)))
+    assert len(started) < 200  # no item is handed out after the error
+    threads.run_each(lambda item: None, [1, 2, 3])  # the pool still works
+
+
+def test_one_core_or_one_item_runs_in_order_on_the_calling_thread(monkeypatch):
+    calls = []
+    record = lambda item: calls.append((item, threading.current_thread()))  # noqa: E731
+    threads.run_each(record, ["only"])
+    monkeypatch.setattr(threads, "cores", lambda: 1)
+    threads.run_each(record, [1, 2, 3])
+    assert calls == [(x, threading.current_thread()) for x in ("only", 1, 2, 3)]
 
 
 def run_script(script: str, timeout: float) -> subprocess.CompletedProcess:
@@ -94,7 +130,7 @@ def test_a_fork_while_another_thread_is_inside_a_call_hangs_neither_process():
         import numpy as np
         from threadpoolctl import threadpool_limits
         from attention import flash_attention
-        threadpool_limits(limits=2, user_api="blas")  # BLAS threads, whatever the environment says
+        threadpool_limits(limits=3, user_api="blas")  # BLAS threads, whatever the environment says
         from attention._internal import threads
         threads.cores = lambda: 2
         rng = np.random.default_rng(0)
@@ -124,12 +160,40 @@ def test_a_fork_while_another_thread_is_inside_a_call_hangs_neither_process():
     assert result.returncode == 0 and result.stdout.startswith("ok"), result.stderr[-2000:]
 
 
+def test_a_child_forked_while_another_thread_holds_the_limit_has_the_users_blas_threads():
+    result = run_script(f"""
+        import os, threading
+        import numpy  # loads the BLAS library, which threadpoolctl can then find
+        from threadpoolctl import threadpool_limits
+        threadpool_limits(limits={USERS}, user_api="blas")
+        from attention._internal import threads
+        counts = lambda: [lib.num_threads for lib in threads.blas_libraries()]
+        inside, leave = threading.Event(), threading.Event()
+        def hold():
+            with threads.one_blas_thread():
+                inside.set()
+                leave.wait(30)
+        holder = threading.Thread(target=hold)
+        holder.start()
+        inside.wait(30)
+        assert counts() == [1] * len(counts())
+        pid = os.fork()
+        if pid == 0:  # the holder does not exist here: nothing will ever restore its limit but the fork handler
+            os._exit(0 if counts() == [{USERS}] * len(counts()) else 3)
+        status = os.waitpid(pid, 0)[1]
+        leave.set()
+        holder.join()
+        print("ok" if status == 0 else f"child's BLAS threads not restored (status {{status}})")
+    """, timeout=60)
+    assert result.stdout.strip() == "ok", (result.stdout, result.stderr[-2000:])
+
+
 def test_ctrl_c_starts_no_new_block_and_leaves_the_pool_and_blas_as_they_were():
     result = run_script("""
         import os, signal, time
         import numpy as np
         from threadpoolctl import threadpool_limits
-        threadpool_limits(limits=2, user_api="blas")
+        threadpool_limits(limits=3, user_api="blas")
         from attention import flash_attention, flash_attention_backward
         from attention._internal import blocked_backward, threads
         threads.cores = lambda: 2
@@ -154,7 +218,7 @@ def test_ctrl_c_starts_no_new_block_and_leaves_the_pool_and_blas_as_they_were():
         else:
             raise SystemExit("no KeyboardInterrupt")
         assert len(started) <= 4 + 2, started  # the blocks in flight at most: no new block after the signal
-        assert counts() == [2] * len(counts()), counts()
+        assert counts() == [3] * len(counts()), counts()
         blocked_backward.run_each = real_run_each
         grads = flash_attention_backward(out, q, k, v, out, lse, block_size=64)  # the pool still works
         assert all(np.isfinite(g).all() for g in grads)

@@ -66,7 +66,11 @@ def run_on_all_cores(run: Callable[[Item], None], items: Sequence[Item]) -> None
                 item = next(queue, None)
             if item is None:
                 return
-            run(item)
+            try:
+                run(item)
+            except BaseException:
+                stopped.set()  # no thread takes another item
+                raise
 
     helpers = [executor().submit(worker) for _ in range(min(cores(), len(items)) - 1)]
     error: BaseException | None = None
