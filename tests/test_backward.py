@@ -142,3 +142,14 @@ def test_sdpa_backward_gqa_broadcast_batch_and_bad_heads():
     np.testing.assert_allclose(dv, rv.reshape(2, 2, 6, 3).sum(axis=1), atol=1e-12)
     with pytest.raises(ValueError, match="enable_gqa"):
         sdpa_backward(np.ones((3, 4, 5, 3)), q, k[:1].repeat(3, axis=0), v[:1].repeat(3, axis=0), enable_gqa=True)
+
+
+def test_sdpa_backward_gqa_with_two_batch_dims():
+    # (B, T, H, L, E): the group axis is found from the end, whatever the batch dims
+    rng = np.random.default_rng(7)
+    q, k, v = rng.standard_normal((2, 3, 4, 5, 2)), rng.standard_normal((2, 3, 2, 6, 2)), rng.standard_normal((2, 3, 2, 6, 3))
+    dO = rng.standard_normal((2, 3, 4, 5, 3))
+    _, dk, dv = sdpa_backward(dO, q, k, v, enable_gqa=True)
+    _, rk, rv = sdpa_backward(dO, q, np.repeat(k, 2, axis=2), np.repeat(v, 2, axis=2))
+    np.testing.assert_allclose(dk, rk.reshape(2, 3, 2, 2, 6, 2).sum(axis=3), atol=1e-12)
+    np.testing.assert_allclose(dv, rv.reshape(2, 3, 2, 2, 6, 3).sum(axis=3), atol=1e-12)

@@ -39,9 +39,9 @@ KNOWN = ROOT / "tools" / "mutants.txt"
 #: on them promise, so each is mutated against the tests of those public modules (``--internals``).
 INTERNALS: dict[str, list[str]] = {
     "_internal/dense": ["softmax", "scaled_dot_product"],
-    "_internal/problem": ["scaled_dot_product", "flash", "backward"],
+    "_internal/problem": ["scaled_dot_product", "flash", "flash_backward", "backward"],
     "_internal/blocked": ["flash", "scaled_dot_product"],
-    "_internal/blocked_backward": ["flash"],
+    "_internal/blocked_backward": ["flash_backward"],
     "_internal/bounds": ["flash"],
     "_internal/tiles": ["flash"],
     "_internal/threads": ["threads"],
