@@ -147,7 +147,8 @@ def test_sdpa_backward_gqa_broadcast_batch_and_bad_heads():
 def test_sdpa_backward_gqa_with_two_batch_dims():
     # (B, T, H, L, E): the group axis is found from the end, whatever the batch dims
     rng = np.random.default_rng(7)
-    q, k, v = rng.standard_normal((2, 3, 4, 5, 2)), rng.standard_normal((2, 3, 2, 6, 2)), rng.standard_normal((2, 3, 2, 6, 3))
+    q = rng.standard_normal((2, 3, 4, 5, 2))
+    k, v = rng.standard_normal((2, 3, 2, 6, 2)), rng.standard_normal((2, 3, 2, 6, 3))
     dO = rng.standard_normal((2, 3, 4, 5, 3))
     _, dk, dv = sdpa_backward(dO, q, k, v, enable_gqa=True)
     _, rk, rv = sdpa_backward(dO, q, np.repeat(k, 2, axis=2), np.repeat(v, 2, axis=2))
