@@ -100,6 +100,67 @@ def test_an_error_in_a_pool_thread_is_raised_in_the_caller_and_stops_the_hand_ou
     threads.run_each(lambda item: None, [1, 2, 3])  # the pool still works
 
 
+def test_an_error_in_the_calling_thread_is_raised_after_the_pool_threads_finish(monkeypatch):
+    monkeypatch.setattr(threads, "cores", lambda: 2)
+    caller, running = threading.current_thread(), []
+
+    def run(item: int) -> None:
+        if threading.current_thread() is caller:
+            raise ValueError("from the caller")
+        running.append(item)
+        time.sleep(0.01)
+        running.remove(item)
+
+    with pytest.raises(ValueError, match="from the caller"):
+        threads.run_each(run, list(range(50)))
+    assert running == []  # no pool thread was still inside an item when the error came out
+
+
+def test_blas_is_limited_only_when_the_items_run_on_several_threads(user_blas_threads):
+    seen = []
+    threads.run_each(lambda item: seen.append(blas_counts()), ["one item"])
+    threads.run_each(lambda item: seen.append(blas_counts()), [1, 2])
+    n = len(blas_counts())
+    assert seen == [[USERS] * n, [1] * n, [1] * n]
+
+
+def test_a_users_own_limit_works_from_any_thread_after_a_call(user_blas_threads):
+    # The limit leaves no thread holding threadpoolctl's control: this thread can still set BLAS.
+    other = threading.Thread(target=threads.run_each, args=(lambda item: None, [1, 2]))
+    other.start()
+    other.join()
+    with threadpool_limits(limits=2, user_api="blas"):
+        assert blas_counts() == [2] * len(blas_counts())
+    assert blas_counts() == [USERS] * len(blas_counts())
+
+
+def test_the_fork_handler_undoes_a_limit_held_by_a_thread_the_child_does_not_have(user_blas_threads, monkeypatch):
+    # What a child forked during another thread's call runs (``os.register_at_fork``), called here
+    # directly: the child has only the forking thread, so the limit that thread held is undone.
+    monkeypatch.setattr(threads, "one_blas_thread", threads._BlasLimit())
+    inside, leave = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with threads.one_blas_thread():
+            inside.set()
+            leave.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    inside.wait(10)
+    pool = threads.executor()
+    threads._after_fork_in_child()
+    assert blas_counts() == [USERS] * len(blas_counts())
+    assert threads.executor() is not pool  # a new pool: the parent's has no threads in a child
+    fresh = threads.one_blas_thread
+    assert (fresh.users, fresh.saved) == (0, None)
+    with fresh():  # and counting starts afresh
+        assert blas_counts() == [1] * len(blas_counts())
+    assert blas_counts() == [USERS] * len(blas_counts())
+    leave.set()
+    holder.join()
+
+
 def test_one_core_or_one_item_runs_in_order_on_the_calling_thread(monkeypatch):
     calls = []
     record = lambda item: calls.append((item, threading.current_thread()))  # noqa: E731
