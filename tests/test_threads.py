@@ -33,7 +33,9 @@ def user_blas_threads(monkeypatch):
     if not threads.blas_libraries():
         pytest.skip("threadpoolctl finds no BLAS library")
     monkeypatch.setattr(threads, "cores", lambda: 2)
-    with threadpool_limits(limits=USERS, user_api="blas"):
+    # OpenBLAS reads a count of 0 (what None becomes) as its largest count so far: that is made
+    # larger than the user's, so that a restore to anything but the user's count shows.
+    with threadpool_limits(limits=USERS + 1, user_api="blas"), threadpool_limits(limits=USERS, user_api="blas"):
         yield
 
 
@@ -116,21 +118,33 @@ def test_an_error_in_the_calling_thread_is_raised_after_the_pool_threads_finish(
     assert running == []  # no pool thread was still inside an item when the error came out
 
 
-def test_blas_is_limited_only_when_the_items_run_on_several_threads(user_blas_threads):
+def test_blas_is_limited_only_when_the_items_run_on_several_threads(user_blas_threads, monkeypatch):
     seen = []
     threads.run_each(lambda item: seen.append(blas_counts()), ["one item"])
     threads.run_each(lambda item: seen.append(blas_counts()), [1, 2])
+    monkeypatch.setattr(threads, "cores", lambda: 1)
+    threads.run_each(lambda item: seen.append(blas_counts()), [3, 4])  # one core: one after another
     n = len(blas_counts())
-    assert seen == [[USERS] * n, [1] * n, [1] * n]
+    assert seen == [[USERS] * n, [1] * n, [1] * n, [USERS] * n, [USERS] * n]
 
 
 def test_a_users_own_limit_works_from_any_thread_after_a_call(user_blas_threads):
-    # The limit leaves no thread holding threadpoolctl's control: this thread can still set BLAS.
-    other = threading.Thread(target=threads.run_each, args=(lambda item: None, [1, 2]))
+    # The limit leaves no thread holding threadpoolctl's control: while the thread that called
+    # is still alive, this thread can set BLAS.
+    called, finish = threading.Event(), threading.Event()
+
+    def call_then_wait() -> None:
+        threads.run_each(lambda item: None, [1, 2])
+        called.set()
+        finish.wait(10)
+
+    other = threading.Thread(target=call_then_wait)
     other.start()
-    other.join()
+    called.wait(10)
     with threadpool_limits(limits=2, user_api="blas"):
         assert blas_counts() == [2] * len(blas_counts())
+    finish.set()
+    other.join()
     assert blas_counts() == [USERS] * len(blas_counts())
 
 
