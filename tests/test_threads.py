@@ -175,6 +175,24 @@ def test_the_fork_handler_undoes_a_limit_held_by_a_thread_the_child_does_not_hav
     holder.join()
 
 
+@pytest.mark.parametrize(("cores", "items", "helpers"), [(2, 5, 1), (4, 2, 1), (4, 9, 3)])
+def test_the_pool_is_asked_for_one_helper_per_core_beside_the_caller_and_no_more_than_items(cores, items, helpers,
+                                                                                            monkeypatch):
+    submitted = []
+    pool = threads.executor()
+
+    class Counting:
+        def submit(self, fn):
+            submitted.append(fn)
+            return pool.submit(fn)
+
+    monkeypatch.setattr(threads, "cores", lambda: cores)
+    monkeypatch.setattr(threads, "executor", Counting)
+    done = []
+    threads.run_on_all_cores(done.append, list(range(items)))
+    assert sorted(done) == list(range(items)) and len(submitted) == helpers
+
+
 def test_one_core_or_one_item_runs_in_order_on_the_calling_thread(monkeypatch):
     calls = []
     record = lambda item: calls.append((item, threading.current_thread()))  # noqa: E731
