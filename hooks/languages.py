@@ -18,7 +18,7 @@ from pathlib import Path
 
 from mkdocs.exceptions import PluginError
 from mkdocs.plugins import event_priority
-from vault import SET_ASIDE, same_address_as_a_project_page
+from vault import DEFAULT_LANGUAGE, SET_ASIDE, language, same_address_as_a_project_page
 
 
 @event_priority(50)  # before mkdocs-static-i18n (-100), which stops the build on two files with one address
@@ -28,6 +28,43 @@ def on_files(files, config):
     for f in SET_ASIDE:
         files.remove(f)
     return files
+
+
+@event_priority(0)  # after mkdocs-static-i18n's (50)
+def on_page_context(context, page, config, nav):
+    """The header's language switch, on every page. mkdocs-static-i18n links a page's twin when it
+    knows one; elsewhere it leaves absolute links to each language's home (``/en/``, which from
+    the offline copy's ``file://`` opens the disk's root), and on the pages it did not make (a
+    learner's) the previous page's links (an English learner note offered a project note). Rule:
+    the page itself in its own language; in the other, its twin if there is one (for a learner's
+    note: the same name with the other language's suffix, ``n.md`` / ``n.en.md``, published at
+    the same address under the other language's folder), else that language's home page."""
+    # mkdocs-static-i18n sets the attribute, which the theme reads (``config.extra.alternate`` in
+    # Jinja); on MkDocs' ``extra`` it is not the same as the item ``config.extra["alternate"]``.
+    alternates = getattr(config.extra, "alternate", None)
+    if not alternates:
+        return context
+    own, known = language(page.file.src_uri), getattr(page.file, "alternates", {})
+    config.extra.alternate = [
+        {**alt, "link": known[alt["lang"]].url if alt["lang"] in known
+         else _switch_link(page, alt["lang"], own, config.docs_dir)}
+        for alt in alternates
+    ]
+    return context
+
+
+def _switch_link(page, lang: str, own: str, docs_dir: str) -> str:
+    """Where a learner note's language switch leads in ``lang`` (a site-relative URL, made
+    relative to the page by the theme, so that the offline copy works from ``file://``)."""
+    if lang == own:
+        return page.url
+    src = page.file.src_uri
+    base = src[: -len(f".{own}.md")] if src.endswith(f".{own}.md") else src[:-3]
+    twins = [f"{base}.{lang}.md"] + ([f"{base}.md"] if lang == DEFAULT_LANGUAGE else [])
+    if not any((Path(docs_dir) / twin).is_file() for twin in twins):
+        return "" if lang == DEFAULT_LANGUAGE else f"{lang}/"
+    bare = page.url.removeprefix(f"{own}/") if own != DEFAULT_LANGUAGE else page.url
+    return bare if lang == DEFAULT_LANGUAGE else f"{lang}/{bare}"
 
 
 @event_priority(-200)  # after mkdocs-static-i18n's on_config (-100), which sets theme.language

@@ -327,3 +327,33 @@ def test_inline_footnotes_become_footnotes(vault_site):
     footnotes = html[html.index('class="footnote"'):]
     assert "Bahdanau、Cho 和 Bengio，2014。" in footnotes and "Vaswani 等人，2017。" in footnotes
     assert "<code>x^[1]</code>" in html
+
+
+def language_switch(site: Path, path: str) -> dict[str, Path]:
+    """Where the header's language switch of a built page leads, per language: the page it opens."""
+    from posixpath import normpath
+
+    from rendered import parse
+
+    links = parse(page(site, path)).walk()
+    out = {}
+    for link in links:
+        if link.tag == "a" and "md-select__link" in link.attrs.get("class", ""):
+            href = link.attrs["href"]
+            assert not href.startswith("/"), (path, href)  # relative, so that the offline copy works from file://
+            out[link.attrs["hreflang"]] = Path(normpath(f"{path}/{unquote(href)}"))
+    return out
+
+
+def test_the_language_switch_of_a_learner_note_leads_to_its_twin_or_the_other_language_home(vault_site):
+    site, _ = vault_site
+    # An English learner note with no Chinese twin: itself in English, the Chinese home in Chinese
+    # (MkDocs-static-i18n left the previous page's links here: a project note's).
+    assert language_switch(site, "en/garden/english") == {"en": Path("en/garden/english"), "zh": Path(".")}
+    # A Chinese learner note: the English home
+    assert language_switch(site, "garden/欢迎") == {"zh": Path("garden/欢迎"), "en": Path("en")}
+    # A learner's pair (notes/scaling.md and notes/scaling.en.md, both at -2 addresses): each other
+    assert language_switch(site, "en/notes/scaling-2") == {"en": Path("en/notes/scaling-2"), "zh": Path("notes/scaling-2")}
+    assert language_switch(site, "notes/scaling-2") == {"zh": Path("notes/scaling-2"), "en": Path("en/notes/scaling-2")}
+    # and a project page keeps its twin
+    assert language_switch(site, "notes/scaling") == {"zh": Path("notes/scaling"), "en": Path("en/notes/scaling")}

@@ -302,3 +302,25 @@ def test_the_palette_toggle_speaks_the_language_of_the_page(built_site, lang):
         assert len(labels) == 2 and len(names) == 2
         for text in labels + names:
             assert bool(re.search(f"[{CJK}]", text)) == (lang == "zh") and bool(re.search("[A-Za-z]", text)) == (lang == "en"), text
+
+
+@pytest.mark.parametrize("kind", ["site", "offline"])
+def test_every_language_switch_leads_to_a_page_of_the_site_by_a_relative_link(built_site, offline_site, kind):
+    # An absolute "/en/" opens the disk's root from the offline copy (file://); every link leads to a
+    # built page: the twin of a note, the other language's home page for a page without one.
+    from posixpath import normpath
+    from urllib.parse import unquote
+
+    site = built_site if kind == "site" else offline_site
+    pages = [p for p in site.rglob("*.html") if "assets" not in p.parts and p.name != "404.html"]
+    assert len(pages) > 20
+    for path in pages:
+        here = path.parent.relative_to(site).as_posix()
+        links = {e.attrs["hreflang"]: e.attrs["href"] for e in parse(path.read_text(encoding="utf-8")).walk()
+                 if e.tag == "a" and "md-select__link" in e.attrs.get("class", "")}
+        assert set(links) == {"zh", "en"}, here
+        for lang, href in links.items():
+            assert not href.startswith(("/", "http")), (here, lang, href)
+            rel = normpath(f"{here}/{unquote(href)}")
+            assert (site / rel / "index.html").is_file() or (site / rel).is_file(), (here, lang, href)
+            assert ("en" if rel == "en" or rel.startswith("en/") else "zh") == lang, (here, lang, href)
