@@ -147,7 +147,7 @@ def on_files(files, config):
         meta, markdown, first = _source(f)
         title = str(meta.get("title") or _first_heading(markdown) or Path(f.src_uri).stem.split(".")[0])
         aliases = fm.as_list(meta.get("aliases") or meta.get("alias"))
-        notes[f.src_uri] = Note(f.src_uri, language(f.src_uri), title, aliases, strip_comments(markdown, first), first)
+        notes[f.src_uri] = Note(f.src_uri, language(f.src_uri), title, aliases, note_lines(markdown, first), first)
     vault = _build["vault"] = Vault(notes, {f.src_uri for f in files}, _build["slugify"])
     _build["backlinks"] = _backlinks(vault, files, lang)
     _build["permalinks"] = _permalinks(docs, files)
@@ -286,7 +286,7 @@ def on_page_markdown(markdown, page, config, files):
     meta["cssclasses"] = " ".join(c.replace(" ", "-") for c in classes)
     vault = _build["vault"]
     first = _source(page.file)[2]
-    lines = inline_footnotes(normalise_lists(separate_display_math(strip_comments(markdown, first))))
+    lines = inline_footnotes(note_lines(markdown, first))
     meta["mermaid"] = any(line.code and (fence := FENCE.match(line.text)) and fence["info"].strip() == "mermaid"
                           for line in lines)
     lang = language(src)
@@ -309,6 +309,12 @@ def on_page_markdown(markdown, page, config, files):
     if tags or "tags" in meta:  # Obsidian accepts one tag as a string, Material wants a list
         meta["tags"] = list(dict.fromkeys(tags))
     return "\n".join(line.text for line in lines)
+
+
+def note_lines(markdown: str, first: int) -> list:
+    """A note's lines as the site reads them, on its own page and where it is embedded: comments
+    removed, display math and lists set apart from the text around them (as Obsidian shows them)."""
+    return normalise_lists(separate_display_math(strip_comments(markdown, first)))
 
 
 def is_note(page) -> bool:

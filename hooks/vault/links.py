@@ -30,7 +30,10 @@ INLINE = re.compile(
     r"|(?P<block>(?:(?<=\s)|(?<=^))\^(?P<bid>[A-Za-z0-9-]+)\s*$)"
 )
 BLOCK_ID = re.compile(r"(?:^|\s)\^([A-Za-z0-9-]+)\s*$")
+QUOTE_PREFIX = re.compile(r"(?:[ \t]*>[ \t]?)*")  #: the ``>`` marks of a callout or quote line
 MAX_EMBED_DEPTH = 3
+#: Obsidian's size options after ``|`` in an embed: ``600``, ``600x400``, and layout words (``600|center``).
+SIZE_OPTIONS = re.compile(r"\d+(?:x\d+)?(?:\|[\w-]+)*")
 
 
 @dataclass
@@ -191,12 +194,16 @@ def transform(lines: list[Line], page: Page, origin: str | None = None) -> list[
     out = []
     for line in lines:
         out.append(line)
+        # An embed inside a callout or a quote (``> ![[note]]``) stays inside it: its lines take the
+        # line's ``>`` prefix.
+        quote = QUOTE_PREFIX.match(line.text)[0]
         for key in [k for k in embeds if f"\x00embed{k}\x00" in line.text]:
             before, _, after = line.text.partition(f"\x00embed{key}\x00")
             line.text = before.rstrip()
-            out += [Line(line.number, ""), *embeds.pop(key), Line(line.number, "")]
+            body = [Line(line.number, ""), *embeds.pop(key), Line(line.number, "")]
+            out += [Line(e.number, (quote + e.text).rstrip() if quote else e.text, e.code) for e in body]
             if after.strip():
-                out.append(Line(line.number, after.strip()))
+                out.append(Line(line.number, quote + after.strip()))
     return out
 
 
@@ -261,14 +268,18 @@ def _anchor(src: str, fragment: str, page: Page, number: int, *, markdown_link: 
 
 
 def _embed(match, target, fragment, alias, src, page: Page, origin, number, embeds) -> str:
+    if alias is not None and SIZE_OPTIONS.fullmatch(alias):  # ![[x.png|600|center]]: sizes, not a label
+        size, alias = alias.split("|")[0], None
+    else:
+        size = None
     if src is None:
         page.warn(f"unresolved embed ![[{match['wbody']}]]: no note or file '{target}' in the vault", number)
-        return _unresolved(alias or target, target)
+        return _unresolved(alias or posixpath.basename(target) or fragment.lstrip("^"), target or fragment)
     suffix = posixpath.splitext(src)[1].lower()
     if suffix in IMAGE:
-        size = re.fullmatch(r"(\d+)(?:x(\d+))?", alias or "")
+        size = re.fullmatch(r"(\d+)(?:x(\d+))?", size or "")
         attrs = "" if not size else f'{{ width="{size[1]}"' + (f' height="{size[2]}"' if size[2] else "") + " }"
-        alt = posixpath.basename(src) if size or not alias else alias
+        alt = alias or posixpath.basename(src)
         return f"![{_escape(alt)}](<{_relative(src, page.src)}>){attrs}"
     if suffix in AUDIO | VIDEO:
         tag = "audio" if suffix in AUDIO else "video"
@@ -279,20 +290,24 @@ def _embed(match, target, fragment, alias, src, page: Page, origin, number, embe
     if excerpt is None:
         page.warn(f"embed ![[{match['wbody']}]]: '{fragment}' is not in {src}", number)
         return _unresolved(alias or target, target)
-    if page.depth >= MAX_EMBED_DEPTH or src == origin:
+    if page.depth >= MAX_EMBED_DEPTH or (src == origin and not fragment):
         page.warn(f"embed ![[{match['wbody']}]] nests too deep (or embeds itself): shown as a link", number)
-        return f"[{_escape(alias or target)}](<{_relative(src, page.src)}>)"
+        label = alias or target or fragment.lstrip("^")
+        return f"[{_escape(label)}](<{_relative(src, page.src)}{_anchor(src, fragment, page, number)}>)"
     inner = Page(page.src, page.lang, page.vault, page.warn, page.tag_url, page.media_url, page.strict, page.tags,
                  page.depth + 1)
-    copied = [Line(number, line.text if line.code else _demote(_rebase(line.text, src, page.src)), line.code)
-              for line in excerpt]
+    copied = []
+    for line in excerpt:
+        copied.append(Line(number, line.text if line.code else _demote(_rebase(line.text, src, page.src)), line.code))
+        if not line.code and HEADING.match(line.text):  # the demoted heading stays a line of its own
+            copied.append(Line(number, ""))
     body = transform(copied, inner, origin=src)
     title = page.vault.notes[src].title + (f" › {fragment.lstrip('^')}" if fragment else "")
     key = len(embeds)
-    embeds[key] = [Line(number, '<div class="obsidian-embed" markdown="1">'),
-                   Line(number, f'<p class="obsidian-embed-title"><a href="{html.escape(page.media_url(src))}">'
-                                f"{html.escape(title)}</a></p>"), Line(number, ""),
-                   *body, Line(number, ""), Line(number, "</div>")]
+    # A callout of its own (``<div class="admonition embed">``), titled with a link to the note: a
+    # callout, unlike an HTML block, can sit inside another callout or a quote.
+    embeds[key] = [Line(number, f"> [!embed] [{_escape(title)}](<{page.media_url(src)}>)"), Line(number, ">"),
+                   *(Line(line.number, f"> {line.text}".rstrip(), line.code) for line in body)]
     return f"\x00embed{key}\x00"
 
 
@@ -314,7 +329,7 @@ def _rebase(text: str, src: str, dest: str) -> str:
 
 
 def _tag(name: str, page: Page) -> str:
-    if name not in page.tags:
+    if name not in page.tags and not page.depth:  # an embedded note's tags stay that note's (as in Obsidian)
         page.tags.append(name)
     url = page.tag_url(name)
     label = html.escape(f"#{name}")

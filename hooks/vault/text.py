@@ -80,13 +80,20 @@ def _strip_line(line: str, in_comment: bool) -> tuple[tuple[str, bool], bool]:
     return ("".join(kept).rstrip() if touched else "".join(kept), in_comment), touched
 
 
+#: A wikilink or an inline code span, whichever starts first: ticks inside a wikilink
+#: (``[[Rust#`Box<T>`]]``, a heading written with code) belong to the link, as in Obsidian.
+_WIKI_OR_CODE = re.compile(r"(?P<wiki>!?\[\[[^\[\]\n]+?\]\])|(?P<ticks>`+)(.+?)(?<!`)(?P=ticks)(?!`)", re.S)
+
+
 def map_text(lines: list[Line], transform) -> None:
     """Apply ``transform(text, number)`` to the parts of every non-code line outside inline code."""
     for line in lines:
         if line.code:
             continue
         parts, last = [], 0
-        for match in CODE_SPAN.finditer(line.text):
+        for match in _WIKI_OR_CODE.finditer(line.text):
+            if match["wiki"]:
+                continue
             parts.append(transform(line.text[last:match.start()], line.number))
             parts.append(match.group(0))
             last = match.end()

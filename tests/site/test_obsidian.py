@@ -145,11 +145,15 @@ def test_inline_tags_are_tags_not_headings_and_reach_the_tags_index(vault_site):
         assert f'id="tag:{tag}"' in tags, tag
 
 
+#: An embedded note, section or block: a callout of its own (inside a callout too), titled with a link.
+EMBED = re.compile(r'<div class="admonition embed">\s*<p class="admonition-title">(.*?)</div>', re.S)
+
+
 def test_embeds_of_images_with_size_notes_sections_and_blocks(vault_site):
     html = article(page(vault_site[0], "garden/欢迎"))
     assert '<img alt="图片.png" src="../%E5%9B%BE%E7%89%87.png" width="300" />' in html
     assert '<img alt="图片.png" src="../%E5%9B%BE%E7%89%87.png" />' in html
-    embeds = re.findall(r'<div class="obsidian-embed">(.*?)</div>', html, re.S)
+    embeds = [e.group(1) for e in EMBED.finditer(html)]
     assert len(embeds) == 3
     section, block, note = embeds
     assert "SECTION-TWO-TEXT" in section and "BLOCK-ONE-TEXT" in section and "SECTION-THREE-TEXT" not in section
@@ -357,3 +361,36 @@ def test_the_language_switch_of_a_learner_note_leads_to_its_twin_or_the_other_la
     assert language_switch(site, "notes/scaling-2") == {"zh": Path("notes/scaling-2"), "en": Path("en/notes/scaling-2")}
     # and a project page keeps its twin
     assert language_switch(site, "notes/scaling") == {"zh": Path("notes/scaling"), "en": Path("en/notes/scaling")}
+
+
+def test_embeds_as_real_vaults_write_them(vault_site):
+    """garden/code/嵌入.md: embeds inside callouts, of a heading written with code, of a block of
+    the same note, of a note with tags, and unresolved ones with size options."""
+    from rendered import parse
+
+    tree = parse(page(vault_site[0], "garden/code/嵌入")).first(lambda e: e.tag == "article")
+    callouts = tree.find_all(lambda e: e.tag == "div" and "admonition" in e.attrs.get("class", "")
+                             and "embed" not in e.attrs["class"])
+    tip, box = callouts
+    # the embed is inside the callout, not an empty callout followed by the embed
+    tip_embed = tip.first(lambda e: "embed" in e.attrs.get("class", "").split())
+    assert tip_embed is not None and "comprehensions are eager" in tip_embed.text()
+    assert "generators are lazy" not in tip_embed.text() and "Lists:" not in tip_embed.text()  # the block alone
+    assert not tip.find_all(lambda e: e.tag in ("pre", "code"))  # no line pulled in as code
+    # a heading written with code: resolved, titled with its code, the section's list a list
+    box_embed = box.first(lambda e: "embed" in e.attrs.get("class", "").split())
+    assert box_embed is not None and "A pointer to the heap" in box_embed.text()
+    assert "[[" not in box.text() and "<T>" in box_embed.text() and "&lt;" not in box_embed.text()
+    items = [li.text().strip() for li in box_embed.find_all(lambda e: e.tag == "li")]
+    assert items == ["a known size for recursive types", "ownership of heap data"]
+    # a block of this very note, shown as Obsidian shows it (not an empty link to the page)
+    same = [e for e in tree.find_all(lambda e: "embed" in e.attrs.get("class", "").split())
+            if "这是本页的块" in e.text()]
+    assert len(same) == 1
+    assert not tree.find_all(lambda e: e.tag == "a" and not e.text().strip())
+    # the embedded note's tags are not this page's
+    page_tags = tree.first(lambda e: e.tag == "nav" and "md-tags" in e.attrs.get("class", ""))
+    assert page_tags is None or "traits" not in page_tags.text()
+    # unresolved embeds are labelled with their target, never with their size options
+    unresolved = [e.text() for e in tree.find_all(lambda e: "unresolved-link" in e.attrs.get("class", ""))]
+    assert unresolved == ["missing-drawing.png", "不存在的笔记"]

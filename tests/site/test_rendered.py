@@ -46,9 +46,11 @@ def source_title_text(title: str) -> str:
 
 
 def rendered_callouts(html: str) -> list[tuple[str, str]]:
-    """``(title text, body text)`` of every callout (admonition or folded details) on the page, in order."""
+    """``(title text, body text)`` of every callout (admonition or folded details) on the page, in order;
+    not the embeds, which are drawn as callouts of type ``embed`` (hooks/vault/links.py)."""
     found = []
-    for box in article(html).find_all(lambda e: e.tag == "details" or (e.tag == "div" and "admonition" in e.classes)):
+    for box in article(html).find_all(lambda e: e.tag == "details" or (e.tag == "div" and "admonition" in e.classes
+                                                                        and "embed" not in e.classes)):
         title = box.first(lambda e: e.tag == "summary" or "admonition-title" in e.classes)
         assert title is not None and title.parent is box, f"a callout without a title: {box.text()[:80]!r}"
         body = box.text(lambda e, title=title: e is title)
