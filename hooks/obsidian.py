@@ -41,6 +41,7 @@ from vault.text import (
     default_callout_titles,
     inline_footnotes,
     normalise_lists,
+    protect_blocks,
     separate_display_math,
     strip_comments,
 )
@@ -314,7 +315,7 @@ def on_page_markdown(markdown, page, config, files):
 def note_lines(markdown: str, first: int) -> list:
     """A note's lines as the site reads them, on its own page and where it is embedded: comments
     removed, display math and lists set apart from the text around them (as Obsidian shows them)."""
-    return normalise_lists(separate_display_math(strip_comments(markdown, first)))
+    return normalise_lists(protect_blocks(separate_display_math(strip_comments(markdown, first))))
 
 
 def is_note(page) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 
 FENCE = re.compile(r"^(?P<prefix>(?:[ \t]*>)*[ \t]*)(?P<marker>`{3,}|~{3,})(?P<info>.*)$")
 LIST_ITEM = re.compile(r"^(?P<indent>[ \t]*)(?P<marker>[-*+]|\d{1,9}[.)])(?P<gap>[ \t]+|$)")
@@ -80,13 +81,40 @@ def _strip_line(line: str, in_comment: bool) -> tuple[tuple[str, bool], bool]:
     return ("".join(kept).rstrip() if touched else "".join(kept), in_comment), touched
 
 
-#: A wikilink or an inline code span, whichever starts first: ticks inside a wikilink
-#: (``[[Rust#`Box<T>`]]``, a heading written with code) belong to the link, as in Obsidian.
-_WIKI_OR_CODE = re.compile(r"(?P<wiki>!?\[\[[^\[\]\n]+?\]\])|(?P<ticks>`+)(.+?)(?<!`)(?P=ticks)(?!`)", re.S)
+#: A wikilink, an inline code span or an HTML tag, whichever starts first: ticks inside a wikilink
+#: (``[[Rust#`Box<T>`]]``, a heading written with code) belong to the link, as in Obsidian; code
+#: spans and tags (``<span title="[[x]]">``: Obsidian reads no link in an attribute) are left as written.
+_WIKI_OR_CODE = re.compile(r"(?P<wiki>!?\[\[[^\[\]\n]+?\]\])|(?P<ticks>`+)(.+?)(?<!`)(?P=ticks)(?!`)"
+                           r"|(?<!\]\()<[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>", re.S)  # not a link's <target>
+
+
+def protect_blocks(lines: list[Line]) -> list[Line]:
+    """Mark as verbatim (``Line.code``) every line of an indented code block, a display math block
+    or an HTML block, where Obsidian reads no links, tags or block ids: found by a Markdown
+    tokenizer (markdown-it, CommonMark with dollar math) on the lines as they are, after
+    ``separate_display_math`` has set each ``$$`` block apart (so markdown-it's block rule sees
+    it). Fenced blocks are marked already (``strip_comments``). The tokenizer only finds regions
+    here; Python-Markdown renders the page."""
+    tokens = _tokenizer().parse("\n".join(line.text for line in lines))
+    for token in tokens:
+        if token.type in ("code_block", "math_block", "math_block_label", "html_block") and token.map:
+            for i in range(*token.map):
+                lines[i].code = True
+    return lines
+
+
+@cache
+def _tokenizer():
+    from markdown_it import MarkdownIt
+    from mdit_py_plugins.dollarmath import dollarmath_plugin
+
+    # double_inline: Obsidian's "text$$...$$" inside a paragraph is math, not "$" + "$...$" + "$"
+    return MarkdownIt("commonmark").use(dollarmath_plugin, double_inline=True)
 
 
 def map_text(lines: list[Line], transform) -> None:
-    """Apply ``transform(text, number)`` to the parts of every non-code line outside inline code."""
+    """Apply ``transform(text, number)`` to the parts of every non-code line outside inline code and
+    HTML tags."""
     for line in lines:
         if line.code:
             continue
@@ -113,7 +141,7 @@ def normalise_lists(lines: list[Line]) -> list[Line]:
     for line in lines:
         text = line.text.expandtabs(4)
         indent = len(text) - len(text.lstrip(" "))
-        if line.code:
+        if line.code and (fence is not None or FENCE.match(text)):
             if fence is None:  # an opening fence: inside an item it moves with the item
                 match = FENCE.match(text)
                 owner = _owner(stack, indent) if stack and indent else None
@@ -127,7 +155,9 @@ def normalise_lists(lines: list[Line]) -> list[Line]:
                 continue
             line.text = _reindent(text, fence[2], fence[3])
         elif text.strip():
-            item = None if text.lstrip().startswith(">") else LIST_ITEM.match(text)
+            # protect_blocks' lines (math, HTML, indented code) move with their item like text, and
+            # hold no items of their own
+            item = None if line.code or text.lstrip().startswith(">") else LIST_ITEM.match(text)
             if item and item["marker"] in "-*+" and len(text.strip()) >= 3 and set(text.strip()) <= {"-", "*", " "}:
                 item = None  # a thematic break (---), not an item
             if item:

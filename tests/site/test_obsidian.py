@@ -219,7 +219,8 @@ def test_a_note_language_comes_from_its_folder_or_suffix(vault_site):
 def test_search_index_has_no_comment_and_no_raw_wikilink(vault_site):
     index = json.loads((vault_site[0] / "search" / "search_index.json").read_text(encoding="utf-8"))
     text = " ".join(doc["text"] for doc in index["docs"])
-    assert "[[" not in text and "INLINE-SECRET-ONE" not in text
+    prose = re.sub(r"<code>.*?</code>", "", text, flags=re.S)  # code may hold "[[" as written
+    assert "[[" not in prose and "INLINE-SECRET-ONE" not in text
 
 
 def test_project_notes_stay_strict(tmp_path):
@@ -394,3 +395,22 @@ def test_embeds_as_real_vaults_write_them(vault_site):
     # unresolved embeds are labelled with their target, never with their size options
     unresolved = [e.text() for e in tree.find_all(lambda e: "unresolved-link" in e.attrs.get("class", ""))]
     assert unresolved == ["missing-drawing.png", "不存在的笔记"]
+
+
+def test_math_html_and_indented_code_are_left_as_written(vault_site):
+    """garden/矩阵与转置.md: Obsidian's syntax is not read inside display math, HTML (a block, or a
+    tag's attribute) or an indented code block."""
+    from rendered import parse
+
+    html = page(vault_site[0], "garden/矩阵与转置")
+    tree = parse(html).first(lambda e: e.tag == "article")
+    math = [e.text() for e in tree.find_all(lambda e: "arithmatex" in e.attrs.get("class", ""))]
+    assert len(math) == 1 and "K^T" in math[0]  # ^T is the transpose, not a block id
+    assert 'id="^T"' not in html
+    tip = tree.first(lambda e: e.tag == "span" and e.attrs.get("class") == "tip")
+    assert tip is not None and tip.attrs["title"] == "see [[目标笔记]]" and tip.text() == "hover me"
+    assert tree.first(lambda e: e.tag == "a" and e.text() == "目标笔记") is not None  # the real link still is one
+    box = tree.first(lambda e: e.tag == "div" and e.attrs.get("class") == "box")
+    assert box is not None and box.attrs["data-ref"] == "[[Note With Spaces]]"
+    code = [e.text() for e in tree.find_all(lambda e: e.tag == "pre")]
+    assert code == ['x = "[[not a link]]"\ny = a ^T\n']
