@@ -34,9 +34,8 @@ from mkdocs.utils import get_relative_url
 from mkdocs.utils.meta import get_data
 from vault import DEFAULT_LANGUAGE, LANGUAGES, SET_ASIDE, language
 from vault import meta as fm
-from vault.links import INLINE, Note, Page, Vault, transform
+from vault.links import Note, Page, Vault, links_of, transform
 from vault.text import (
-    CODE_SPAN,
     FENCE,
     default_callout_titles,
     inline_footnotes,
@@ -236,22 +235,10 @@ def _backlinks(vault: Vault, files, lang: str) -> dict[str, list[str]]:
     for src, note in vault.notes.items():
         if note.lang != lang or Path(src).stem in ("tags",):
             continue
-        for line in note.lines:
-            if line.code:
-                continue
-            for match in INLINE.finditer(CODE_SPAN.sub("", line.text)):
-                if match["wiki"]:
-                    target = match["wbody"].replace("\\|", "|").split("|")[0].split("#")[0]
-                elif match["md"]:
-                    raw = match["mtarget"][1:-1] if match["mtarget"].startswith("<") else match["mtarget"]
-                    target = raw.split("#")[0]
-                    if not target or "://" in target or not target.lower().endswith(".md") and "." in target[-5:]:
-                        continue
-                else:
-                    continue
-                found = vault.resolve(target, src, lang) if target else None
-                if found and found != src and found in vault.notes and src not in backlinks.setdefault(found, []):
-                    backlinks[found].append(src)
+        for target, _ in links_of(note.lines):
+            found = vault.resolve(target, src, lang) if target else None
+            if found and found != src and found in vault.notes and src not in backlinks.setdefault(found, []):
+                backlinks[found].append(src)
     return backlinks
 
 

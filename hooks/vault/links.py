@@ -207,6 +207,36 @@ def transform(lines: list[Line], page: Page, origin: str | None = None) -> list[
     return out
 
 
+def link_target(match: re.Match) -> tuple[str, str] | None:
+    """``(target, fragment)`` of a link that ``INLINE`` matched and that may point into the vault
+    (a wikilink or an embed, or a Markdown link to a note or a file), else None: the one place that
+    reads a link's target, for the rewrite below and for the vault's link table."""
+    if match["wiki"]:
+        target, fragment, _ = _split_wikilink(match["wbody"])
+        return target, fragment
+    if not match["md"]:
+        return None
+    raw = match["mtarget"][1:-1] if match["mtarget"].startswith("<") else match["mtarget"]
+    path, _, fragment = raw.partition("#")
+    if not path or SCHEME.match(raw) or path.startswith("/") or \
+            posixpath.splitext(unquote(path))[1].lower() not in ASSET | {".md"}:
+        return None  # a web address, an anchor on this page, or a folder URL
+    return unquote(path), fragment
+
+
+def links_of(lines: list[Line]) -> list[tuple[str, str]]:
+    """``(target, fragment)`` of every link and embed in ``lines``, outside code, math and HTML,
+    as ``transform`` finds them."""
+    found: list[tuple[str, str]] = []
+
+    def collect(text: str, number: int) -> str:
+        found.extend(t for m in INLINE.finditer(text) if (t := link_target(m)) is not None)
+        return text
+
+    map_text([Line(line.number, line.text, line.code) for line in lines], collect)
+    return found
+
+
 def _split_wikilink(body: str) -> tuple[str, str, str | None]:
     """``target#fragment|alias`` (``\\|`` too, as inside tables) -> (target, fragment, alias)."""
     body = body.replace("\\|", "|")
@@ -230,11 +260,10 @@ def _wikilink(match, page: Page, origin: str, number: int, embeds) -> str:
 def _markdown_link(match, page: Page, origin: str, number: int) -> str:
     raw = match["mtarget"][1:-1] if match["mtarget"].startswith("<") else match["mtarget"]
     path, hash_, fragment = raw.partition("#")
-    suffix = posixpath.splitext(unquote(path))[1].lower()
     if not path and hash_ and not page.strict and page.src in page.vault.notes:  # a heading of this page
         anchor = _anchor(page.src, fragment, page, number)
         return f"[{match['mtext']}]({anchor})" if anchor else _unresolved(match["mtext"] or raw, raw)
-    if not path or SCHEME.match(raw) or path.startswith("/") or suffix not in ASSET | {".md"}:
+    if link_target(match) is None:
         return match.group(0)  # a web address, an anchor on this page, or a folder URL: left as it is
     src = page.vault.resolve(path, origin, page.lang)
     if src is None:
@@ -350,4 +379,4 @@ def _escape(text: str) -> str:
     return text.replace("[", "\\[").replace("]", "\\]")
 
 
-__all__ = ["FENCE", "Note", "Page", "Vault", "transform"]
+__all__ = ["FENCE", "Note", "Page", "Vault", "links_of", "transform"]
