@@ -2,12 +2,12 @@
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_flash import TOL, allowed_pairs, dense, float_mask, traced_peak
 
 from attention import flash_attention, flash_attention_backward, gradcheck, sdpa_backward
-from attention._internal import bounds, threads, tiles
+from attention._internal import blocked_backward, bounds, threads, tiles
 
 # --- The backward pass: flash_attention_backward ------------------------------------------------
 
@@ -25,10 +25,21 @@ def assert_grads_close(got, want, tol):
         assert np.abs(g - w).max() <= tol * max(1.0, float(np.abs(w).max())), (name, np.abs(g - w).max())
 
 
+@pytest.fixture(params=["from lse", "rows normalised here"])
+def normalisation(request, monkeypatch):
+    """Both ways the backward rebuilds the weights: from the forward's lse (everyday scores), and
+    with each row's own maximum and sum recomputed from the tiles (large scores), forced here on
+    everyday inputs, where both must give the dense backward's gradients."""
+    if request.param == "rows normalised here":
+        monkeypatch.setattr(blocked_backward, "MAX_EXPONENT_ERROR", -1.0)
+    return request.param
+
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("block_size", [1, 5, 64, None])
 @pytest.mark.parametrize(("L", "S"), [(37, 37), (20, 45), (45, 20), (1, 9)])
-def test_backward_matches_sdpa_backward_for_shapes_blocks_and_causal(dtype, block_size, L, S):
+def test_backward_matches_sdpa_backward_for_shapes_blocks_and_causal(dtype, block_size, L, S, normalisation):
     rng = np.random.default_rng(L * 7 + S)
     q = rng.standard_normal((2, L, 8)).astype(dtype) * 2
     k, v = rng.standard_normal((2, S, 8)).astype(dtype), rng.standard_normal((2, S, 5)).astype(dtype)
@@ -39,7 +50,7 @@ def test_backward_matches_sdpa_backward_for_shapes_blocks_and_causal(dtype, bloc
 
 
 @pytest.mark.parametrize("kind", ["bool", "float", "row (L, 1)", "keys (S,)", "batched (B, 1, L, S)"])
-def test_backward_masks_and_fully_masked_rows(kind):
+def test_backward_masks_and_fully_masked_rows(kind, normalisation):
     rng = np.random.default_rng(3)
     q, k, v = rng.standard_normal((2, 3, 12, 4)), rng.standard_normal((2, 3, 17, 4)), rng.standard_normal((2, 3, 17, 3))
     allowed = rng.random((12, 17)) < 0.5
@@ -54,7 +65,7 @@ def test_backward_masks_and_fully_masked_rows(kind):
         np.testing.assert_array_equal(got[0][..., 4, :], 0.0)  # the fully masked row passes nothing back
 
 
-def test_backward_broadcast_batch_dims_are_summed_back():
+def test_backward_broadcast_batch_dims_are_summed_back(normalisation):
     rng = np.random.default_rng(4)
     q = rng.standard_normal((2, 1, 9, 6))  # (B, 1, L, E)
     k = rng.standard_normal((1, 3, 11, 6))  # (1, H, S, E)
@@ -66,7 +77,7 @@ def test_backward_broadcast_batch_dims_are_summed_back():
 
 
 @pytest.mark.parametrize("causal", [False, True])
-def test_backward_gqa_equals_repeated_heads_with_their_gradients_summed(causal):
+def test_backward_gqa_equals_repeated_heads_with_their_gradients_summed(causal, normalisation):
     rng = np.random.default_rng(5)
     q, k, v = rng.standard_normal((2, 6, 10, 4)), rng.standard_normal((2, 2, 13, 4)), rng.standard_normal((2, 2, 13, 3))
     dO = rng.standard_normal((2, 6, 10, 3))
@@ -109,7 +120,7 @@ def test_lse_is_the_log_sum_exp_of_the_allowed_scores():
     assert lse32.dtype == np.float32  # float16 inputs are computed, and their lse kept, in float32
 
 
-def test_backward_nan_rule_marks_the_bad_rows_and_the_keys_they_see():
+def test_backward_nan_rule_marks_the_bad_rows_and_the_keys_they_see(normalisation):
     rng = np.random.default_rng(8)
     q, k, v = rng.standard_normal((6, 4)), rng.standard_normal((5, 4)), rng.standard_normal((5, 3))
     k[3, 0] = np.nan  # rows 3, 4, 5 see key 3 (causal): NaN in the forward
@@ -141,7 +152,7 @@ def test_backward_nan_rule_marks_the_bad_rows_and_the_keys_they_see():
 
 @pytest.mark.parametrize("kind", ["causal", "none", "bool (L, S)", "bool (1, S)", "float (L, S)", "bool (B, L, S)"])
 @pytest.mark.parametrize("seed", [0, 1])
-def test_backward_nan_rule_batched_row_by_row(kind, seed):
+def test_backward_nan_rule_batched_row_by_row(kind, seed, normalisation):
     # Bad rows (a non-finite upstream gradient) give NaN in their dQ row and in the dK, dV rows of every key
     # they may attend to, batch element by batch element; everything else equals the dense backward with
     # those rows' gradients left out. Seed 0: batch (2,), bad rows in both elements; seed 1: batch (1, 2),
@@ -174,7 +185,7 @@ def test_backward_nan_rule_batched_row_by_row(kind, seed):
 
 
 @pytest.mark.parametrize("mask_rows", ["(L, S)", "(L, 1)"])
-def test_backward_masks_across_several_query_blocks(mask_rows):
+def test_backward_masks_across_several_query_blocks(mask_rows, normalisation):
     # 1100 queries: three blocks of 512 in the backward, each reading its own rows of the mask.
     rng = np.random.default_rng(50)
     q, k, v = rng.standard_normal((1100, 4)), rng.standard_normal((9, 4)), rng.standard_normal((9, 2))
@@ -212,7 +223,7 @@ def test_scratch_buffers_are_reused_up_to_a_size_and_fresh_above(dtype, monkeypa
         np.testing.assert_allclose(g, w, rtol=1e-3 if dtype == np.float32 else 1e-10, atol=1e-5)
 
 
-def test_backward_dtypes_and_empty_sizes():
+def test_backward_dtypes_and_empty_sizes(normalisation):
     rng = np.random.default_rng(9)
     for dtype in (np.float16, np.float32, np.float64):
         q, k, v = (rng.standard_normal((5, 4)).astype(dtype) for _ in range(3))
@@ -331,10 +342,10 @@ def test_backward_extra_memory_is_tiles_and_a_copy_of_q_not_scores(case, monkeyp
         np.testing.assert_allclose(g, w, rtol=1e-3, atol=1e-4)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(L=st.integers(1, 24), S=st.integers(1, 24), block=st.integers(1, 9), seed=st.integers(0, 10_000),
        causal=st.booleans(), masked=st.booleans(), spread=st.sampled_from([1.0, 30.0]))
-def test_property_backward_equals_sdpa_backward(L, S, block, seed, causal, masked, spread):
+def test_property_backward_equals_sdpa_backward(L, S, block, seed, causal, masked, spread, normalisation):
     rng = np.random.default_rng(seed)
     q, k, v = rng.standard_normal((L, 4)) * spread, rng.standard_normal((S, 4)), rng.standard_normal((S, 3))
     mask = rng.random((L, S)) < 0.6 if masked and not causal else None
@@ -503,3 +514,48 @@ def test_backward_at_large_scores_matches_the_dense_backward(dtype, query_size, 
             np.testing.assert_allclose(g, w, rtol=1e-3, atol=1e-3 * max(1.0, float(np.abs(w).max())))
 
 
+
+
+def normalised_rows(monkeypatch) -> list[bool]:
+    """Record, for each backward call, whether the rows were normalised from the tiles."""
+    calls: list[bool] = []
+    real_init, real_normalise = blocked_backward.Kernel.__init__, blocked_backward.Kernel.normalise_rows_itself
+
+    def init(self, *args, **kwargs):
+        real_init(self, *args, **kwargs)
+        calls.append(False)
+
+    def normalise(self):
+        calls[-1] = True
+        real_normalise(self)
+
+    monkeypatch.setattr(blocked_backward.Kernel, "__init__", init)
+    monkeypatch.setattr(blocked_backward.Kernel, "normalise_rows_itself", normalise)
+    return calls
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("factor", [0.5, 2.0])
+def test_rows_are_normalised_from_the_tiles_exactly_where_the_documented_bound_says(dtype, factor, monkeypatch):
+    # The rule (flash_attention_backward's docstring): when 2 (E + 2) eps max|S| (plus |lse| and the
+    # float mask's entries) exceeds 1/16. A float mask of zeros keeps exp (not exp2) and adds nothing.
+    calls = normalised_rows(monkeypatch)
+    E, eps = 64, float(np.finfo(dtype).eps)
+    top = factor / (16 * eps * 2 * (E + 2))  # the largest |score| for which the bound is factor x 1/16
+    q, k = np.zeros((3, E), dtype), np.zeros((5, E), dtype)
+    q[:, 0] = top * np.sqrt(E) * np.array([1.0, 0.5, -0.25])  # scale 1/sqrt(E): scores q.k / 8
+    k[:, 0] = np.linspace(-1, 1, 5)
+    v, dO = np.ones((5, 2), dtype), np.ones((3, 2), dtype)
+    flash_grads(dO, q, k, v, np.zeros((3, 5), dtype))
+    assert calls == [factor > 1]
+
+
+def test_everyday_inputs_rebuild_the_weights_from_lse_and_huge_ones_or_huge_masks_do_not(monkeypatch):
+    calls = normalised_rows(monkeypatch)
+    rng = np.random.default_rng(40)
+    q, k, v = (rng.standard_normal((256, 64)).astype(np.float32) for _ in range(3))
+    dO = rng.standard_normal((256, 64)).astype(np.float32)
+    flash_grads(dO, q, k, v)  # unit-variance features: far below the bound (no second pass)
+    flash_grads(dO, q * np.float32(1e9), k, v)  # the review's scale
+    flash_grads(dO, q, k, v, (1e6 * rng.standard_normal((256, 256))).astype(np.float32))  # a float mask of 1e6
+    assert calls == [False, True, True]
