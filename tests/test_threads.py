@@ -151,7 +151,7 @@ def test_a_users_own_limit_works_from_any_thread_after_a_call(user_blas_threads)
 def test_the_fork_handler_undoes_a_limit_held_by_a_thread_the_child_does_not_have(user_blas_threads, monkeypatch):
     # What a child forked during another thread's call runs (``os.register_at_fork``), called here
     # directly: the child has only the forking thread, so the limit that thread held is undone.
-    monkeypatch.setattr(threads, "one_blas_thread", threads._BlasLimit())
+    monkeypatch.setattr(threads, "one_blas_thread", threads.BlasLimit())
     inside, leave = threading.Event(), threading.Event()
 
     def hold() -> None:
@@ -163,7 +163,7 @@ def test_the_fork_handler_undoes_a_limit_held_by_a_thread_the_child_does_not_hav
     holder.start()
     inside.wait(10)
     pool = threads.executor()
-    threads._after_fork_in_child()
+    threads.after_fork_in_child()
     assert blas_counts() == [USERS] * len(blas_counts())
     assert threads.executor() is not pool  # a new pool: the parent's has no threads in a child
     fresh = threads.one_blas_thread

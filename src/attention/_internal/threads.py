@@ -140,7 +140,7 @@ def _set_blas_threads(counts: Sequence[int]) -> list[int]:
             release(force=True)
 
 
-class _BlasLimit:
+class BlasLimit:
     """The counted one-thread BLAS limit (see the module notes)."""
 
     def __init__(self) -> None:
@@ -164,10 +164,10 @@ class _BlasLimit:
                     self.saved = None
 
 
-one_blas_thread = _BlasLimit()
+one_blas_thread = BlasLimit()
 
 
-def _after_fork_in_child() -> None:
+def after_fork_in_child() -> None:
     executor.cache_clear()  # the parent's pool has no threads here
     # Only the forking thread exists here, and it is not inside a limit: undo one the parent's
     # other threads held, and start counting afresh (their lock may have been held, too).
@@ -177,4 +177,4 @@ def _after_fork_in_child() -> None:
         _set_blas_threads(saved)
 
 
-os.register_at_fork(after_in_child=_after_fork_in_child)
+os.register_at_fork(after_in_child=after_fork_in_child)
