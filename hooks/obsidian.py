@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import html
 import logging
+import posixpath
 import re
 import sys
 from pathlib import Path
@@ -34,9 +35,10 @@ from mkdocs.utils import get_relative_url
 from mkdocs.utils.meta import get_data
 from vault import DEFAULT_LANGUAGE, LANGUAGES, SET_ASIDE, language
 from vault import meta as fm
-from vault.links import Note, Page, Vault, links_of, transform
+from vault.links import DRAWING, Note, Page, Vault, drawing, links_of, transform
 from vault.text import (
     FENCE,
+    Line,
     default_callout_titles,
     inline_footnotes,
     normalise_lists,
@@ -145,7 +147,8 @@ def on_files(files, config):
     notes = {}
     for f in docs:
         meta, markdown, first = _source(f)
-        title = str(meta.get("title") or _first_heading(markdown) or Path(f.src_uri).stem.split(".")[0])
+        title = str(meta.get("title") or (not f.src_uri.endswith(DRAWING) and _first_heading(markdown))
+                    or _file_title(f.src_uri))
         aliases = fm.as_list(meta.get("aliases") or meta.get("alias"))
         notes[f.src_uri] = Note(f.src_uri, language(f.src_uri), title, aliases, note_lines(markdown, first), first)
     vault = _build["vault"] = Vault(notes, {f.src_uri for f in files}, _build["slugify"])
@@ -292,11 +295,20 @@ def on_page_markdown(markdown, page, config, files):
 
     context = Page(src, lang, vault, lambda message, line: warn(src, message, line), tag_url, media_url,
                    strict=is_project(src))
+    if src.endswith(DRAWING):  # the plugin's placeholder and data: the drawing's image instead
+        title = vault.notes[src].title
+        lines = [Line(first, f"# {title}"), Line(first, ""), Line(first, drawing(vault, src, src, lang))]
     lines = transform(lines, context)
     tags = [tag_name(str(t)) for t in (*fm.as_list(meta.get("tags")), *fm.as_list(meta.get("tag")), *context.tags)]
     if tags or "tags" in meta:  # Obsidian accepts one tag as a string, Material wants a list
         meta["tags"] = list(dict.fromkeys(tags))
     return "\n".join(line.text for line in lines)
+
+
+def _file_title(src: str) -> str:
+    """A note's title from its file name: without ``.md``, a language suffix or ``.excalidraw``
+    (dots elsewhere in the name are kept: ``Drawing 2026-01-05 10.12.03``)."""
+    return re.sub(r"(\.excalidraw)?(\.(zh|en))?\.md$", "", posixpath.basename(src))
 
 
 def note_lines(markdown: str, first: int) -> list:

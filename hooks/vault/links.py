@@ -33,6 +33,8 @@ BLOCK_ID = re.compile(r"(?:^|\s)\^([A-Za-z0-9-]+)\s*$")
 QUOTE_PREFIX = re.compile(r"(?:[ \t]*>[ \t]?)*")  #: the ``>`` marks of a callout or quote line
 MAX_EMBED_DEPTH = 3
 #: Obsidian's size options after ``|`` in an embed: ``600``, ``600x400``, and layout words (``600|center``).
+#: An Excalidraw drawing: the plugin's Markdown file, whose text is a placeholder and the drawing's data.
+DRAWING = ".excalidraw.md"
 SIZE_OPTIONS = re.compile(r"\d+(?:x\d+)?(?:\|[\w-]+)*")
 
 
@@ -315,6 +317,8 @@ def _embed(match, target, fragment, alias, src, page: Page, origin, number, embe
         return f'<{tag} controls src="{html.escape(page.media_url(src), quote=True)}"></{tag}>'
     if suffix != ".md":
         return f"[{_escape(alias or posixpath.basename(src))}](<{_relative(src, page.src)}>)"
+    if src.endswith(DRAWING):
+        return drawing(page.vault, src, page.src, page.lang, alias, size)
     excerpt = page.vault.excerpt(src, fragment)
     if excerpt is None:
         page.warn(f"embed ![[{match['wbody']}]]: '{fragment}' is not in {src}", number)
@@ -338,6 +342,23 @@ def _embed(match, target, fragment, alias, src, page: Page, origin, number, embe
     embeds[key] = [Line(number, f"> [!embed] [{_escape(title)}](<{page.media_url(src)}>)"), Line(number, ">"),
                    *(Line(line.number, f"> {line.text}".rstrip(), line.code) for line in body)]
     return f"\x00embed{key}\x00"
+
+
+def drawing(vault: Vault, src: str, page_src: str, lang: str, alias: str | None = None, size: str | None = None) -> str:
+    """What an Excalidraw drawing (``X.excalidraw.md``) shows, embedded or on its own page: the image
+    the plugin exported beside it (its auto-export, ``X.excalidraw.svg`` or ``.png``, or ``X.svg`` /
+    ``X.png``) as an ``<img>``, never inlined; else a short box saying to open it in Obsidian. The
+    file itself holds only the plugin's placeholder text and the drawing's data."""
+    name = vault.notes[src].title if src in vault.notes else posixpath.basename(src)[: -len(DRAWING)]
+    base, bare = src[: -len(".md")], src[: -len(DRAWING)]
+    for image in (f"{base}.svg", f"{base}.png", f"{bare}.svg", f"{bare}.png"):
+        if image in vault.files:
+            width = re.fullmatch(r"(\d+)(?:x(\d+))?", size or "")
+            attrs = "" if not width else f'{{ width="{width[1]}" }}'
+            return f"![{_escape(alias or name)}](<{_relative(image, page_src)}>){attrs}"
+    text = f"绘图：{alias or name}（在 Obsidian 中打开）" if lang == "zh" else \
+        f"Drawing: {alias or name} (open it in Obsidian)"
+    return f'<span class="drawing-missing">{html.escape(text)}</span>'
 
 
 def _demote(text: str) -> str:
@@ -379,4 +400,4 @@ def _escape(text: str) -> str:
     return text.replace("[", "\\[").replace("]", "\\]")
 
 
-__all__ = ["FENCE", "Note", "Page", "Vault", "links_of", "transform"]
+__all__ = ["DRAWING", "FENCE", "Note", "Page", "Vault", "drawing", "links_of", "transform"]

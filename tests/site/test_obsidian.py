@@ -414,3 +414,27 @@ def test_math_html_and_indented_code_are_left_as_written(vault_site):
     assert box is not None and box.attrs["data-ref"] == "[[Note With Spaces]]"
     code = [e.text() for e in tree.find_all(lambda e: e.tag == "pre")]
     assert code == ['x = "[[not a link]]"\ny = a ^T\n']
+
+
+def test_excalidraw_drawings_show_their_exported_image_or_say_where_to_open_them(vault_site):
+    """garden/drawings/: an Excalidraw drawing with the plugin's auto-exported SVG beside it shows
+    that image (an <img>, never inlined), embedded and on its own page; one without an export shows
+    a short box; the plugin's placeholder text and its drawing data appear nowhere."""
+    from rendered import parse
+
+    site = vault_site[0]
+    host = parse(page(site, "garden/drawings/画图笔记")).first(lambda e: e.tag == "article")
+    images = host.find_all(lambda e: e.tag == "img")
+    assert [unquote(i.attrs["src"]) for i in images] == ["../Drawing 2026-01-05 10.12.03.excalidraw.svg"]
+    assert images[0].attrs["alt"] == "Drawing 2026-01-05 10.12.03"
+    boxes = [e.text() for e in host.find_all(lambda e: "drawing-missing" in e.attrs.get("class", ""))]
+    assert boxes == ["绘图：Sketch（在 Obsidian 中打开）"]
+    assert not host.find_all(lambda e: e.tag == "svg")  # the drawing is an image, not inlined markup
+    own = parse(page(site, "garden/drawings/Drawing 2026-01-05 10.12.03.excalidraw")).first(
+        lambda e: e.tag == "article")
+    assert own.first(lambda e: e.tag == "h1").text().strip("¶") == "Drawing 2026-01-05 10.12.03"
+    assert [unquote(i.attrs["src"]) for i in own.find_all(lambda e: e.tag == "img")] == \
+        ["../Drawing 2026-01-05 10.12.03.excalidraw.svg"]
+    output = all_output(site)
+    for leak in ("Switch to EXCALIDRAW VIEW", "compressed-json", "N4KAkARALgngDgUwgLgAQQ"):
+        assert leak not in output, leak
