@@ -33,7 +33,7 @@ from mkdocs.structure.files import File
 from mkdocs.structure.nav import Section
 from mkdocs.utils import get_relative_url
 from mkdocs.utils.meta import get_data
-from vault import DEFAULT_LANGUAGE, LANGUAGES, SET_ASIDE, language
+from vault import DEFAULT_LANGUAGE, LANGUAGES, SET_ASIDE, canvas, language
 from vault import meta as fm
 from vault.links import DRAWING, Note, Page, Vault, drawing, links_of, transform
 from vault.text import (
@@ -151,6 +151,9 @@ def on_files(files, config):
                     or _file_title(f.src_uri))
         aliases = fm.as_list(meta.get("aliases") or meta.get("alias"))
         notes[f.src_uri] = Note(f.src_uri, language(f.src_uri), title, aliases, note_lines(markdown, first), first)
+    for f in _canvas_pages(files, config, lang, {src: note.title for src, note in notes.items()}):
+        lines = f.canvas_lines  # type: ignore[attr-defined]
+        notes[f.src_uri] = Note(f.src_uri, lang, lines[0].text[2:], [], lines, 1)
     vault = _build["vault"] = Vault(notes, {f.src_uri for f in files}, _build["slugify"])
     _build["backlinks"] = _backlinks(vault, files, lang)
     _build["permalinks"] = _permalinks(docs, files)
@@ -303,6 +306,35 @@ def on_page_markdown(markdown, page, config, files):
     if tags or "tags" in meta:  # Obsidian accepts one tag as a string, Material wants a list
         meta["tags"] = list(dict.fromkeys(tags))
     return "\n".join(line.text for line in lines)
+
+
+def _canvas_pages(files, config, lang: str, titles: dict[str, str]) -> list:
+    """A page for every JSON Canvas of this language (``x.canvas``, or ``x.en.canvas`` for English)
+    at ``x.canvas/``, made from ``vault.canvas``; the raw ``.canvas`` files are not published (they
+    name every file, published or not). Links to ``x.canvas`` resolve to the page (``x.canvas.md``)."""
+    docs_dir, pages = Path(config.docs_dir), []
+    for f in [f for f in files if f.src_uri.endswith(".canvas")]:
+        files.remove(f)
+    sources = sorted(p.relative_to(docs_dir).as_posix() for p in docs_dir.rglob("*.canvas"))
+    for src in sources:
+        if is_project(src) or src.startswith(".") or language(src[: -len(".canvas")] + ".md") != lang:
+            continue
+        base = src[: -len(f".{lang}.canvas")] if src.endswith(f".{lang}.canvas") else src[: -len(".canvas")]
+        try:
+            board = canvas.read((docs_dir / src).read_text(encoding="utf-8-sig"))
+        except ValueError as exc:  # json.JSONDecodeError included
+            warn(src, f"is not a JSON Canvas ({exc}): not published")
+            continue
+        name = posixpath.basename(base)
+        published = {f.src_uri for f in files}
+        lines = canvas.page_lines(board, name, lang, titles, published)
+        page = File.generated(config, f"{base}.canvas.md", content="\n".join(line.text for line in lines))
+        prefix = "" if lang == DEFAULT_LANGUAGE else f"{lang}/"
+        _move(page, config, _dest(config, prefix, f"{base}.canvas"))
+        page.canvas_lines = lines  # type: ignore[attr-defined]
+        files.append(page)
+        pages.append(page)
+    return pages
 
 
 def _file_title(src: str) -> str:

@@ -221,7 +221,7 @@ def link_target(match: re.Match) -> tuple[str, str] | None:
     raw = match["mtarget"][1:-1] if match["mtarget"].startswith("<") else match["mtarget"]
     path, _, fragment = raw.partition("#")
     if not path or SCHEME.match(raw) or path.startswith("/") or \
-            posixpath.splitext(unquote(path))[1].lower() not in ASSET | {".md"}:
+            posixpath.splitext(unquote(path))[1].lower() not in ASSET | {".md", ".canvas"}:
         return None  # a web address, an anchor on this page, or a folder URL
     return unquote(path), fragment
 

@@ -438,3 +438,41 @@ def test_excalidraw_drawings_show_their_exported_image_or_say_where_to_open_them
     output = all_output(site)
     for leak in ("Switch to EXCALIDRAW VIEW", "compressed-json", "N4KAkARALgngDgUwgLgAQQ"):
         assert leak not in output, leak
+
+
+def test_a_json_canvas_is_a_page_with_its_cards_edges_and_groups(vault_site):
+    """garden/boards/注意力.canvas (JSON Canvas, Obsidian's open format): a page, not the raw JSON; text
+    cards rendered as Markdown (math, lists, wikilinks) at their positions, file cards linking
+    their published note (an unpublished one shows nothing of itself), an image card, a plain link
+    card, a group with its label, edges with their labels; links to the canvas open the page."""
+    from rendered import parse
+
+    site = vault_site[0]
+    assert not [p for p in site.rglob("*.canvas") if p.is_file()]  # the raw JSON (it names unpublished notes) is not published
+    html = page(site, "garden/boards/注意力.canvas")
+    tree = parse(html).first(lambda e: e.tag == "article")
+    board = tree.first(lambda e: "json-canvas" in e.attrs.get("class", "").split())
+    assert board is not None
+    region = tree.first(lambda e: e.attrs.get("role") == "region")
+    assert region is not None and region.attrs.get("tabindex") == "0" and "注意力" in region.attrs["aria-label"]
+    cards = {e.attrs["data-node"]: e for e in board.find_all(lambda e: "data-node" in e.attrs)}
+    assert set(cards) == {"g1", "t1", "t2", "f1", "f2", "f3", "l1"}
+    # positions from the leftmost and topmost card (the group, at -420, -260), plus a 40 px margin
+    assert "left:80px;top:100px" in cards["t1"].attrs["style"].replace(" ", "")
+    assert cards["t1"].first(lambda e: "arithmatex" in e.attrs.get("class", "")) is not None  # $q \cdot k$
+    assert cards["t1"].first(lambda e: e.tag == "a" and e.text() == "目标笔记") is not None
+    assert [li.text() for li in cards["t2"].find_all(lambda e: e.tag == "li")] == ["每行和为 1", "都非负"]
+    note_link = cards["f1"].first(lambda e: e.tag == "a")
+    assert note_link is not None and "Note With Spaces" in unquote(note_link.attrs["href"])
+    assert cards["f3"].first(lambda e: e.tag == "img") is not None
+    link = cards["l1"].first(lambda e: e.tag == "a")
+    assert link.attrs["href"] == "https://arxiv.org/abs/1706.03762" and not board.find_all(lambda e: e.tag == "iframe")
+    assert cards["g1"].text().strip() == "注意力的三步"
+    assert board.first(lambda e: e.tag == "svg") is not None
+    connections = [li.text() for li in tree.find_all(lambda e: "canvas-edge" in e.attrs.get("class", "").split())]
+    assert len(connections) == 3 and any("归一化" in c for c in connections)
+    output = all_output(site)
+    for secret in ("SECRET-CANVAS-NOTE-TITLE", "secret-plans", "CANVAS-SECRET-BODY"):
+        assert secret not in output, secret
+    entry = article(page(site, "garden/boards/看板入口"))
+    assert entry.count('href="../%E6%B3%A8%E6%84%8F%E5%8A%9B.canvas/"') == 2, entry
