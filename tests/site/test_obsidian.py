@@ -476,3 +476,15 @@ def test_a_json_canvas_is_a_page_with_its_cards_edges_and_groups(vault_site):
         assert secret not in output, secret
     entry = article(page(site, "garden/boards/看板入口"))
     assert entry.count('href="../%E6%B3%A8%E6%84%8F%E5%8A%9B.canvas/"') == 2, entry
+
+
+def test_an_english_canvas_is_an_english_page(vault_site):
+    from rendered import parse
+
+    site = vault_site[0]
+    assert not (site / "garden" / "boards" / "plan.canvas").exists()  # English only
+    tree = parse(page(site, "en/garden/boards/plan.canvas")).first(lambda e: e.tag == "article")
+    region = tree.first(lambda e: e.attrs.get("role") == "region")
+    assert region.attrs["aria-label"] == "Canvas: plan"
+    edges = [e.text() for e in tree.find_all(lambda e: "canvas-edge" in e.attrs.get("class", "").split())]
+    assert edges == ["Read the paper → Write the code (then)"]
