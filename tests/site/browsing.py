@@ -62,7 +62,8 @@ def each_view(page):
     the system's preference alone would not change a page it has shown once); yields ``(width, scheme)``."""
     for width, scheme in VIEWS:
         page.set_viewport_size({"width": width, "height": 900})
-        page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")  # relaid out
+        # relaid out
+        page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
         want = "slate" if scheme == "dark" else "default"
         if page.evaluate("document.body.getAttribute('data-md-color-scheme')") != want:
             page.locator("form[data-md-component=palette] label:not([hidden])").click()

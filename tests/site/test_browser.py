@@ -6,8 +6,8 @@ import re
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-from browsing import cjk_then_ascii_colon, each_view, hidden_sideways, shot
 from browsing import assert_only_loopback as _assert_only_loopback
+from browsing import cjk_then_ascii_colon, each_view, hidden_sideways, shot
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 pytestmark = pytest.mark.browser
@@ -55,7 +55,8 @@ def search(page, query: str, expect: str) -> list[str]:
         except PlaywrightTimeout:
             continue
     else:
-        pytest.fail(f"searching {query!r} never listed {expect}; results: {page.locator('.md-search-result').inner_text()!r}")
+        results = page.locator(".md-search-result").inner_text()
+        pytest.fail(f"searching {query!r} never listed {expect}; results: {results!r}")
     return [a.evaluate("a => a.href") for a in page.locator(".md-search-result__item a").all()]
 
 
@@ -116,7 +117,8 @@ def test_every_note_at_both_widths_in_light_and_dark(browser, site_url, lang_pre
         page.goto(f"{site_url}{lang_prefix}/{note}")
         page.wait_for_load_state("networkidle")
         assert page.locator("article .katex-error").count() == 0, note
-        raw = "() => [...document.querySelectorAll('.md-nav__link')].map(a => a.textContent).filter(t => t.includes('\\\\('))"
+        raw = ("() => [...document.querySelectorAll('.md-nav__link')].map(a => a.textContent)"
+               ".filter(t => t.includes('\\\\('))")
         assert page.evaluate(raw) == [], note  # a heading's math is typeset in the table of contents too
         if not lang_prefix:
             assert cjk_then_ascii_colon(page) == [], note
@@ -134,7 +136,8 @@ def test_every_note_at_both_widths_in_light_and_dark(browser, site_url, lang_pre
             # white, one of which would vanish on the light or the dark background.
             for fill in set(fills) - {text}:
                 assert 60 < max(rgb(fill)) and min(rgb(fill)) < 200, (note, scheme, fill)
-            shot(page, f"{(lang_prefix or '/zh')[1:]}-{note.strip('/').replace('/', '-') or 'home'}-{width}-{scheme}.png")
+            name = note.strip("/").replace("/", "-") or "home"
+            shot(page, f"{(lang_prefix or '/zh')[1:]}-{name}-{width}-{scheme}.png")
     page.context.close()
     assert len({note for note, _ in smallest}) >= 6, smallest  # every note with a figure was measured
     assert min(smallest.values()) >= 10, smallest
@@ -144,7 +147,8 @@ def test_mermaid_draws_with_the_self_hosted_copy(page, vault_url):
     page.goto(f"{vault_url}/garden/%E6%AC%A2%E8%BF%8E/")  # garden/欢迎, a learner's note with a diagram
     # Material draws the diagram into a closed shadow root of a <div class="mermaid"> that replaces the
     # <pre>: the div's height is what can be seen from outside (the fence alone is one line of code).
-    drawn = "() => { const d = document.querySelector('div.mermaid'); return d && d.getBoundingClientRect().height > 50; }"
+    drawn = ("() => { const d = document.querySelector('div.mermaid'); "
+             "return d && d.getBoundingClientRect().height > 50; }")
     page.wait_for_function(drawn, timeout=30_000)
     assert page.locator("pre.mermaid").count() == 0
     page.wait_for_load_state("networkidle")

@@ -69,14 +69,17 @@ def test_every_note_has_its_place_in_the_navigation_and_both_home_tables():
         for lang in ("zh", "en"):
             home = (DOCS / lang / "index.md").read_text(encoding="utf-8")
             assert f"]({path})" in home, f"docs/{lang}/index.md: add a row for {path} to the reading-order table"
-    assert sorted(nav) == sorted(f"notes/{rel.name}" for rel in NOTES), "mkdocs.yml: the nav lists a note that does not exist"
+    assert sorted(nav) == sorted(f"notes/{rel.name}" for rel in NOTES), \
+        "mkdocs.yml: the nav lists a note that does not exist"
 
 
 def test_every_widget_is_drawn_and_tested():
     """A widget the experiments embed is drawn by widgets.js and driven by tests/site/test_widgets.py."""
     src = ROOT / "src" / "attention" / "experiments"
-    embedded = {name for path in src.glob("*.py") for name in re.findall(r'embed\("([\w-]+)"', path.read_text(encoding="utf-8"))}
-    drawn = re.search(r"var WIDGETS = \{(.*?)\};", (DOCS / "javascripts" / "widgets.js").read_text(encoding="utf-8"), re.S)
+    embedded = {name for path in src.glob("*.py")
+                for name in re.findall(r'embed\("([\w-]+)"', path.read_text(encoding="utf-8"))}
+    widgets_js = (DOCS / "javascripts" / "widgets.js").read_text(encoding="utf-8")
+    drawn = re.search(r"var WIDGETS = \{(.*?)\};", widgets_js, re.S)
     tested = re.search(r"^PAGES = \{(.*?)\}", (ROOT / "tests" / "site" / "test_widgets.py").read_text(encoding="utf-8"),
                        re.S | re.M)
     assert embedded and drawn and tested

@@ -118,7 +118,8 @@ def test_highlight_strike_callout_math_and_mermaid(vault_site):
     assert '<div class="admonition tip">' in html and "<mark>mark</mark>" in html
     assert '<div class="arithmatex">' in html
     assert '<pre class="mermaid"><code>graph LR' in html
-    assert re.search(r'<script src="[./]*assets/mermaid/mermaid\.min\.js"></script>', html)  # self-hosted, before the bundle
+    # self-hosted, before the bundle
+    assert re.search(r'<script src="[./]*assets/mermaid/mermaid\.min\.js"></script>', html)
     assert "assets/mermaid" not in page(vault_site[0], "garden/目标笔记")  # only where a diagram is
 
 
@@ -182,10 +183,12 @@ def test_home_and_permalink_collisions_keep_the_project_page(vault_site):
     site, _ = vault_site
     home = page(site, "")
     assert "PROJECT-HOME-MARKER" in home and "LEARNER-HOME-MARKER" not in home
-    assert "COLLIDES-WITH-A-PAGE" not in page(site, "garden/目标笔记") and "SECTION-TWO-TEXT" in page(site, "garden/目标笔记")
+    target = page(site, "garden/目标笔记")
+    assert "COLLIDES-WITH-A-PAGE" not in target and "SECTION-TWO-TEXT" in target
     redirect = page(site, "same/place")
     url = re.search(r'http-equiv="refresh" content="0; url=([^"]+)"', redirect).group(1)
-    assert (site / "same" / "place" / url / "index.html").resolve() == (site / "garden" / "collide-a" / "index.html").resolve()
+    moved = (site / "same" / "place" / url / "index.html").resolve()
+    assert moved == (site / "garden" / "collide-a" / "index.html").resolve()
     secret = (site / "大语言模型学习" / "秘密笔记" / "index.html")
     url = re.search(r'url=([^"]+)"', secret.read_text(encoding="utf-8")).group(1)
     assert (secret.parent / url / "index.html").resolve() == (site / "garden" / "secret" / "index.html").resolve()
@@ -358,8 +361,9 @@ def test_the_language_switch_of_a_learner_note_leads_to_its_twin_or_the_other_la
     # A Chinese learner note: the English home
     assert language_switch(site, "garden/欢迎") == {"zh": Path("garden/欢迎"), "en": Path("en")}
     # A learner's pair (notes/scaling.md and notes/scaling.en.md, both at -2 addresses): each other
-    assert language_switch(site, "en/notes/scaling-2") == {"en": Path("en/notes/scaling-2"), "zh": Path("notes/scaling-2")}
-    assert language_switch(site, "notes/scaling-2") == {"zh": Path("notes/scaling-2"), "en": Path("en/notes/scaling-2")}
+    pair = {"en": Path("en/notes/scaling-2"), "zh": Path("notes/scaling-2")}
+    assert language_switch(site, "en/notes/scaling-2") == pair
+    assert language_switch(site, "notes/scaling-2") == pair
     # and a project page keeps its twin
     assert language_switch(site, "notes/scaling") == {"zh": Path("notes/scaling"), "en": Path("en/notes/scaling")}
 
@@ -448,7 +452,8 @@ def test_a_json_canvas_is_a_page_with_its_cards_edges_and_groups(vault_site):
     from rendered import parse
 
     site = vault_site[0]
-    assert not [p for p in site.rglob("*.canvas") if p.is_file()]  # the raw JSON (it names unpublished notes) is not published
+    # the raw JSON (it names unpublished notes) is not published
+    assert not [p for p in site.rglob("*.canvas") if p.is_file()]
     html = page(site, "garden/boards/注意力.canvas")
     tree = parse(html).first(lambda e: e.tag == "article")
     board = tree.first(lambda e: "json-canvas" in e.attrs.get("class", "").split())

@@ -229,7 +229,8 @@ def test_claims_about_the_machines_come_from_the_result_files(built_site, lang):
     sentence = re.search(pattern, page).group(0)
     measured, _, missing = sentence.partition("; not measured on" if lang == "en" else "；")
     for cpu, report in reports.items():  # "amd epyc", "intel xeon"
-        has = any(r["impl"] == "flash backward" and r["N"] == largest and r["status"] == "ok" for r in report["results"])
+        has = any(r["impl"] == "flash backward" and r["N"] == largest and r["status"] == "ok"
+                  for r in report["results"])
         assert cpu in (measured if has else missing).lower(), (cpu, has, sentence)
 
 
@@ -303,7 +304,8 @@ def test_the_palette_toggle_speaks_the_language_of_the_page(built_site, lang):
         names = [e.attrs["aria-label"] for e in form.walk() if e.tag == "input" and "aria-label" in e.attrs]
         assert len(labels) == 2 and len(names) == 2
         for text in labels + names:
-            assert bool(re.search(f"[{CJK}]", text)) == (lang == "zh") and bool(re.search("[A-Za-z]", text)) == (lang == "en"), text
+            assert bool(re.search(f"[{CJK}]", text)) == (lang == "zh"), text
+            assert bool(re.search("[A-Za-z]", text)) == (lang == "en"), text
 
 
 @pytest.mark.parametrize("kind", ["site", "offline"])

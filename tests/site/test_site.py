@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import pytest
-
 import json
 import re
-from pathlib import Path
 from urllib.parse import urlparse
 
+import pytest
 from site_build import ROOT
 
 pytestmark = pytest.mark.slow  # builds the site (tens of seconds)
@@ -150,7 +148,8 @@ def test_no_sphinx_roles_or_private_names_on_the_site(built_site):
         text = html.read_text(encoding="utf-8")
         for role in (":func:", ":class:", ":meth:", ":mod:", ":data:"):
             assert role not in text, f"{html.relative_to(built_site)}: a literal {role}"
-    for api in (built_site / "reference" / "api" / "index.html", built_site / "en" / "reference" / "api" / "index.html"):
+    for api in (built_site / "reference" / "api" / "index.html",
+                built_site / "en" / "reference" / "api" / "index.html"):
         text = api.read_text(encoding="utf-8")
         ids = re.findall(r'id="(attention\.[^"]+)"', text)
         assert ids and not [i for i in ids if re.search(r"\._(?!_)", i)], "a private name is documented"
@@ -184,7 +183,8 @@ def test_chinese_lines_join_without_spaces_and_math_keeps_its_punctuation(built_
 
 def test_exercises_show_their_questions_as_titles(built_site):
     for html in [*(built_site / "notes").rglob("index.html"), *(built_site / "en" / "notes").rglob("index.html")]:
-        titles = re.findall(r'<details class="question">\s*<summary>(.*?)</summary>', html.read_text(encoding="utf-8"), re.S)
+        titles = re.findall(r'<details class="question">\s*<summary>(.*?)</summary>', html.read_text(encoding="utf-8"),
+                            re.S)
         assert len(titles) >= 3, html
         for title in titles:
             assert ("Exercise" in title or "练习" in title) and len(title) > 20, (html, title)

@@ -161,7 +161,8 @@ def test_attention_map_tokens_masks_and_the_fully_masked_rule(page, site_url, la
     Q, K, n, pad = np.array(state["Q"]), np.array(state["K"]), len(state["tokens"]), state["pad"]
 
     def row_weights(i):
-        cells = root.locator("rect.widget-cell[data-weight]").evaluate_all("rs => rs.map(r => Number(r.dataset.weight))")
+        cells = root.locator("rect.widget-cell[data-weight]").evaluate_all(
+            "rs => rs.map(r => Number(r.dataset.weight))")
         return np.array(cells).reshape(n, n)[i]
 
     def expected(i, allowed=None, causal=False):
@@ -192,13 +193,16 @@ def test_attention_map_tokens_masks_and_the_fully_masked_rule(page, site_url, la
 LEGEND = """root => {
     const bg = getComputedStyle(document.body).backgroundColor.match(/\\d+/g).slice(0, 3).map(Number);
     const shown = r => {  // the colour a reader sees: the fill at its opacity over the page
-        const fill = getComputedStyle(r).fill.match(/\\d+/g).slice(0, 3).map(Number), a = Number(r.getAttribute('fill-opacity'));
+        const fill = getComputedStyle(r).fill.match(/\\d+/g).slice(0, 3).map(Number);
+        const a = Number(r.getAttribute('fill-opacity'));
         return fill.map((c, i) => Math.round(a * c + (1 - a) * bg[i]));
     };
-    const cells = [...root.querySelectorAll('rect[data-weight]')], bar = [...root.querySelectorAll('rect[data-legend]')];
+    const cells = [...root.querySelectorAll('rect[data-weight]')];
+    const bar = [...root.querySelectorAll('rect[data-legend]')];
     const top = cells.reduce((a, b) => Number(b.dataset.weight) > Number(a.dataset.weight) ? b : a);
     const low = cells.reduce((a, b) => Number(b.dataset.weight) < Number(a.dataset.weight) ? b : a);
-    return { top: shown(top), topWeight: Number(top.dataset.weight), low: shown(low), lowWeight: Number(low.dataset.weight),
+    return { top: shown(top), topWeight: Number(top.dataset.weight),
+             low: shown(low), lowWeight: Number(low.dataset.weight),
              bar: bar.map(shown), barWeights: bar.map(r => Number(r.dataset.legend)),
              labels: [...root.querySelectorAll('[data-legend-label]')].map(t => t.textContent) };
 }"""
@@ -218,7 +222,8 @@ def test_attention_map_colour_scale_tells_the_truth_in_light_and_dark(browser, s
     for _, scheme in each_view(page):
         legend = root.evaluate(LEGEND)
         assert len(legend["bar"]) >= 5 and legend["barWeights"][0] == 0
-        assert legend["labels"] == ["0", f"{legend['topWeight']:.3f}"] and close(legend["barWeights"][-1], legend["topWeight"])
+        assert legend["labels"] == ["0", f"{legend['topWeight']:.3f}"]
+        assert close(legend["barWeights"][-1], legend["topWeight"])
         assert close(legend["top"], legend["bar"][-1], 1), scheme  # the largest weight looks like the scale's top
         zero, full = np.array(legend["bar"][0], float), np.array(legend["bar"][-1], float)
         assert np.abs(full - zero).sum() > 100, scheme  # the two ends of the scale are told apart
@@ -280,7 +285,8 @@ def test_online_softmax_shows_everything_its_numbers_come_from_and_keeps_the_foc
     root.locator("button[data-control=next]").focus()
     for _ in range(len(state["scores"][0]) // state["block"]):
         page.keyboard.press("Enter")
-    focused = page.evaluate("r => r.contains(document.activeElement) && document.activeElement.tagName", root.element_handle())
+    focused = page.evaluate("r => r.contains(document.activeElement) && document.activeElement.tagName",
+                            root.element_handle())
     assert focused == "BUTTON", focused  # not <body>: a keyboard user can go on (back, or reset)
     v = np.array(shown("values"))
     for r in range(len(state["scores"])):
@@ -306,7 +312,7 @@ def test_widgets_fit_the_screen_in_both_schemes(browser, site_url, lang_prefix):
             assert box["x"] >= 0 and box["x"] + box["width"] <= width, (name, width, box)
             caption, label = root.locator(".widget-caption"), root.locator("label, button").first
             assert caption.text_content().strip() and label.is_visible()
-            colors = root.evaluate("""r => [getComputedStyle(r).color, getComputedStyle(document.body).backgroundColor]""")
+            colors = root.evaluate("r => [getComputedStyle(r).color, getComputedStyle(document.body).backgroundColor]")
             text, background = ([int(c) for c in re.findall(r"\d+", x)[:3]] for x in colors)
             assert abs(sum(text) - sum(background)) > 300, (name, scheme, colors)  # text stands out on the page
             shot(root, f"widget-{name}-{(lang_prefix or '/zh')[1:]}-{width}-{scheme}.png")
