@@ -535,19 +535,22 @@ def normalised_rows(monkeypatch) -> list[bool]:
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("factor", [0.5, 2.0])
-def test_rows_are_normalised_from_the_tiles_exactly_where_the_documented_bound_says(dtype, factor, monkeypatch):
-    # The rule (flash_attention_backward's docstring): when 2 (E + 2) eps max|S| (plus |lse| and the
-    # float mask's entries) exceeds 1/16. A float mask of zeros keeps exp (not exp2) and adds nothing.
+@pytest.mark.parametrize("factor", [0.99, 1.01])
+@pytest.mark.parametrize("batch", [(), (1,)])
+def test_rows_are_normalised_from_the_tiles_exactly_where_the_documented_bound_says(dtype, factor, batch,
+                                                                                    monkeypatch):
+    # The rule (flash_attention_backward's docstring): when 2 (E + 2) eps max|S|, plus eps |lse| and
+    # the float mask's entries, exceeds 1/16. A float mask of zeros keeps exp (not exp2) and adds nothing.
+    # Here max|S| = |lse| = top to rounding, so the bound is factor x 1/16 x (2 (E + 2) + 1) / (2 (E + 2)).
     calls = normalised_rows(monkeypatch)
     E, eps = 64, float(np.finfo(dtype).eps)
-    top = factor / (16 * eps * 2 * (E + 2))  # the largest |score| for which the bound is factor x 1/16
-    q, k = np.zeros((3, E), dtype), np.zeros((5, E), dtype)
-    q[:, 0] = top * np.sqrt(E) * np.array([1.0, 0.5, -0.25])  # scale 1/sqrt(E): scores q.k / 8
-    k[:, 0] = np.linspace(-1, 1, 5)
-    v, dO = np.ones((5, 2), dtype), np.ones((3, 2), dtype)
+    top = factor / (16 * eps * 2 * (E + 2))
+    q, k = np.zeros((*batch, 3, E), dtype), np.zeros((*batch, 5, E), dtype)
+    q[..., 0] = top * np.sqrt(E) * np.array([1.0, 0.5, -0.25])  # scale 1/sqrt(E): scores q.k / 8
+    k[..., 0] = np.linspace(-1, 1, 5)
+    v, dO = np.ones((*batch, 5, 2), dtype), np.ones((*batch, 3, 2), dtype)
     flash_grads(dO, q, k, v, np.zeros((3, 5), dtype))
-    assert calls == [factor > 1]
+    assert calls == [factor * (2 * (E + 2) + 1) / (2 * (E + 2)) > 1]
 
 
 def test_everyday_inputs_rebuild_the_weights_from_lse_and_huge_ones_or_huge_masks_do_not(monkeypatch):
@@ -559,3 +562,17 @@ def test_everyday_inputs_rebuild_the_weights_from_lse_and_huge_ones_or_huge_mask
     flash_grads(dO, q * np.float32(1e9), k, v)  # the review's scale
     flash_grads(dO, q, k, v, (1e6 * rng.standard_normal((256, 256))).astype(np.float32))  # a float mask of 1e6
     assert calls == [False, True, True]
+
+
+@pytest.mark.parametrize("normalised", [False, True])
+def test_scale_zero_over_several_query_blocks(normalised, monkeypatch):
+    # Every query block adds its weights to dV, also when dQ and dK (all 0) are skipped.
+    if normalised:
+        monkeypatch.setattr(blocked_backward, "MAX_EXPONENT_ERROR", -1.0)
+    rng = np.random.default_rng(41)
+    L = 2 * blocked_backward.BACKWARD_QUERY_BLOCK + 77
+    q, k, v = rng.standard_normal((L, 4)), rng.standard_normal((9, 4)), rng.standard_normal((9, 3))
+    dO = rng.standard_normal((L, 3))
+    dq, dk, dv = flash_grads(dO, q, k, v, scale=0.0)
+    assert not dq.any() and not dk.any()
+    np.testing.assert_allclose(dv, np.broadcast_to(dO.sum(axis=0) / 9, (9, 3)), rtol=1e-12)
