@@ -296,8 +296,12 @@ def on_page_markdown(markdown, page, config, files):
         f = files.get_file_from_path(target)
         return get_relative_url(f.url, page.url) if f is not None else target
 
+    def note_url(target: str) -> str | None:
+        url = _build["urls"].get(target)
+        return None if url is None or is_project(target) else get_relative_url(url, page.url)
+
     context = Page(src, lang, vault, lambda message, line: warn(src, message, line), tag_url, media_url,
-                   strict=is_project(src))
+                   strict=is_project(src), note_url=note_url)
     if src.endswith(DRAWING):  # the plugin's placeholder and data: the drawing's image instead
         title = vault.notes[src].title
         lines = [Line(first, f"# {title}"), Line(first, ""), Line(first, drawing(vault, src, src, lang))]

@@ -170,6 +170,14 @@ class Page:
     strict: bool = False  #: a project note: MkDocs validates its links and anchors itself
     tags: list[str] = field(default_factory=list)
     depth: int = 0
+    #: note_url(src) -> a learner note's URL relative to this page, else None. A link to a learner
+    #: note is written as its URL, not its path: MkDocs (with mkdocs-static-i18n) reads a path such
+    #: as ``notes/scaling.md`` as the project's ``zh/notes/scaling.md`` too.
+    note_url: object = lambda src: None
+
+    def href(self, src: str) -> str:
+        """How a link from this page writes the address of file ``src``."""
+        return self.note_url(src) or _relative(src, self.src)
 
 
 def transform(lines: list[Line], page: Page, origin: str | None = None) -> list[Line]:
@@ -256,7 +264,7 @@ def _wikilink(match, page: Page, origin: str, number: int, embeds) -> str:
     if src is None:
         page.warn(f"unresolved link [[{match['wbody']}]]: no note or file '{target}' in the vault", number)
         return _unresolved(label, target)
-    return f"[{_escape(label)}](<{_relative(src, page.src)}{_anchor(src, fragment, page, number)}>)"
+    return f"[{_escape(label)}](<{page.href(src)}{_anchor(src, fragment, page, number)}>)"
 
 
 def _markdown_link(match, page: Page, origin: str, number: int) -> str:
@@ -273,7 +281,7 @@ def _markdown_link(match, page: Page, origin: str, number: int) -> str:
         return _unresolved(match["mtext"] or unquote(path), unquote(path))
     anchor = _anchor(src, fragment, page, number, markdown_link=True) if src.endswith(".md") else \
         (f"#{fragment}" if hash_ else "")
-    return f"{match['mbang']}[{match['mtext']}](<{_relative(src, page.src)}{anchor}>{match['mtitle'] or ''})"
+    return f"{match['mbang']}[{match['mtext']}](<{page.href(src)}{anchor}>{match['mtitle'] or ''})"
 
 
 def _anchor(src: str, fragment: str, page: Page, number: int, *, markdown_link: bool = False) -> str:
@@ -326,9 +334,9 @@ def _embed(match, target, fragment, alias, src, page: Page, origin, number, embe
     if page.depth >= MAX_EMBED_DEPTH or (src == origin and not fragment):
         page.warn(f"embed ![[{match['wbody']}]] nests too deep (or embeds itself): shown as a link", number)
         label = alias or target or fragment.lstrip("^")
-        return f"[{_escape(label)}](<{_relative(src, page.src)}{_anchor(src, fragment, page, number)}>)"
+        return f"[{_escape(label)}](<{page.href(src)}{_anchor(src, fragment, page, number)}>)"
     inner = Page(page.src, page.lang, page.vault, page.warn, page.tag_url, page.media_url, page.strict, page.tags,
-                 page.depth + 1)
+                 page.depth + 1, page.note_url)
     copied = []
     for line in excerpt:
         copied.append(Line(number, line.text if line.code else _demote(_rebase(line.text, src, page.src)), line.code))
@@ -339,7 +347,8 @@ def _embed(match, target, fragment, alias, src, page: Page, origin, number, embe
     key = len(embeds)
     # A callout of its own (``<div class="admonition embed">``), titled with a link to the note: a
     # callout, unlike an HTML block, can sit inside another callout or a quote.
-    embeds[key] = [Line(number, f"> [!embed] [{_escape(title)}](<{page.media_url(src)}>)"), Line(number, ">"),
+    embeds[key] = [Line(number, f"> [!embed] [{_escape(title)}](<{page.note_url(src) or page.media_url(src)}>)"),
+                   Line(number, ">"),
                    *(Line(line.number, f"> {line.text}".rstrip(), line.code) for line in body)]
     return f"\x00embed{key}\x00"
 
