@@ -725,7 +725,14 @@ def test_a_broadcast_batch_too_large_for_memory_fails_at_the_allocation_not_afte
 
     scanned = []
     real = problem.distinct
-    monkeypatch.setattr(problem, "distinct", lambda x: scanned.append(real(x).size) or real(x))
+
+    def spy(x):
+        kept = real(x)
+        scanned.append(kept.size)
+        assert kept.size <= 40, f"a scan of {kept.size} entries"  # fail now, not after hours of scanning
+        return kept
+
+    monkeypatch.setattr(problem, "distinct", spy)
     rng = np.random.default_rng(30)
     q = np.broadcast_to(rng.standard_normal((1, 4, 8)), (10**12, 4, 8))  # its output: 96 TB, on any machine too much
     k, v = rng.standard_normal((5, 8)), rng.standard_normal((5, 3))
