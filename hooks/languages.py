@@ -53,6 +53,19 @@ def on_page_context(context, page, config, nav):
     return context
 
 
+#: The theme's ``<link rel="alternate" href=... hreflang=...>`` in the head, one per language.
+HREFLANG_LINK = re.compile(r'\s*<link rel="alternate" href="[^"]*" hreflang="[^"]*">')
+
+
+def on_post_page(output: str, page, config) -> str:
+    """Drop the head's hreflang links. Material fetches ``sitemap.xml`` under each of them to map pages
+    across languages, and under a page-relative address there is none: two requests that fail on every
+    page (and from ``file://`` they cannot work at all). The header's language switch, which readers use,
+    is not affected; the sitemap names each page's languages (mkdocs-static-i18n)."""
+    head, sep, body = output.partition("</head>")
+    return HREFLANG_LINK.sub("", head) + sep + body
+
+
 def _switch_link(page, lang: str, own: str, docs_dir: str) -> str:
     """Where a learner note's language switch leads in ``lang`` (a site-relative URL, made
     relative to the page by the theme, so that the offline copy works from ``file://``)."""

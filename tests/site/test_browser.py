@@ -169,3 +169,14 @@ def test_offline_copy_works_from_files_with_search(page, offline_site, lang, que
     assert page.locator("article .katex-error").count() == 0
     foreign = [u for u in page.requested if not u.startswith("file://")]
     assert foreign == [], f"the offline copy asked the network for {foreign}"
+
+
+@pytest.mark.parametrize("path", ["", "notes/scaling/", "en/", "en/notes/attention-mechanism/"])
+def test_a_page_requests_nothing_that_is_missing(page, site_url, path):
+    # Material fetched "sitemap.xml" under every <link rel="alternate" hreflang> of the head, which for a
+    # page-relative link is a file that does not exist (two 404s on every page).
+    missing = []
+    page.on("response", lambda response: missing.append(response.url) if response.status >= 400 else None)
+    page.goto(f"{site_url}/{path}")
+    page.wait_for_load_state("networkidle")
+    assert missing == []
