@@ -180,3 +180,19 @@ def test_a_page_requests_nothing_that_is_missing(page, site_url, path):
     page.goto(f"{site_url}/{path}")
     page.wait_for_load_state("networkidle")
     assert missing == []
+
+
+@pytest.mark.parametrize(("path", "cjk"), [("notes/transformer/", True), ("en/notes/transformer/", False)])
+def test_figures_are_named_images_in_the_accessibility_tree(page, site_url, path, cjk):
+    page.goto(f"{site_url}/{path}")
+    page.wait_for_load_state("networkidle")
+    figures = page.locator("article svg[version='1.1']")
+    images = page.locator("article").get_by_role("img")
+    names = [images.nth(i).evaluate("e => e.getAttribute('aria-labelledby')") for i in range(images.count())]
+    assert figures.count() >= 4 and images.count() >= figures.count()
+    tree = page.locator("article").aria_snapshot()  # what Chromium exposes to a screen reader
+    shown = re.findall(r'- img "([^"]+)"', tree)
+    assert len(shown) >= figures.count(), tree[:2000]
+    assert all(name.strip() for name in shown)
+    assert any(re.search("[\u4e00-\u9fff]", name) for name in shown) == cjk
+    assert all(names)

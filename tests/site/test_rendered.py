@@ -328,3 +328,26 @@ def test_every_language_switch_leads_to_a_page_of_the_site_by_a_relative_link(bu
             rel = normpath(f"{here}/{unquote(href)}")
             assert (site / rel / "index.html").is_file() or (site / rel).is_file(), (here, lang, href)
             assert ("en" if rel == "en" or rel.startswith("en/") else "zh") == lang, (here, lang, href)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_every_figure_is_an_image_with_a_name_and_a_description(built_site, lang):
+    # A screen reader announces an inline SVG figure by its role and name: role="img", named by its
+    # <title> and described by its <desc>, both made from the figure's own titles and axis labels (so in
+    # the page's language), never empty.
+    figures = 0
+    for path in sorted((built_site / ("en" if lang == "en" else "") / "notes").rglob("index.html")):
+        tree = article(path.read_text(encoding="utf-8"))
+        # matplotlib's SVG (version 1.1); the theme's icons are other SVGs
+        for svg in tree.find_all(lambda e: e.tag == "svg" and e.attrs.get("version") == "1.1"):
+            figures += 1
+            where = f"{path.relative_to(built_site)}: figure {figures}"
+            assert svg.attrs.get("role") == "img", where
+            ids = svg.attrs.get("aria-labelledby", "").split()
+            assert len(ids) == 2, where
+            title, desc = (svg.first(lambda e, i=i: e.attrs.get("id") == i) for i in ids)
+            assert title is not None and title.tag == "title" and title.text().strip(), where
+            assert desc is not None and desc.tag == "desc" and desc.text().strip(), where
+            if lang == "zh":
+                assert re.search(f"[{CJK}]", title.text() + desc.text()), (where, title.text(), desc.text())
+    assert figures >= 10

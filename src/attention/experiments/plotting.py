@@ -16,7 +16,10 @@ when a figure is made.
 
 from __future__ import annotations
 
+import hashlib
+import html
 import io
+import re
 import sys
 from pathlib import Path
 
@@ -62,7 +65,12 @@ def has_cjk_font() -> bool:
 
 
 def to_svg(fig) -> str:
-    """Render ``fig`` as an inline ``<svg>`` string (no XML prologue), in the page's text colour, and close it."""
+    """Render ``fig`` as an inline ``<svg>`` string (no XML prologue), in the page's text colour, and close it.
+
+    The figure is an image with a name and a description for screen readers (``role="img"``, a
+    ``<title>`` and a ``<desc>``), made from its own title, panel titles and axis labels: the words
+    the figure shows, so in the page's language."""
+    title, desc = _alternative_text(fig)
     plt = pyplot()
     buffer = io.StringIO()
     # No <metadata> ("image/svg+xml", "Matplotlib v…"): nothing a reader should find in search.
@@ -73,7 +81,33 @@ def to_svg(fig) -> str:
     svg = svg[svg.index("<svg") :].replace(INK, "currentColor")
     # Shown on the page, left out of the search index: tick labels are no prose, and mathtext labels
     # are one <tspan> per glyph ("k e y d i m e n s i o n"). Material's search honours the attribute.
-    return svg.replace("<svg", '<svg data-search-exclude="figure"', 1)
+    svg = svg.replace("<svg", '<svg data-search-exclude="figure"', 1)
+    key = hashlib.sha1(f"{title}\n{desc}\n{len(svg)}".encode()).hexdigest()[:10]  # ids unique on a page
+    open_end = svg.index(">") + 1
+    return (svg[: open_end - 1] + f' role="img" aria-labelledby="figure-{key}-title figure-{key}-desc">'
+            f'<title id="figure-{key}-title">{html.escape(title)}</title>'
+            f'<desc id="figure-{key}-desc">{html.escape(desc)}</desc>' + svg[open_end:])
+
+
+def _alternative_text(fig) -> tuple[str, str]:
+    """``(name, description)`` of a figure from the text it shows: its title (or its first panel's),
+    and each panel's title with what its axes show."""
+    def plain(text: str) -> str:  # mathtext as a reader would say it: "$\\sqrt{E}$" -> "sqrt{E}"
+        return re.sub(r"\s+", " ", text.replace("$", "").replace("\\", "")).strip()
+
+    panels = [ax for ax in fig.get_axes() if ax.get_visible()]
+    suptitle = plain(fig._suptitle.get_text()) if getattr(fig, "_suptitle", None) is not None else ""
+    titles = [plain(ax.get_title()) for ax in panels]
+    # A diagram (axes off, labels drawn as text) is named by the words it shows.
+    words = [plain(t.get_text()) for t in [*fig.texts, *(t for ax in panels for t in ax.texts)] if t.get_text().strip()]
+    name = suptitle or next((t for t in titles if t), "") or next(
+        (plain(ax.get_ylabel()) for ax in panels if ax.axison and ax.get_ylabel()), "") or " · ".join(words[:4])
+    parts = []
+    for ax, panel_title in zip(panels, titles):
+        labels = (plain(ax.get_xlabel()), plain(ax.get_ylabel())) if ax.axison else ()
+        axes = " · ".join(label for label in labels if label)
+        parts.append(f"{panel_title} ({axes})" if panel_title and axes else panel_title or axes)
+    return name, "; ".join(p for p in parts if p) or " · ".join(words[:12]) or name
 
 
 def save(fig, path) -> None:
