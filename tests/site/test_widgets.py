@@ -326,3 +326,34 @@ def test_widgets_work_in_the_offline_copy(page, offline_site, name):
     page.locator(f"[data-widget='{name}'][data-ready]").wait_for(timeout=15_000)
     assert page.locator(f"[data-widget='{name}'] .widget-body *").count() > 5
     assert [u for u in page.requested if not u.startswith("file://")] == []
+
+
+FOCUS_RING = """() => {
+    const e = document.activeElement, style = getComputedStyle(e);
+    return {tag: e.tagName, type: e.type || '', widget: !!e.closest('[data-widget]'),
+            outline: style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) >= 2,
+            shadow: style.boxShadow !== 'none'};
+}"""
+
+
+@pytest.mark.parametrize("lang_prefix", ["", "/en"])
+@pytest.mark.parametrize("name", ["scaling", "attention-map"])
+def test_every_widget_control_shows_where_the_keyboard_is(page, site_url, lang_prefix, name):
+    # Material sets input { outline: none }: a keyboard user could not see a focused slider or checkbox.
+    root, _ = open_widget(page, site_url, lang_prefix, name)
+    root.scroll_into_view_if_needed()
+    page.evaluate("r => { const t = document.createElement('button'); t.id = 'start-here'; r.before(t); }",
+                  root.element_handle())
+    page.focus("#start-here")
+    seen = []
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        state = page.evaluate(FOCUS_RING)
+        if not state["widget"]:
+            if seen:
+                break
+            continue
+        seen.append(state)
+    kinds = {(s["tag"], s["type"]) for s in seen}
+    assert ("INPUT", "range") in kinds or ("INPUT", "checkbox") in kinds, kinds
+    assert all(s["outline"] or s["shadow"] for s in seen), [s for s in seen if not (s["outline"] or s["shadow"])]
