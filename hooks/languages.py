@@ -53,6 +53,22 @@ def on_page_context(context, page, config, nav):
     return context
 
 
+#: A task list's checkbox (pymdownx.tasklist): disabled, checked when the task is done.
+TASK_BOX = re.compile(r'<input type="checkbox" disabled( checked)?/>')
+TASK_WORDS = {"zh": ("已完成", "未完成"), "en": ("done", "not done")}
+
+
+def on_page_content(html: str, page, config, files) -> str:
+    """Name each task list's checkbox by its state, in the page's language: a checkbox without a name
+    is announced as "checkbox" alone (the item's text follows it as text)."""
+    done, open_ = TASK_WORDS.get(language(page.file.src_uri), TASK_WORDS["en"])
+
+    def named(match: re.Match) -> str:
+        return f'<input type="checkbox" disabled{match[1] or ""} aria-label="{done if match[1] else open_}"/>'
+
+    return TASK_BOX.sub(named, html)
+
+
 #: The theme's ``<link rel="alternate" href=... hreflang=...>`` in the head, one per language.
 HREFLANG_LINK = re.compile(r'\s*<link rel="alternate" href="[^"]*" hreflang="[^"]*">')
 

@@ -351,3 +351,16 @@ def test_every_figure_is_an_image_with_a_name_and_a_description(built_site, lang
             if lang == "zh":
                 assert re.search(f"[{CJK}]", title.text() + desc.text()), (where, title.text(), desc.text())
     assert figures >= 10
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_task_list_checkboxes_say_whether_the_task_is_done_in_the_pages_language(built_site, lang):
+    # A checkbox without a name is announced as "checkbox" alone (axe: critical): it says done / not done.
+    words = {"zh": ("已完成", "未完成"), "en": ("done", "not done")}[lang]
+    boxes = []
+    for path in sorted((built_site / ("en" if lang == "en" else "") / "notes").rglob("index.html")):
+        for box in article(path.read_text(encoding="utf-8")).find_all(
+                lambda e: e.tag == "input" and e.attrs.get("type") == "checkbox"):
+            boxes.append(box)
+            assert box.attrs.get("aria-label") == words[0 if "checked" in box.attrs else 1], (path, box.attrs)
+    assert len(boxes) >= 3
