@@ -2,8 +2,9 @@
 
 A note says `flash_attention` or `TransformerLM(...)` as code, which Obsidian shows as code; on the
 site it becomes a link to ``#attention.<name>`` on the API page of the page's language (every
-public name has that anchor, tests/site/test_rendered.py checks it). Code blocks, links and
-headings are left as they are; so is the API page itself.
+public name has that anchor, tests/site/test_rendered.py checks it). Code blocks, links,
+headings and exercise titles (a ``<summary>`` is itself the control that opens the exercise: a link
+inside it would be a control inside a control) are left as they are; so is the API page itself.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from vault.text import outside
 import attention
 
 #: What is left alone: code blocks, links (no link inside a link) and headings.
-PROTECTED = re.compile(r"<(pre|a|h[1-6])\b.*?</\1\s*>", re.S | re.I)
+PROTECTED = re.compile(r"<(pre|a|h[1-6]|summary)\b.*?</\1\s*>", re.S | re.I)
 NAMED = re.compile(r"<code>(?:attention\.)?(?P<name>\w+)(?:\([^<]*\))?</code>")
 
 

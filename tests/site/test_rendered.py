@@ -258,7 +258,9 @@ def test_every_public_name_written_as_code_links_to_its_api_entry(built_site, la
     for path in sorted((built_site / prefix / "notes").rglob("index.html")):
         for code in article(path.read_text(encoding="utf-8")).find_all(lambda e: e.tag == "code"):
             match = PUBLIC_CODE.fullmatch(code.text())
-            if not match or match.group(1) not in attention.__all__ or any(a.tag == "pre" for a in code.ancestors()):
+            # code blocks, and exercise titles (a <summary> is the control that opens the exercise)
+            if not match or match.group(1) not in attention.__all__ or \
+                    any(a.tag in ("pre", "summary") for a in code.ancestors()):
                 continue
             named += 1
             link = next((a for a in code.ancestors() if a.tag == "a"), None)
@@ -364,3 +366,14 @@ def test_task_list_checkboxes_say_whether_the_task_is_done_in_the_pages_language
             boxes.append(box)
             assert box.attrs.get("aria-label") == words[0 if "checked" in box.attrs else 1], (path, box.attrs)
     assert len(boxes) >= 3
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_no_link_inside_an_exercise_title(built_site, lang):
+    # A <summary> is itself the control that opens the exercise: a link inside it is a control inside a
+    # control (axe: nested-interactive), and a click on it would not open the answer.
+    nested = []
+    for path in sorted((built_site / ("en" if lang == "en" else "") / "notes").rglob("index.html")):
+        for summary in article(path.read_text(encoding="utf-8")).find_all(lambda e: e.tag == "summary"):
+            nested += [(path.parent.name, summary.text()[:40]) for _ in summary.find_all(lambda e: e.tag == "a")]
+    assert nested == []
