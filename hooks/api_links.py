@@ -32,8 +32,15 @@ def link_api_names(html: str, api_url: str) -> str:
     return outside(PROTECTED, html, lambda text: NAMED.sub(link, text))
 
 
+#: An autorefs anchor, ``[](){#attention.softmax}`` in the API page's source, as rendered: a link with
+#: no text and no target in the tab order. Without ``href`` it stays what it is for: a place to land.
+EMPTY_ANCHOR = re.compile(r'<a href="" id="([^"]+)"></a>')
+
+
 def on_page_content(html, page, config, files):
     api = files.get_file_from_path(f"{language(page.file.src_uri)}/reference/api.md")
-    if api is None or page.file.src_uri == api.src_uri:
+    if api is None:
         return html
+    if page.file.src_uri == api.src_uri:
+        return EMPTY_ANCHOR.sub(r'<a id="\1"></a>', html)
     return link_api_names(html, get_relative_url(api.url, page.url))

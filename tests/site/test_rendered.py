@@ -377,3 +377,15 @@ def test_no_link_inside_an_exercise_title(built_site, lang):
         for summary in article(path.read_text(encoding="utf-8")).find_all(lambda e: e.tag == "summary"):
             nested += [(path.parent.name, summary.text()[:40]) for _ in summary.find_all(lambda e: e.tag == "a")]
     assert nested == []
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_api_pages_anchors_are_targets_not_empty_links(built_site, lang):
+    # `[](){#attention.softmax}` (an autorefs anchor) rendered as <a href="" id=...></a>: a link with no
+    # name in the tab order (axe: link-name). It stays an anchor that links can land on.
+    page = parse((built_site / ("en" if lang == "en" else "") / "reference" / "api" / "index.html")
+                 .read_text(encoding="utf-8"))
+    empty = [a.attrs for a in page.find_all(lambda e: e.tag == "a" and e.attrs.get("href") == "")
+             if not a.text().strip()]
+    assert empty == []
+    assert page.first(lambda e: e.attrs.get("id") == "attention.softmax") is not None
