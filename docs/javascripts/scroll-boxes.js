@@ -28,4 +28,6 @@
   if (typeof document$ !== "undefined") document$.subscribe(function () { mark(); });  // after katex-init.js
   else document.addEventListener("DOMContentLoaded", mark);
   window.addEventListener("resize", soon);
+  // A formula may only outgrow its box once KaTeX's fonts have loaded: look again then.
+  if (document.fonts && document.fonts.ready) document.fonts.ready.then(soon);
 })();

@@ -16,7 +16,7 @@ RUN = """() => axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wca
          (n.failureSummary || '').split('\\n').slice(1, 2).join(''))})))"""
 
 
-@pytest.mark.parametrize("path", ["notes/attention-mechanism/", "en/"])
+@pytest.mark.parametrize("path", ["notes/attention-mechanism/", "notes/long-sequences/", "en/"])
 def test_axe_finds_no_critical_or_serious_violation(browser, site_url, path):
     page = browser.new_context().new_page()
     page.goto(f"{site_url}/{path}")
