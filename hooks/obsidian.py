@@ -151,9 +151,8 @@ def on_files(files, config):
                     or _file_title(f.src_uri))
         aliases = fm.as_list(meta.get("aliases") or meta.get("alias"))
         notes[f.src_uri] = Note(f.src_uri, language(f.src_uri), title, aliases, note_lines(markdown, first), first)
-    for f in _canvas_pages(files, config, lang, {src: note.title for src, note in notes.items()}):
-        lines = f.canvas_lines  # type: ignore[attr-defined]
-        notes[f.src_uri] = Note(f.src_uri, lang, lines[0].text[2:], [], lines, 1)
+    for src, title, lines in _canvas_pages(files, config, lang, {src: note.title for src, note in notes.items()}):
+        notes[src] = Note(src, lang, title, [], lines, 1)
     vault = _build["vault"] = Vault(notes, {f.src_uri for f in files}, _build["slugify"])
     _build["backlinks"] = _backlinks(vault, files, lang)
     _build["permalinks"] = _permalinks(docs, files)
@@ -312,13 +311,16 @@ def on_page_markdown(markdown, page, config, files):
     return "\n".join(line.text for line in lines)
 
 
-def _canvas_pages(files, config, lang: str, titles: dict[str, str]) -> list:
+def _canvas_pages(files, config, lang: str, titles: dict[str, str]) -> list[tuple[str, str, list[Line]]]:
     """A page for every JSON Canvas of this language (``x.canvas``, or ``x.en.canvas`` for English)
     at ``x.canvas/``, made from ``vault.canvas``; the raw ``.canvas`` files are not published (they
-    name every file, published or not). Links to ``x.canvas`` resolve to the page (``x.canvas.md``)."""
+    name every file, published or not). Links to ``x.canvas`` resolve to the page (``x.canvas.md``).
+    Returns ``(source, title, lines)`` of each page it adds to ``files``."""
     docs_dir, pages = Path(config.docs_dir), []
+    prefix = "" if lang == DEFAULT_LANGUAGE else f"{lang}/"
     for f in [f for f in files if f.src_uri.endswith(".canvas")]:
         files.remove(f)
+    published = {f.src_uri for f in files}
     sources = sorted(p.relative_to(docs_dir).as_posix() for p in docs_dir.rglob("*.canvas"))
     for src in sources:
         if is_project(src) or src.startswith(".") or language(src[: -len(".canvas")] + ".md") != lang:
@@ -330,14 +332,11 @@ def _canvas_pages(files, config, lang: str, titles: dict[str, str]) -> list:
             warn(src, f"is not a JSON Canvas ({exc}): not published")
             continue
         name = posixpath.basename(base)
-        published = {f.src_uri for f in files}
         lines = canvas.page_lines(board, name, lang, titles, published)
         page = File.generated(config, f"{base}.canvas.md", content="\n".join(line.text for line in lines))
-        prefix = "" if lang == DEFAULT_LANGUAGE else f"{lang}/"
         _move(page, config, _dest(config, prefix, f"{base}.canvas"))
-        page.canvas_lines = lines  # type: ignore[attr-defined]
         files.append(page)
-        pages.append(page)
+        pages.append((page.src_uri, name, lines))
     return pages
 
 

@@ -14,11 +14,10 @@ from __future__ import annotations
 import html
 import json
 import posixpath
-import re
 
-from .text import Line
+from .links import IMAGE
+from .text import Line, demoted
 
-HEADING = re.compile(r"^#{1,6}\s+(.*?)\s*#*\s*$")
 #: Margin around the cards, in canvas pixels.
 MARGIN = 40
 #: Where an edge starts or ends on a card's side.
@@ -44,6 +43,7 @@ def page_lines(canvas: dict, name: str, lang: str, titles: dict[str, str], files
     ``files``: every published file (for image cards)."""
     words = WORDS.get(lang, WORDS["en"])
     nodes = canvas["nodes"]
+    by_id = {n["id"]: n for n in nodes}
     if not nodes:
         return [Line(1, f"# {name}")]
     left = min(n["x"] for n in nodes) - MARGIN
@@ -54,7 +54,7 @@ def page_lines(canvas: dict, name: str, lang: str, titles: dict[str, str], files
            f'<div class="json-canvas-scroll" tabindex="0" role="region" aria-label="{html.escape(words["canvas"])}: '
            f'{html.escape(name)}" markdown="1">',
            f'<div class="json-canvas" style="width: {width}px; height: {height}px" markdown="1">',
-           _edges_svg(canvas, left, top, width, height)]
+           _edges_svg(canvas["edges"], by_id, left, top, width, height)]
     # Groups first (behind), then the cards in reading order: top to bottom, left to right.
     for node in sorted(nodes, key=lambda n: (n.get("type") != "group", n["y"], n["x"])):
         box = (f"left: {node['x'] - left}px; top: {node['y'] - top}px; width: {node['width']}px; "
@@ -65,7 +65,7 @@ def page_lines(canvas: dict, name: str, lang: str, titles: dict[str, str], files
         out += [f'<div class="canvas-node canvas-{kind}{colour}" data-node="{html.escape(str(node["id"]))}" '
                 f'style="{box}" markdown="1">', "", *_card(node, kind, titles, files, words), "", "</div>"]
     out += ["</div>", "</div>", ""]
-    edges = [_edge_text(edge, nodes, titles, words) for edge in canvas["edges"]]
+    edges = [_edge_text(edge, by_id, titles, words) for edge in canvas["edges"]]
     if edges:
         out += [f"**{words['connections']}**", "",
                 *(f'- <span class="canvas-edge">{html.escape(text)}</span>' for text in edges), ""]
@@ -73,12 +73,8 @@ def page_lines(canvas: dict, name: str, lang: str, titles: dict[str, str], files
 
 
 def _card(node: dict, kind: str, titles: dict[str, str], files: set[str], words: dict) -> list[str]:
-    if kind == "text":  # a card's headings show as bold lines of their own: they are not the page's sections
-        out = []
-        for line in str(node.get("text", "")).split("\n"):
-            heading = HEADING.match(line)
-            out += [f"**{heading[1]}**", ""] if heading else [line]
-        return out
+    if kind == "text":  # a card's headings are not the page's sections
+        return [text for line in str(node.get("text", "")).split("\n") for text in demoted(line)]
     if kind == "group":
         return [html.escape(str(node.get("label", "")))]
     if kind == "link":
@@ -90,7 +86,7 @@ def _card(node: dict, kind: str, titles: dict[str, str], files: set[str], words:
     if path in titles:
         subpath = str(node.get("subpath", ""))
         return [f"[[{path}{subpath}|{titles[path]}]]"]
-    if path in files and posixpath.splitext(path)[1].lower() in {".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp"}:
+    if path in files and posixpath.splitext(path)[1].lower() in IMAGE:
         return [f"![[{path}]]"]
     return [f'<span class="canvas-unpublished">{html.escape(words["unpublished"])}</span>']
 
@@ -111,8 +107,7 @@ def _label(node: dict | None, titles: dict[str, str], words: dict) -> str:
     return first.lstrip("#").strip()[:60]
 
 
-def _edge_text(edge: dict, nodes: list[dict], titles: dict[str, str], words: dict) -> str:
-    by_id = {n["id"]: n for n in nodes}
+def _edge_text(edge: dict, by_id: dict, titles: dict[str, str], words: dict) -> str:
     text = f"{_label(by_id.get(edge.get('fromNode')), titles, words)} {words['to']} " \
            f"{_label(by_id.get(edge.get('toNode')), titles, words)}"
     return text + (words["label"].format(edge["label"]) if edge.get("label") else "")
@@ -123,14 +118,13 @@ def _point(node: dict, side: str | None, left: float, top: float) -> tuple[float
     return node["x"] - left + fx * node["width"], node["y"] - top + fy * node["height"]
 
 
-def _edges_svg(canvas: dict, left: float, top: float, width: float, height: float) -> str:
+def _edges_svg(edges: list[dict], by_id: dict, left: float, top: float, width: float, height: float) -> str:
     """Every edge as a line (an arrow at the ends that have one; by default the end it points to)."""
-    by_id = {n["id"]: n for n in canvas["nodes"]}
     parts = [f'<svg class="canvas-edges" width="{width}" height="{height}" aria-hidden="true">',
              '<defs><marker id="canvas-arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="8" '
              'markerHeight="8" orient="auto-start-reverse"><path d="M0 0L10 5L0 10z" fill="currentColor"/>'
              "</marker></defs>"]
-    for edge in canvas["edges"]:
+    for edge in edges:
         start, end = by_id.get(edge.get("fromNode")), by_id.get(edge.get("toNode"))
         if start is None or end is None:
             continue

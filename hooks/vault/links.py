@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import unquote
 
-from .text import FENCE, HEADING, Line, map_text
+from .text import FENCE, HEADING, QUOTE_MARKS, Line, demoted, map_text
 
 IMAGE = {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".svg", ".webp", ".avif"}
 AUDIO = {".mp3", ".wav", ".m4a", ".ogg", ".flac", ".3gp"}
@@ -30,7 +30,6 @@ INLINE = re.compile(
     r"|(?P<block>(?:(?<=\s)|(?<=^))\^(?P<bid>[A-Za-z0-9-]+)\s*$)"
 )
 BLOCK_ID = re.compile(r"(?:^|\s)\^([A-Za-z0-9-]+)\s*$")
-QUOTE_PREFIX = re.compile(r"(?:[ \t]*>[ \t]?)*")  #: the ``>`` marks of a callout or quote line
 MAX_EMBED_DEPTH = 3
 #: Obsidian's size options after ``|`` in an embed: ``600``, ``600x400``, and layout words (``600|center``).
 #: An Excalidraw drawing: the plugin's Markdown file, whose text is a placeholder and the drawing's data.
@@ -206,7 +205,7 @@ def transform(lines: list[Line], page: Page, origin: str | None = None) -> list[
         out.append(line)
         # An embed inside a callout or a quote (``> ![[note]]``) stays inside it: its lines take the
         # line's ``>`` prefix.
-        quote = QUOTE_PREFIX.match(line.text)[0]
+        quote = QUOTE_MARKS.match(line.text)[0]
         for key in [k for k in embeds if f"\x00embed{k}\x00" in line.text]:
             before, _, after = line.text.partition(f"\x00embed{key}\x00")
             line.text = before.rstrip()
@@ -339,9 +338,8 @@ def _embed(match, target, fragment, alias, src, page: Page, origin, number, embe
                  page.depth + 1, page.note_url)
     copied = []
     for line in excerpt:
-        copied.append(Line(number, line.text if line.code else _demote(_rebase(line.text, src, page.src)), line.code))
-        if not line.code and HEADING.match(line.text):  # the demoted heading stays a line of its own
-            copied.append(Line(number, ""))
+        texts = [line.text] if line.code else demoted(_rebase(line.text, src, page.src))
+        copied += [Line(number, text, line.code) for text in texts]
     body = transform(copied, inner, origin=src)
     title = page.vault.notes[src].title + (f" › {fragment.lstrip('^')}" if fragment else "")
     key = len(embeds)
@@ -368,11 +366,6 @@ def drawing(vault: Vault, src: str, page_src: str, lang: str, alias: str | None 
     text = f"绘图：{alias or name}（在 Obsidian 中打开）" if lang == "zh" else \
         f"Drawing: {alias or name} (open it in Obsidian)"
     return f'<span class="drawing-missing">{html.escape(text)}</span>'
-
-
-def _demote(text: str) -> str:
-    """An embedded heading shows as bold text: it must not add to the page's outline or repeat its ids."""
-    return re.sub(r"^#{1,6}\s+(.*?)\s*#*\s*$", r"**\1**", text) if HEADING.match(text) else text
 
 
 def _rebase(text: str, src: str, dest: str) -> str:

@@ -223,7 +223,18 @@ def default_callout_titles(lines: list[Line], lang: str) -> None:
             line.text = f"{match['head']} {CALLOUT_TITLES_ZH.get(kind, kind.capitalize())}"
 
 
-QUOTE_PREFIX = re.compile(r"^((?:[ \t]*>)*[ \t]*)")
+QUOTE_PREFIX = re.compile(r"^((?:[ \t]*>)*[ \t]*)")  #: a callout or quote line's prefix, with the indent after it
+QUOTE_MARKS = re.compile(r"(?:[ \t]*>[ \t]?)*")  #: only its ``>`` marks: "" on a line that is not quoted
+_HEADING_TEXT = re.compile(r"^#{1,6}\s+(.*?)\s*#*\s*$")
+
+
+def demoted(text: str) -> list[str]:
+    """A heading line as bold text on a line of its own, any other line as it is: for headings shown
+    where they are not the page's sections (an embedded note, a canvas card), which must neither add
+    to the page's outline nor repeat its ids."""
+    if not HEADING.match(text):
+        return [text]
+    return [_HEADING_TEXT.sub(r"**\1**", text), ""]
 
 
 def _body(text: str) -> str:
