@@ -45,6 +45,32 @@ def serve(directory):
     server.shutdown()
 
 
+#: What a test's page may leave behind in the shared context (not the HTTP cache: that stays warm).
+STORAGE = "cookies,local_storage,indexeddb,service_workers,cache_storage,file_systems,websql"
+
+
+def open_page(context):
+    """A new page at 1280 x 720 that records every URL it requests (``page.requested``)."""
+    page = context.new_page()
+    page.requested = []
+    page.on("request", lambda request: page.requested.append(request.url))
+    return page
+
+
+def forget(page) -> None:
+    """Close ``page`` and clear what it stored (cookies, localStorage — where Material keeps the palette
+    choice —, IndexedDB, ...) for every origin it requested, so that the next test's page starts clean."""
+    origins = {f"{u.scheme}://{u.netloc}" for u in map(urlparse, page.requested) if u.scheme in ("http", "https")}
+    if any(url.startswith("file:") for url in page.requested):
+        origins.add("file://")
+    cdp = page.context.new_cdp_session(page)
+    for origin in origins:
+        cdp.send("Storage.clearDataForOrigin", {"origin": origin, "storageTypes": STORAGE})
+    cdp.detach()
+    page.close()
+    page.context.clear_cookies()
+
+
 def assert_only_loopback(page):
     foreign = [u for u in page.requested if urlparse(u).scheme in {"http", "https", "ws", "wss"}
                and urlparse(u).hostname not in LOOPBACK]

@@ -17,8 +17,7 @@ RUN = """() => axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wca
 
 
 @pytest.mark.parametrize("path", ["notes/attention-mechanism/", "notes/long-sequences/", "en/"])
-def test_axe_finds_no_critical_or_serious_violation(browser, site_url, path):
-    page = browser.new_context().new_page()
+def test_axe_finds_no_critical_or_serious_violation(page, site_url, path):
     page.goto(f"{site_url}/{path}")
     page.wait_for_load_state("networkidle")
     page.add_script_tag(content=AXE.read_text(encoding="utf-8"))
@@ -26,5 +25,4 @@ def test_axe_finds_no_critical_or_serious_violation(browser, site_url, path):
     for width, scheme in each_view(page):
         if width == 1280:  # colours and names do not depend on the width; the reflow tests cover it
             found[scheme] = page.evaluate(RUN)
-    page.context.close()
     assert found == {"light": [], "dark": []}, found

@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 from browsing import assert_only_loopback as _assert_only_loopback
-from browsing import cjk_then_ascii_colon, each_view, hidden_sideways, shot
+from browsing import cjk_then_ascii_colon, each_view, forget, hidden_sideways, open_page, shot
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 pytestmark = pytest.mark.browser
@@ -107,11 +107,10 @@ def rgb(colour: str) -> list[int]:
 
 
 @pytest.mark.parametrize("lang_prefix", ["", "/en"])
-def test_every_note_at_both_widths_in_light_and_dark(browser, site_url, lang_prefix):
+def test_every_note_at_both_widths_in_light_and_dark(page, site_url, lang_prefix):
     """Each note, loaded once and read at 1280 and 390 px in light and dark: math typeset, the page
     never wider than the screen, figure text at least 10 px and in a colour readable on the
     background, and, with SCREENSHOT_DIR set, a full-page screenshot of each view to look at."""
-    page = browser.new_context().new_page()
     smallest: dict[tuple[str, int], float] = {}
     for note in ["", *(f"notes/{n}/" for n in NOTES)]:
         page.goto(f"{site_url}{lang_prefix}/{note}")
@@ -138,7 +137,6 @@ def test_every_note_at_both_widths_in_light_and_dark(browser, site_url, lang_pre
                 assert 60 < max(rgb(fill)) and min(rgb(fill)) < 200, (note, scheme, fill)
             name = note.strip("/").replace("/", "-") or "home"
             shot(page, f"{(lang_prefix or '/zh')[1:]}-{name}-{width}-{scheme}.png")
-    page.context.close()
     assert len({note for note, _ in smallest}) >= 6, smallest  # every note with a figure was measured
     assert min(smallest.values()) >= 10, smallest
 
@@ -196,3 +194,31 @@ def test_figures_are_named_images_in_the_accessibility_tree(page, site_url, path
     assert all(name.strip() for name in shown)
     assert any(re.search("[\u4e00-\u9fff]", name) for name in shown) == cjk
     assert all(names)
+
+
+def test_each_test_page_starts_with_nothing_stored(browser, browsing_context, site_url):
+    """The browser tests share one context (its HTTP cache stays warm), so what a page stores must not
+    reach the next test: a reader's dark-scheme choice, kept by Material in localStorage, is forgotten,
+    and the next page sees what a page of a brand-new context sees."""
+    first = open_page(browsing_context)
+    first.goto(f"{site_url}/en/")
+    for _, scheme in each_view(first):
+        if scheme == "dark":
+            break
+    first.evaluate("() => { document.cookie = 'seen=1; path=/'; sessionStorage.setItem('seen', '1'); }")
+    second = open_page(browsing_context)
+    second.goto(f"{site_url}/en/")
+    assert second.evaluate("document.body.getAttribute('data-md-color-scheme')") == "slate"  # kept, as in a browser
+    second.close()
+    forget(first)
+    third = open_page(browsing_context)
+    third.goto(f"{site_url}/en/")
+    stored = ("() => [document.body.getAttribute('data-md-color-scheme'), document.cookie,"
+              " Object.entries(localStorage).sort()]")
+    context = browser.new_context()
+    new = context.new_page()
+    new.goto(f"{site_url}/en/")
+    assert third.evaluate(stored) == new.evaluate(stored)
+    assert third.evaluate(stored)[:2] == ["default", ""]
+    context.close()
+    forget(third)

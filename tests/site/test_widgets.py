@@ -209,10 +209,9 @@ LEGEND = """root => {
 
 
 @pytest.mark.parametrize("lang_prefix", LANGS)
-def test_attention_map_colour_scale_tells_the_truth_in_light_and_dark(browser, site_url, lang_prefix):
+def test_attention_map_colour_scale_tells_the_truth_in_light_and_dark(page, site_url, lang_prefix):
     """The map's legend is a colour scale drawn with the cells' own rule, so it stays right when
     the dark scheme turns "more colour" from darker into brighter; no text claims a direction."""
-    page = browser.new_context().new_page()
     root, state = open_widget(page, site_url, lang_prefix, "attention-map")
     assert not re.search(r"darker|lighter|越深|越浅", root.text_content())
     inside = """r => { const box = r.querySelector('svg.widget-map').getBoundingClientRect();
@@ -229,7 +228,6 @@ def test_attention_map_colour_scale_tells_the_truth_in_light_and_dark(browser, s
         assert np.abs(full - zero).sum() > 100, scheme  # the two ends of the scale are told apart
         low = np.array(legend["low"], float)
         assert np.abs(low - zero).sum() < np.abs(low - full).sum(), scheme  # the smallest weight looks like the 0 end
-    page.context.close()
 
 
 @pytest.mark.parametrize("lang_prefix", LANGS)
@@ -274,11 +272,11 @@ def test_online_softmax_steps_to_the_dense_answer(page, site_url, lang_prefix):
 
 
 @pytest.mark.parametrize("lang_prefix", LANGS)
-def test_online_softmax_shows_everything_its_numbers_come_from_and_keeps_the_focus(browser, site_url, lang_prefix):
+def test_online_softmax_shows_everything_its_numbers_come_from_and_keeps_the_focus(page, site_url, lang_prefix):
     """Every number the widget shows is recomputable from what it shows: the scores and the values
     V it displays give its m, ℓ and a; the state table is whole at 390 px; Enter on "next" to the
     end leaves the focus in the widget."""
-    page = browser.new_context(viewport={"width": 390, "height": 900}).new_page()
+    page.set_viewport_size({"width": 390, "height": 900})
     root, state = open_widget(page, site_url, lang_prefix, "online-softmax")
     shown = lambda line: [numbers(t) for t in root.locator(f"[data-line='{line}'] [data-key]").all_text_contents()]  # noqa: E731
     assert shown("values") == state["values"]  # V is on the screen, one vector per key
@@ -297,12 +295,10 @@ def test_online_softmax_shows_everything_its_numbers_come_from_and_keeps_the_foc
         assert close([cell(f"a{e}") for e in range(v.shape[1])], np.exp(s - m) @ v, 5e-4)
     box = root.locator(".widget-scroll")
     assert box.evaluate("b => b.scrollWidth <= b.clientWidth"), "the state table is cut at 390 px"
-    page.context.close()
 
 
 @pytest.mark.parametrize("lang_prefix", LANGS)
-def test_widgets_fit_the_screen_in_both_schemes(browser, site_url, lang_prefix):
-    page = browser.new_context().new_page()
+def test_widgets_fit_the_screen_in_both_schemes(page, site_url, lang_prefix):
     for name, note in PAGES.items():
         page.goto(f"{site_url}{lang_prefix}/{note}")
         root = page.locator(f"[data-widget='{name}'][data-ready]")
@@ -316,7 +312,6 @@ def test_widgets_fit_the_screen_in_both_schemes(browser, site_url, lang_prefix):
             text, background = ([int(c) for c in re.findall(r"\d+", x)[:3]] for x in colors)
             assert abs(sum(text) - sum(background)) > 300, (name, scheme, colors)  # text stands out on the page
             shot(root, f"widget-{name}-{(lang_prefix or '/zh')[1:]}-{width}-{scheme}.png")
-    page.context.close()
 
 
 @pytest.mark.parametrize("name", list(PAGES))
