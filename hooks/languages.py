@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from mkdocs.exceptions import PluginError
 from mkdocs.plugins import event_priority
@@ -80,6 +81,23 @@ def on_post_page(output: str, page, config) -> str:
     is not affected; the sitemap names each page's languages (mkdocs-static-i18n)."""
     head, sep, body = output.partition("</head>")
     return HREFLANG_LINK.sub("", head) + sep + body
+
+
+def on_pre_template(template, template_name: str, config):
+    """The not-found page is rendered after the last page and would keep that page's language links
+    (its switch offered the API reference): it offers each language's home page instead."""
+    alternates = getattr(config.extra, "alternate", None)
+    if template_name == "404.html" and alternates:
+        # Absolute (under site_url's path): the page is served at whatever address was not found.
+        root = urlsplit(config.site_url or "/").path.rstrip("/") + "/"
+        config.extra.alternate = [{**alt, "link": root if alt["lang"] == DEFAULT_LANGUAGE else f"{root}{alt['lang']}/"}
+                                  for alt in alternates]
+    return template
+
+
+def on_post_template(output: str, template_name: str, config) -> str:
+    """The not-found page without hreflang links in its head either (see :func:`on_post_page`)."""
+    return on_post_page(output, None, config) if template_name == "404.html" else output
 
 
 def _switch_link(page, lang: str, own: str, docs_dir: str) -> str:

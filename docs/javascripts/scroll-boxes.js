@@ -1,4 +1,4 @@
-// Tables and display formulas wider than the screen scroll in their own box (extra.css draws a
+// Tables, display formulas and code wider than the screen scroll in their own box (extra.css draws a
 // shadow on the side that has more). A box that scrolls also takes the keyboard focus, so that
 // arrow keys scroll it, and is named for screen readers, in the page's language.
 (function () {
@@ -18,6 +18,11 @@
         box.removeAttribute("aria-label");
       }
     });
+    // Material makes a code block that scrolls focusable when the page loads, but not one that only
+    // starts to scroll once the window is narrowed or the text zoomed: those too.
+    document.querySelectorAll("pre > code").forEach(function (code) {
+      if (code.scrollWidth > code.clientWidth + 1 && !code.hasAttribute("tabindex")) code.setAttribute("tabindex", "0");
+    });
   }
   var pending = false;
   function soon() {  // once per frame however many resize events come
@@ -25,9 +30,19 @@
     pending = true;
     requestAnimationFrame(function () { pending = false; mark(); });
   }
-  if (typeof document$ !== "undefined") document$.subscribe(function () { mark(); });  // after katex-init.js
-  else document.addEventListener("DOMContentLoaded", mark);
+  // A box's content may outgrow it after the page has loaded, with no resize: a formula once KaTeX's
+  // fonts arrive (document.fonts.ready may already have resolved before they were even requested).
+  // Watching each box's content for a change of size catches every such case.
+  var contents = typeof ResizeObserver !== "undefined" ? new ResizeObserver(soon) : null;
+  function watch() {
+    mark();
+    if (!contents) return;
+    document.querySelectorAll(".md-typeset__scrollwrap > *, .katex-display > .katex").forEach(function (content) {
+      contents.observe(content);
+    });
+  }
+  if (typeof document$ !== "undefined") document$.subscribe(watch);  // after katex-init.js
+  else document.addEventListener("DOMContentLoaded", watch);
   window.addEventListener("resize", soon);
-  // A formula may only outgrow its box once KaTeX's fonts have loaded: look again then.
   if (document.fonts && document.fonts.ready) document.fonts.ready.then(soon);
 })();

@@ -332,6 +332,17 @@ def test_every_language_switch_leads_to_a_page_of_the_site_by_a_relative_link(bu
             assert ("en" if rel == "en" or rel.startswith("en/") else "zh") == lang, (here, lang, href)
 
 
+def test_the_not_found_page_offers_each_languages_home_and_no_hreflang_link(built_site):
+    # 404.html is rendered after the last page and inherited its language links: the switch offered
+    # the API reference, and the head's hreflang links made Material fetch reference/api/sitemap.xml (404s).
+    # The page is served at any address, so its links stay absolute (site_url's path).
+    html = (built_site / "404.html").read_text(encoding="utf-8")
+    links = {e.attrs["hreflang"]: e.attrs["href"] for e in parse(html).walk()
+             if e.tag == "a" and "md-select__link" in e.attrs.get("class", "")}
+    assert links == {"zh": "/", "en": "/en/"}
+    assert not re.search(r'<link rel="alternate"[^>]*hreflang', html)
+
+
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_every_figure_is_an_image_with_a_name_and_a_description(built_site, lang):
     # A screen reader announces an inline SVG figure by its role and name: role="img", named by its

@@ -1,0 +1,99 @@
+"""Every page of the built site, both languages, read as its readers read it: at 1280 and 390 px, in the
+light and the dark scheme, each page loaded once and switched in place (``browsing.each_view``).
+
+On each page: math typeset, no request that fails, the page never wider than the screen and nothing cut
+off sideways, figure text large enough and in a readable colour, and axe-core (WCAG 2.0/2.1 A and AA,
+pinned in package-lock.json) with no critical or serious violation — no rule disabled, nothing excluded.
+With SCREENSHOT_DIR set, a full-page screenshot of each view is kept to look at.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from browsing import cjk_then_ascii_colon, each_view, hidden_sideways, shot
+from site_build import ROOT
+
+pytestmark = pytest.mark.browser
+
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+WCAG_AA = {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}
+#: The rules whose outcome depends on the colours: the only ones the scheme can change (the page's
+#: elements, names and roles are the same in both), so the dark scheme runs these, the light one all.
+COLOUR_RULES = {"type": "rule", "values": ["color-contrast", "link-in-text-block"]}
+#: ``[how many rules ran, the critical and serious violations]``: the count, so that a run that checked
+#: nothing (a misspelt option) cannot pass. With resultTypes, passes keep only their rule, not every node.
+AXE_RUN = """runOnly => axe.run(document, {runOnly, resultTypes: ['violations']}).then(r => [
+    r.passes.length + r.violations.length + r.incomplete.length,
+    r.violations.filter(v => v.impact === 'critical' || v.impact === 'serious').map(v => ({id: v.id, impact: v.impact,
+        nodes: v.nodes.slice(0, 3).map(n => n.target.join(' ') + ': '
+            + (n.failureSummary || '').split('\\n').slice(1, 2).join(''))}))])"""
+FONT_SIZES = """() => [...document.querySelectorAll('article svg text')].map(t => {
+    const m = t.getScreenCTM();
+    return parseFloat(getComputedStyle(t).fontSize) * Math.hypot(m.a, m.b);
+})"""
+COLOURS = """() => [getComputedStyle(document.querySelector('article')).color,
+    getComputedStyle(document.body).backgroundColor,
+    [...document.querySelectorAll('article svg text')].map(t => getComputedStyle(t).fill)]"""
+RAW_MATH_IN_NAVIGATION = ("() => [...document.querySelectorAll('.md-nav__link')].map(a => a.textContent)"
+                          ".filter(t => t.includes('\\\\('))")
+
+
+def rgb(colour: str) -> list[int]:
+    return [int(c) for c in re.findall(r"\d+", colour)[:3]]
+
+
+def pages_of(site, lang: str) -> list[str]:
+    """Every HTML page the build wrote for ``lang``, as a path under the site's root."""
+    pages = []
+    for html in sorted(site.rglob("*.html")):
+        rel = html.relative_to(site).as_posix()
+        if (rel.split("/")[0] == "en") == (lang == "en"):
+            pages.append(rel.removesuffix("index.html"))
+    return pages
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_every_page_in_every_view(page, built_site, site_url, lang):
+    pages = pages_of(built_site, lang)
+    assert len(pages) >= 11 and any("reference/api/" in p for p in pages)
+    assert any(p == "404.html" for p in pages) == (lang == "zh")  # the not-found page is the default language's
+    failed: list[str] = []
+    page.on("response", lambda response: failed.append(response.url) if response.status >= 400 else None)
+    axe = AXE.read_text(encoding="utf-8")
+    smallest: dict[tuple[str, int], float] = {}
+    violations = {}
+    for path in pages:
+        page.goto(f"{site_url}/{path}")
+        page.wait_for_load_state("networkidle")
+        assert failed == [], (path, failed)  # e.g. a sitemap.xml under a page-relative hreflang link
+        assert page.locator("article .katex-error").count() == 0, path
+        assert page.evaluate(RAW_MATH_IN_NAVIGATION) == [], path  # a heading's math is typeset in the TOC too
+        if lang == "zh":
+            assert cjk_then_ascii_colon(page) == [], path
+        page.add_script_tag(content=axe)
+        for width, scheme in each_view(page):
+            # Wide tables and formulas scroll inside their own box: the page itself never scrolls sideways.
+            assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), \
+                f"{path}: the page is wider than the screen at {width} px"
+            # Nothing is cut off: what is wider than the screen scrolls in a box that says so.
+            assert hidden_sideways(page) == [], (path, width)
+            if sizes := page.evaluate(FONT_SIZES):
+                smallest[(path, width)] = min(sizes)
+            text, background, fills = page.evaluate(COLOURS)
+            assert (scheme == "dark") == (sum(rgb(background)) < 200), (path, scheme, background)
+            # Figure text is in the page's text colour (currentColor) or an accent colour; never black or
+            # white, one of which would vanish on the light or the dark background.
+            for fill in set(fills) - {text}:
+                assert 60 < max(rgb(fill)) and min(rgb(fill)) < 200, (path, scheme, fill)
+            if width == 1280:  # what axe checks does not depend on the width; the reflow checks above do
+                rules, found = page.evaluate(AXE_RUN, WCAG_AA if scheme == "light" else COLOUR_RULES)
+                assert rules >= (25 if scheme == "light" else 1), (path, scheme, rules)
+                if found:
+                    violations[(path, scheme)] = found
+            name = path.strip("/").replace("/", "-").removesuffix(".html") or "home"
+            shot(page, f"{lang}-{name}-{width}-{scheme}.png")
+    assert violations == {}, violations
+    assert len({path for path, _ in smallest}) >= 6, smallest  # every note with a figure was measured
+    assert min(smallest.values()) >= 10, smallest
