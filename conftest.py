@@ -52,3 +52,21 @@ pytest_collect_file = _Notes(
     path=str(ROOT),
     name="markdown",
 ).pytest()
+
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """pytest-xdist: a file's tests on one worker (``--dist loadfile``: a note's python blocks share a
+    namespace, a module's fixtures are made once), except the views of every page (a minute each), one
+    per language, so that the two workers share them. (``--dist loadgroup`` with markers would say the
+    same, but pytest-xdist 3.8 cannot rename pytest 9.2's node ids, so its groups are ignored.)"""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByFile(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            file = nodeid.split("::")[0]
+            return nodeid if file.endswith("test_every_page.py") else file
+
+    return ByFile(config, log)

@@ -20,8 +20,10 @@ def reads_a_site(item) -> bool:
 
 
 def pytest_collection_modifyitems(items):
-    # Tests that read a built site run last, so that the other tests run while the sites build.
-    items.sort(key=reads_a_site)
+    # Tests that read a built site run last, so that the other tests run while the sites build, except
+    # the views of every page (a minute each, mostly waiting for the browser): one starts on each worker
+    # at once, waits for the site, and runs while the other builds use the cores.
+    items.sort(key=lambda item: ("test_every_page.py" not in item.nodeid, reads_a_site(item)))
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -4,6 +4,7 @@ against sites served on loopback (the fixtures are in conftest.py)."""
 from __future__ import annotations
 
 import functools
+import json
 import os
 import shutil
 import threading
@@ -12,6 +13,7 @@ from urllib.parse import urlparse
 
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from site_build import ROOT
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = [
@@ -169,3 +171,39 @@ def hidden_sideways(page, settle: float = 2.0) -> list[str]:
     except PlaywrightTimeout:
         pass
     return page.evaluate(HIDDEN_SIDEWAYS)
+
+
+# --- axe-core (WCAG 2.0/2.1, A and AA; pinned in package-lock.json, not served by the site) --------------
+
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+WCAG_AA = {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}
+#: The rules whose outcome depends on the colours: the only ones the scheme can change (the page's
+#: elements, names and roles are the same in both), so the dark scheme runs these, the light one all.
+COLOUR_RULES = {"type": "rule", "values": ["color-contrast", "link-in-text-block"]}
+#: ``[how many rules ran, the critical and serious violations]``: the count, so that a run that checked
+#: nothing (a misspelt option) cannot pass. With resultTypes, passes keep only their rule, not every node.
+AXE_RUN = """runOnly => axe.run(document, {runOnly, resultTypes: ['violations']}).then(r => [
+    r.passes.length + r.violations.length + r.incomplete.length,
+    r.violations.filter(v => v.impact === 'critical' || v.impact === 'serious').map(v => ({id: v.id, impact: v.impact,
+        nodes: v.nodes.slice(0, 3).map(n => n.target.join(' ') + ': '
+            + (n.failureSummary || '').split('\\n').slice(1, 2).join(''))}))])"""
+
+
+def axe_in_both_schemes(page, selector: str = "html") -> dict[str, list]:
+    """axe-core on what ``selector`` matches, as the page is now (a widget in the state a test left it in):
+    every WCAG A/AA rule in the current scheme, the colour rules again in the other; ``{scheme: the
+    critical and serious violations}`` for each scheme where there are some."""
+    if not page.evaluate("typeof axe !== 'undefined'"):
+        page.add_script_tag(content=AXE.read_text(encoding="utf-8"))
+    found = {}
+    run = AXE_RUN.replace("axe.run(document,", f"axe.run({json.dumps(selector)},")
+    first = "dark" if page.evaluate("document.body.getAttribute('data-md-color-scheme')") == "slate" else "light"
+    for scheme, rules in ((first, WCAG_AA), ("light" if first == "dark" else "dark", COLOUR_RULES)):
+        if scheme != first:
+            page.locator("form[data-md-component=palette] label:not([hidden])").click()
+            page.wait_for_function("() => document.getAnimations().every(a => a.playState !== 'running')")
+        count, violations = page.evaluate(run, rules)
+        assert count >= 1, f"axe ran no rule on {selector}"
+        if violations:
+            found[scheme] = violations
+    return found

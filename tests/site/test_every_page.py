@@ -2,7 +2,8 @@
 light and the dark scheme, each page loaded once and switched in place (``browsing.each_view``).
 
 On each page: math typeset, no request that fails, the page never wider than the screen and nothing cut
-off sideways, figure text large enough and in a readable colour, and axe-core (WCAG 2.0/2.1 A and AA,
+off sideways, figure text large enough and in a readable colour, each widget inside the screen with its
+caption and controls shown and its text standing out, and axe-core (WCAG 2.0/2.1 A and AA,
 pinned in package-lock.json) with no critical or serious violation — no rule disabled, nothing excluded.
 With SCREENSHOT_DIR set, a full-page screenshot of each view is kept to look at.
 """
@@ -12,23 +13,10 @@ from __future__ import annotations
 import re
 
 import pytest
-from browsing import cjk_then_ascii_colon, each_view, hidden_sideways, shot
-from site_build import ROOT
+from browsing import AXE, AXE_RUN, COLOUR_RULES, WCAG_AA, cjk_then_ascii_colon, each_view, hidden_sideways, shot
 
 pytestmark = pytest.mark.browser
 
-AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
-WCAG_AA = {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}
-#: The rules whose outcome depends on the colours: the only ones the scheme can change (the page's
-#: elements, names and roles are the same in both), so the dark scheme runs these, the light one all.
-COLOUR_RULES = {"type": "rule", "values": ["color-contrast", "link-in-text-block"]}
-#: ``[how many rules ran, the critical and serious violations]``: the count, so that a run that checked
-#: nothing (a misspelt option) cannot pass. With resultTypes, passes keep only their rule, not every node.
-AXE_RUN = """runOnly => axe.run(document, {runOnly, resultTypes: ['violations']}).then(r => [
-    r.passes.length + r.violations.length + r.incomplete.length,
-    r.violations.filter(v => v.impact === 'critical' || v.impact === 'serious').map(v => ({id: v.id, impact: v.impact,
-        nodes: v.nodes.slice(0, 3).map(n => n.target.join(' ') + ': '
-            + (n.failureSummary || '').split('\\n').slice(1, 2).join(''))}))])"""
 FONT_SIZES = """() => [...document.querySelectorAll('article svg text')].map(t => {
     const m = t.getScreenCTM();
     return parseFloat(getComputedStyle(t).fontSize) * Math.hypot(m.a, m.b);
@@ -64,6 +52,7 @@ def test_every_page_in_every_view(page, built_site, site_url, lang):
     axe = AXE.read_text(encoding="utf-8")
     smallest: dict[tuple[str, int], float] = {}
     violations = {}
+    widgets_seen = 0
     for path in pages:
         page.goto(f"{site_url}/{path}")
         page.wait_for_load_state("networkidle")
@@ -72,6 +61,10 @@ def test_every_page_in_every_view(page, built_site, site_url, lang):
         assert page.evaluate(RAW_MATH_IN_NAVIGATION) == [], path  # a heading's math is typeset in the TOC too
         if lang == "zh":
             assert cjk_then_ascii_colon(page) == [], path
+        widgets = page.locator("[data-widget]")
+        widgets_seen += widgets.count()
+        for i in range(widgets.count()):  # each draws itself once the page has loaded
+            widgets.nth(i).and_(page.locator("[data-ready]")).wait_for(timeout=15_000)
         page.add_script_tag(content=axe)
         for width, scheme in each_view(page):
             # Wide tables and formulas scroll inside their own box: the page itself never scrolls sideways.
@@ -87,6 +80,15 @@ def test_every_page_in_every_view(page, built_site, site_url, lang):
             # white, one of which would vanish on the light or the dark background.
             for fill in set(fills) - {text}:
                 assert 60 < max(rgb(fill)) and min(rgb(fill)) < 200, (path, scheme, fill)
+            for i in range(widgets.count()):
+                root = widgets.nth(i)
+                name, box = root.get_attribute("data-widget"), root.bounding_box()
+                assert box["x"] >= 0 and box["x"] + box["width"] <= width, (path, name, width, box)
+                caption, control = root.locator(".widget-caption"), root.locator("label, button").first
+                assert caption.text_content().strip() and control.is_visible(), (path, name, width)
+                colours = root.evaluate(
+                    "r => [getComputedStyle(r).color, getComputedStyle(document.body).backgroundColor]")
+                assert abs(sum(rgb(colours[0])) - sum(rgb(colours[1]))) > 300, (path, name, scheme, colours)
             if width == 1280:  # what axe checks does not depend on the width; the reflow checks above do
                 rules, found = page.evaluate(AXE_RUN, WCAG_AA if scheme == "light" else COLOUR_RULES)
                 assert rules >= (25 if scheme == "light" else 1), (path, scheme, rules)
@@ -95,5 +97,6 @@ def test_every_page_in_every_view(page, built_site, site_url, lang):
             name = path.strip("/").replace("/", "-").removesuffix(".html") or "home"
             shot(page, f"{lang}-{name}-{width}-{scheme}.png")
     assert violations == {}, violations
+    assert widgets_seen >= 4, widgets_seen  # scaling, attention map, source example, online softmax
     assert len({path for path, _ in smallest}) >= 6, smallest  # every note with a figure was measured
     assert min(smallest.values()) >= 10, smallest
