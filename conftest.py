@@ -64,6 +64,10 @@ def pytest_xdist_make_scheduler(config, log):
         return None
     from xdist.scheduler import LoadScopeScheduling
 
+    # In the order tests/conftest.py sorts them (the views of every page first, then what needs no site),
+    # not pytest-xdist's default of the files with the most tests first.
+    config.option.loadscopereorder = False
+
     class ByFile(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
             file = nodeid.split("::")[0]
