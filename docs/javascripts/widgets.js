@@ -63,7 +63,8 @@
       h("label", { class: "widget-slider" }, [h("span", { text: colon(L.scale) }), scaleOut, scaleSlider]),
     ]));
     root.appendChild(bars);
-    root.appendChild(h("div", { class: "widget-readouts" }, [entropy.row, jac.row, top.row]));
+    // The readouts are a polite live region: a screen reader says the new numbers after each move.
+    root.appendChild(h("div", { class: "widget-readouts", "aria-live": "polite" }, [entropy.row, jac.row, top.row]));
 
     function update() {
       var i = Number(slider.value);
@@ -101,9 +102,10 @@
       b.addEventListener("click", function () { selected = i; update(); });
       b.addEventListener("keydown", function (event) {
         var step = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 }[event.key];
-        if (!step) return;
+        var to = event.key === "Home" ? 0 : event.key === "End" ? n - 1 : step ? (i + step + n) % n : null;
+        if (to === null) return;
         event.preventDefault();
-        selected = (i + step + n) % n;
+        selected = to;
         update();
         buttons[selected].focus();
       });
@@ -119,12 +121,12 @@
     var map = s("svg", { viewBox: "0 0 " + (100 + 24 * n) + " " + (124 + 24 * n), class: "widget-map", role: "img",
                          "aria-label": L.map });
     var rowOut = readout(L.row, "row");
-    var note = h("p", { class: "widget-note", "data-out": "note" });
+    var note = h("p", { class: "widget-note", "data-out": "note", "aria-live": "polite" });
     root.appendChild(tokens);
     root.appendChild(h("div", { class: "widget-controls" }, [causal.label, pad.label, full.label]));
     root.appendChild(map);
     root.appendChild(h("div", { class: "widget-note", text: L.map }));
-    root.appendChild(h("div", { class: "widget-readouts" }, [rowOut.row]));
+    root.appendChild(h("div", { class: "widget-readouts", "aria-live": "polite" }, [rowOut.row]));
     root.appendChild(note);
 
     function update() {
@@ -139,6 +141,7 @@
       buttons.forEach(function (b, j) {
         var w = weights[selected][j];
         b.setAttribute("aria-pressed", j === selected ? "true" : "false");
+        b.setAttribute("tabindex", j === selected ? "0" : "-1");  // one Tab stop for the group; arrows move in it
         b.style.setProperty("--weight", String(w));
         b.setAttribute("title", fmt(w, 3));
         b.classList.toggle("widget-padded", pad.input.checked && j >= n - st.pad);
@@ -218,7 +221,7 @@
     reset.addEventListener("click", function () { set("Q", st.Q); set("K", st.K); set("V", st.V); update(); });
     root.appendChild(h("div", { class: "widget-controls" }, [times, reset]));
     var outs = ["scores", "scaled", "weights", "output", "naive"].map(function (name) { return readout(L[name], name); });
-    root.appendChild(h("div", { class: "widget-readouts" }, outs.map(function (o) { return o.row; })));
+    root.appendChild(h("div", { class: "widget-readouts", "aria-live": "polite" }, outs.map(function (o) { return o.row; })));
 
     function update() {
       var Q = read("Q"), K = read("K"), V = read("V");
