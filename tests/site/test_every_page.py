@@ -94,7 +94,7 @@ def test_every_page_in_every_view(page, built_site, site_url, lang):
                 assert rules >= (25 if scheme == "light" else 1), (path, scheme, rules)
                 if found:
                     violations[(path, scheme)] = found
-            name = path.strip("/").replace("/", "-").removesuffix(".html") or "home"
+            name = path.removeprefix("en/").strip("/").replace("/", "-").removesuffix(".html") or "home"
             shot(page, f"{lang}-{name}-{width}-{scheme}.png")
     assert violations == {}, violations
     assert widgets_seen >= 4, widgets_seen  # scaling, attention map, source example, online softmax

@@ -341,6 +341,13 @@ def test_the_not_found_page_offers_each_languages_home_and_no_hreflang_link(buil
              if e.tag == "a" and "md-select__link" in e.attrs.get("class", "")}
     assert links == {"zh": "/", "en": "/en/"}
     assert not re.search(r'<link rel="alternate"[^>]*hreflang', html)
+    # It is the default language's page but rendered last, in English: it says so in both languages,
+    # each marked with its language, and links both home pages.
+    body = article(html)
+    said = {e.attrs.get("lang"): e.text() for e in body.find_all(lambda e: e.attrs.get("lang") in ("zh", "en"))}
+    assert re.search(f"[{CJK}]", said.get("zh", "")) and "not found" in said.get("en", "").lower(), said
+    homes = {e.attrs["href"] for e in body.find_all(lambda e: e.tag == "a")}
+    assert {"/", "/en/"} <= homes, homes
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
