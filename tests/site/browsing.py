@@ -162,7 +162,7 @@ HIDDEN_SIDEWAYS = """() => {
 }"""
 
 
-def hidden_sideways(page, settle: float = 2.0) -> list[str]:
+def hidden_sideways(page, settle: float = 5.0) -> list[str]:
     """:data:`HIDDEN_SIDEWAYS`, once the page has settled: Material marks a code block that overflows as
     focusable from a resize observer, a few frames after the viewport changed. Empty, or what is still
     hidden after ``settle`` seconds."""
