@@ -30,9 +30,9 @@
     pending = true;
     requestAnimationFrame(function () { pending = false; mark(); });
   }
-  // A box's content may outgrow it after the page has loaded, with no resize: a formula once KaTeX's
-  // fonts arrive (document.fonts.ready may already have resolved before they were even requested).
-  // Watching each box's content for a change of size catches every such case.
+  // A box's content may outgrow it after the page has loaded, with no resize: a table whose cells
+  // change, a formula once KaTeX's fonts arrive (document.fonts.ready may already have resolved before
+  // they were even requested). Watching each box's content for a change of size catches the first.
   var contents = typeof ResizeObserver !== "undefined" ? new ResizeObserver(soon) : null;
   function watch() {
     mark();
@@ -44,5 +44,11 @@
   if (typeof document$ !== "undefined") document$.subscribe(watch);  // after katex-init.js
   else document.addEventListener("DOMContentLoaded", watch);
   window.addEventListener("resize", soon);
-  if (document.fonts && document.fonts.ready) document.fonts.ready.then(soon);
+  window.addEventListener("load", soon);
+  // A formula's box keeps its size when KaTeX's fonts arrive (it is a block); what it holds grows. Each
+  // batch of fonts that finishes loading, however late, is a reason to look again.
+  if (document.fonts) {
+    if (document.fonts.ready) document.fonts.ready.then(soon);
+    if (document.fonts.addEventListener) document.fonts.addEventListener("loadingdone", soon);
+  }
 })();
