@@ -80,6 +80,7 @@ def test_bad_scale_name():
         measure(4, "sqrt")
 
 
+@pytest.mark.slow  # the whole experiment and a plot: make test, not make quick
 def test_cli_prints_table_progress_and_plot(tmp_path, capsys):
     path = tmp_path / "scaling.png"
     assert main(["scaling", "--plot", str(path)]) == 0

@@ -52,6 +52,7 @@ def test_cli_reports_progress_and_accuracy(capsys):
 # --- The whole Transformer: the committed training run, the attention maps, the KV cache ---------
 
 
+@pytest.mark.slow  # a pinned training run: make test, not make quick
 def test_committed_reverse_run_is_what_the_code_does():
     from attention.experiments import language_model as lm
 
@@ -97,6 +98,7 @@ def test_reverse_task_reaches_99_percent_on_held_out_strings():
     assert result.exact_match >= 0.99, result.evals
 
 
+@pytest.mark.slow  # trains from the command line: make test, not make quick
 def test_train_transformer_command_prints_progress_and_one_result_line(capsys, tmp_path):
     from attention.cli import main
 

@@ -216,6 +216,7 @@ def run_script(script: str, timeout: float) -> subprocess.CompletedProcess:
         pytest.fail(f"hung for {timeout} s; output so far: {hung.stdout!r} {hung.stderr!r}")
 
 
+@pytest.mark.slow  # two processes and a timeout: make test, not make quick
 def test_a_fork_while_another_thread_is_inside_a_call_hangs_neither_process():
     # A thread that did not call first keeps calling; the main thread forks children that call too.
     result = run_script("""

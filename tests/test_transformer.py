@@ -48,6 +48,7 @@ def test_block_with_its_residuals():
     check(block, block.forward, block.backward, rng().standard_normal((2, 4, 8)))
 
 
+@pytest.mark.slow  # trains the whole model: make test, not make quick
 @pytest.mark.parametrize(("positions", "tied", "kv_heads"), [("learned", True, 2), ("sinusoidal", False, 1),
                                                             ("rope", True, None)])
 def test_whole_two_layer_model_end_to_end(positions, tied, kv_heads):

@@ -35,6 +35,7 @@ def build_time_output(code: str) -> str:
     return out.getvalue()
 
 
+@pytest.mark.slow  # reruns every note's experiments: make test, not make quick
 @pytest.mark.parametrize("lang", ["zh", "en"])
 @pytest.mark.parametrize("rel", NOTES, ids=str)
 def test_every_decimal_number_in_the_prose_comes_from_code_on_the_page(lang, rel):
