@@ -54,7 +54,6 @@ pytest_collect_file = _Notes(
 ).pytest()
 
 
-
 def pytest_xdist_make_scheduler(config, log):
     """pytest-xdist: a file's tests on one worker (``--dist loadfile``: a note's python blocks share a
     namespace, a module's fixtures are made once), except the views of every page (a minute each), one

@@ -4,7 +4,6 @@ against sites served on loopback (the fixtures are in conftest.py)."""
 from __future__ import annotations
 
 import functools
-import json
 import os
 import shutil
 import threading
@@ -86,20 +85,35 @@ def assert_only_loopback(page):
 VIEWS = [(1280, "light"), (390, "light"), (390, "dark"), (1280, "dark")]
 
 
+#: True once no animation runs: colours are read then (during a transition they are neither scheme's).
+SETTLED = "() => document.getAnimations().every(a => a.playState !== 'running')"
+
+
+def scheme_of(page) -> str:
+    """``"dark"`` or ``"light"``: the scheme the page shows."""
+    return "dark" if page.evaluate("document.body.getAttribute('data-md-color-scheme')") == "slate" else "light"
+
+
+def switch_scheme(page, scheme: str) -> None:
+    """Show ``scheme`` as a reader switches it, with the header's palette toggle (Material keeps the
+    choice, so the system's preference alone would not change a page it has shown once)."""
+    if scheme_of(page) == scheme:
+        return
+    page.locator("form[data-md-component=palette] label:not([hidden])").click()
+    want = "slate" if scheme == "dark" else "default"
+    page.wait_for_function("s => document.body.getAttribute('data-md-color-scheme') === s", arg=want)
+    page.wait_for_function(SETTLED)
+
+
 def each_view(page):
     """Switch an open page through :data:`VIEWS` in place (no reload): the viewport, and the colour
-    scheme as a reader switches it, with the header's palette toggle (Material keeps the choice, so
-    the system's preference alone would not change a page it has shown once); yields ``(width, scheme)``."""
+    scheme (:func:`switch_scheme`); yields ``(width, scheme)`` once the page has settled."""
     for width, scheme in VIEWS:
         page.set_viewport_size({"width": width, "height": 900})
         # relaid out
         page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
-        want = "slate" if scheme == "dark" else "default"
-        if page.evaluate("document.body.getAttribute('data-md-color-scheme')") != want:
-            page.locator("form[data-md-component=palette] label:not([hidden])").click()
-            page.wait_for_function("s => document.body.getAttribute('data-md-color-scheme') === s", arg=want)
-        # Colours are read once the page has settled: during a transition they are neither scheme's.
-        page.wait_for_function("() => document.getAnimations().every(a => a.playState !== 'running')")
+        switch_scheme(page, scheme)
+        page.wait_for_function(SETTLED)
         yield width, scheme
 
 
@@ -180,29 +194,40 @@ WCAG_AA = {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 #: The rules whose outcome depends on the colours: the only ones the scheme can change (the page's
 #: elements, names and roles are the same in both), so the dark scheme runs these, the light one all.
 COLOUR_RULES = {"type": "rule", "values": ["color-contrast", "link-in-text-block"]}
-#: ``[how many rules ran, the critical and serious violations]``: the count, so that a run that checked
-#: nothing (a misspelt option) cannot pass. With resultTypes, passes keep only their rule, not every node.
-AXE_RUN = """runOnly => axe.run(document, {runOnly, resultTypes: ['violations']}).then(r => [
+#: ``[how many rules ran, the critical and serious violations]`` for ``[context, runOnly]`` (``context``:
+#: a CSS selector, or null for the whole document); the count, so that a run that checked nothing (a
+#: misspelt option) cannot pass. With resultTypes, passes keep only their rule, not every node.
+AXE_RUN = """([context, runOnly]) => axe.run(context || document, {runOnly, resultTypes: ['violations']})
+    .then(r => [
     r.passes.length + r.violations.length + r.incomplete.length,
     r.violations.filter(v => v.impact === 'critical' || v.impact === 'serious').map(v => ({id: v.id, impact: v.impact,
         nodes: v.nodes.slice(0, 3).map(n => n.target.join(' ') + ': '
             + (n.failureSummary || '').split('\\n').slice(1, 2).join(''))}))])"""
 
 
+@functools.cache
+def _axe_source() -> str:
+    return AXE.read_text(encoding="utf-8")
+
+
+def run_axe(page, rules: dict, context: str | None = None) -> tuple[int, list]:
+    """axe-core (added to the page if it is not there yet) with ``rules`` on ``context`` (a CSS selector;
+    the whole page by default): ``(how many rules ran, the critical and serious violations)``."""
+    if not page.evaluate("typeof axe !== 'undefined'"):
+        page.add_script_tag(content=_axe_source())
+    count, violations = page.evaluate(AXE_RUN, [context, rules])
+    return count, violations
+
+
 def axe_in_both_schemes(page, selector: str = "html") -> dict[str, list]:
     """axe-core on what ``selector`` matches, as the page is now (a widget in the state a test left it in):
     every WCAG A/AA rule in the current scheme, the colour rules again in the other; ``{scheme: the
     critical and serious violations}`` for each scheme where there are some."""
-    if not page.evaluate("typeof axe !== 'undefined'"):
-        page.add_script_tag(content=AXE.read_text(encoding="utf-8"))
     found = {}
-    run = AXE_RUN.replace("axe.run(document,", f"axe.run({json.dumps(selector)},")
-    first = "dark" if page.evaluate("document.body.getAttribute('data-md-color-scheme')") == "slate" else "light"
+    first = scheme_of(page)
     for scheme, rules in ((first, WCAG_AA), ("light" if first == "dark" else "dark", COLOUR_RULES)):
-        if scheme != first:
-            page.locator("form[data-md-component=palette] label:not([hidden])").click()
-            page.wait_for_function("() => document.getAnimations().every(a => a.playState !== 'running')")
-        count, violations = page.evaluate(run, rules)
+        switch_scheme(page, scheme)
+        count, violations = run_axe(page, rules, selector)
         assert count >= 1, f"axe ran no rule on {selector}"
         if violations:
             found[scheme] = violations

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from browsing import AXE, AXE_RUN, COLOUR_RULES, WCAG_AA, cjk_then_ascii_colon, each_view, hidden_sideways, shot
+from browsing import COLOUR_RULES, WCAG_AA, cjk_then_ascii_colon, each_view, hidden_sideways, run_axe, shot
 
 pytestmark = pytest.mark.browser
 
@@ -49,7 +49,6 @@ def test_every_page_in_every_view(page, built_site, site_url, lang):
     assert any(p == "404.html" for p in pages) == (lang == "zh")  # the not-found page is the default language's
     failed: list[str] = []
     page.on("response", lambda response: failed.append(response.url) if response.status >= 400 else None)
-    axe = AXE.read_text(encoding="utf-8")
     smallest: dict[tuple[str, int], float] = {}
     violations = {}
     widgets_seen = 0
@@ -65,7 +64,6 @@ def test_every_page_in_every_view(page, built_site, site_url, lang):
         widgets_seen += widgets.count()
         for i in range(widgets.count()):  # each draws itself once the page has loaded
             widgets.nth(i).and_(page.locator("[data-ready]")).wait_for(timeout=15_000)
-        page.add_script_tag(content=axe)
         for width, scheme in each_view(page):
             # Wide tables and formulas scroll inside their own box: the page itself never scrolls sideways.
             assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), \
@@ -90,7 +88,7 @@ def test_every_page_in_every_view(page, built_site, site_url, lang):
                     "r => [getComputedStyle(r).color, getComputedStyle(document.body).backgroundColor]")
                 assert abs(sum(rgb(colours[0])) - sum(rgb(colours[1]))) > 300, (path, name, scheme, colours)
             if width == 1280:  # what axe checks does not depend on the width; the reflow checks above do
-                rules, found = page.evaluate(AXE_RUN, WCAG_AA if scheme == "light" else COLOUR_RULES)
+                rules, found = run_axe(page, WCAG_AA if scheme == "light" else COLOUR_RULES)
                 assert rules >= (25 if scheme == "light" else 1), (path, scheme, rules)
                 if found:
                     violations[(path, scheme)] = found
