@@ -1,8 +1,10 @@
 """Run every fenced python block of the Markdown under docs/ (any depth) and of the README.
 
 Blocks starting with ``>>>`` are doctests (output compared); other python blocks just run.
-Fences with attributes, such as markdown-exec's build-time blocks (```python exec="1"), run
-too. To keep a block from running, put ``<!-- skip: next -->`` on the line before it.
+markdown-exec's build-time blocks (```python exec="1") are not run here: the strict site build
+runs each of them and fails when one raises (tests/site/test_site.py checks that it does), and
+the tests read what they printed on the built pages. To keep a block from running, put
+``<!-- skip: next -->`` on the line before it.
 
 Which files: :func:`is_note` (a path's parts, not a glob: ``Path.match`` treats ``**`` as a
 single folder before Python 3.13). ``tests/test_api.py`` counts the blocks independently.
@@ -27,12 +29,13 @@ def is_note(path: Path) -> bool:
 
 
 class _PythonFence(CodeBlockParser):
-    """A markdown code-block parser that also accepts ```python with attributes after it."""
+    """A markdown code-block parser that also accepts ```python with attributes after it (but not
+    markdown-exec's ``exec="1"``: the build runs those)."""
 
     def __call__(self, document):
         for region in self.lexers(document):
             words = region.lexemes["arguments"].split()
-            if words and words[0] == self.language:
+            if words and words[0] == self.language and 'exec="1"' not in words:
                 region.parsed = region.lexemes["source"]
                 region.evaluator = self._evaluator or self.evaluate
                 yield region

@@ -189,13 +189,15 @@ def test_every_library_module_has_its_test_file(module):
 
 
 def python_fences(text: str) -> list[int]:
-    """Line numbers (1-based) of the ```python fences of a Markdown text, found without Sybil."""
+    """Line numbers (1-based) of the ```python fences of a Markdown text that Sybil runs, found without
+    Sybil: all but markdown-exec's build-time blocks (the strict build runs those) and skipped ones."""
     lines, starts, open_fence = text.splitlines(), [], None
     for i, line in enumerate(lines, 1):
         stripped = re.sub(r"^(?:\s*>)*", "", line).strip()  # fences inside callouts count too
         if open_fence is None and stripped.startswith("```"):
             open_fence = stripped[: len(stripped) - len(stripped.lstrip("`"))]
-            if stripped[len(open_fence):].split()[:1] == ["python"]:
+            words = stripped[len(open_fence):].split()
+            if words[:1] == ["python"] and 'exec="1"' not in words:
                 skipped = i > 2 and re.sub(r"^(?:\s*>)*", "", lines[i - 2]).strip() == "<!-- skip: next -->"
                 if not skipped:
                     starts.append(i)

@@ -73,6 +73,8 @@ class SharedBuilds:
 
     def __init__(self, root: Path):
         self.root = root
+        #: What each build-time block printed (hooks/exec_cache.py), for the tests that read it.
+        self.exec_cache = root / "exec-cache"
         self.running: list[subprocess.Popen] = []
 
     def start(self, kind: str) -> None:
@@ -89,7 +91,13 @@ class SharedBuilds:
             cmd, cwd = site_command(folder / "site"), ROOT
         # Not the test run's make flags (`make test PYTEST_ARGS=...`): the offline build is a make of its own.
         env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")} | ENV
-        runner = [sys.executable, __file__, str(folder), *cmd]
+        # The offline copy runs after the site, so that its build-time blocks print what the site's printed
+        # (hooks/exec_cache.py) instead of running the experiments again.
+        env["ATTENTION_EXEC_CACHE"] = str(self.exec_cache)
+        after = self.root / "site" / "result.json" if kind == "offline" else ""
+        if after:
+            self.start("site")
+        runner = [sys.executable, __file__, str(folder), str(after), *cmd]
         self.running.append(subprocess.Popen(runner, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
                                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
 
@@ -111,9 +119,12 @@ class SharedBuilds:
             process.wait()
 
 
-def _run_and_record(folder: Path, cmd: list[str]) -> None:
-    """Run ``cmd`` and write its outcome to ``folder/result.json`` (the background half of
-    SharedBuilds); a ``site.zip`` it wrote is unzipped into ``folder/site``, as a reader would."""
+def _run_and_record(folder: Path, after: str, cmd: list[str]) -> None:
+    """Run ``cmd`` (once the file ``after`` exists, if given) and write its outcome to ``folder/result.json``
+    (the background half of SharedBuilds); a ``site.zip`` it wrote is unzipped into ``folder/site``, as a
+    reader would."""
+    while after and not Path(after).exists():
+        time.sleep(0.2)
     began = time.monotonic()
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode == 0 and (folder / "site.zip").exists():
@@ -127,4 +138,4 @@ def _run_and_record(folder: Path, cmd: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    _run_and_record(Path(sys.argv[1]), sys.argv[2:])
+    _run_and_record(Path(sys.argv[1]), sys.argv[2], sys.argv[3:])

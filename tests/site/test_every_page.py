@@ -1,5 +1,7 @@
 """Every page of the built site, both languages, read as its readers read it: at 1280 and 390 px, in the
-light and the dark scheme, each page loaded once and switched in place (``browsing.each_view``).
+light and the dark scheme, each page loaded once and switched in place (``browsing.each_view``): each
+width in the light scheme, each scheme at 1280 px (``browsing.CHECKED_VIEWS``; with SCREENSHOT_DIR set,
+the phone in the dark scheme too).
 
 On each page: math typeset, no request that fails, the page never wider than the screen and nothing cut
 off sideways, figure text large enough and in a readable colour, each widget inside the screen with its
@@ -13,7 +15,16 @@ from __future__ import annotations
 import re
 
 import pytest
-from browsing import COLOUR_RULES, WCAG_AA, cjk_then_ascii_colon, each_view, hidden_sideways, run_axe, shot
+from browsing import (
+    CHECKED_VIEWS,
+    COLOUR_RULES,
+    WCAG_AA,
+    cjk_then_ascii_colon,
+    each_view,
+    hidden_sideways,
+    run_axe,
+    shot,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -64,7 +75,7 @@ def test_every_page_in_every_view(page, built_site, site_url, lang):
         widgets_seen += widgets.count()
         for i in range(widgets.count()):  # each draws itself once the page has loaded
             widgets.nth(i).and_(page.locator("[data-ready]")).wait_for(timeout=15_000)
-        for width, scheme in each_view(page):
+        for width, scheme in each_view(page, CHECKED_VIEWS):
             # Wide tables and formulas scroll inside their own box: the page itself never scrolls sideways.
             assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), \
                 f"{path}: the page is wider than the screen at {width} px"

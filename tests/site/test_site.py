@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from urllib.parse import urlparse
 
 import pytest
@@ -188,3 +191,59 @@ def test_exercises_show_their_questions_as_titles(built_site):
         assert len(titles) >= 3, html
         for title in titles:
             assert ("Exercise" in title or "练习" in title) and len(title) > 20, (html, title)
+
+
+BUILD_TIME_OUTPUT = re.compile(r"<svg\b.*?</svg>|<table>.*?</table>", re.S)
+HREF = re.compile(r' href="[^"]*"')  # the offline copy links to .html files
+
+
+def test_the_offline_copy_shows_the_figures_and_tables_of_the_site(built_site, offline_site):
+    # The offline build prints its build-time blocks from the site build's (hooks/exec_cache.py): the
+    # same figures and tables, each page's in its place.
+    notes = sorted(built_site.glob("**/notes/*/index.html"))
+    assert len(notes) >= 16
+    for page in notes:
+        rel = page.relative_to(built_site)
+        online = BUILD_TIME_OUTPUT.findall(HREF.sub("", page.read_text(encoding="utf-8")))
+        offline_page = offline_site / f"{rel.parent}.html"  # no directory URLs from file://
+        offline = BUILD_TIME_OUTPUT.findall(HREF.sub("", offline_page.read_text(encoding="utf-8")))
+        assert online and len(online) == len(offline), rel
+        assert online == offline, rel
+
+
+def test_a_build_time_block_runs_once_per_test_run_and_a_failure_is_never_kept(tmp_path, monkeypatch):
+    import importlib.util
+
+    from markdown_exec._internal.formatters import python
+
+    spec = importlib.util.spec_from_file_location("exec_cache", ROOT / "hooks" / "exec_cache.py")
+    hook = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hook)
+    monkeypatch.setattr(python, "_run_python", python._run_python)  # restored after the test
+    monkeypatch.setenv("ATTENTION_EXEC_CACHE", str(tmp_path))
+    hook.on_config({})
+    runs = tmp_path / "runs"  # one character per run of a block
+    count = f"from pathlib import Path\nruns = Path({str(runs)!r})\nwith runs.open('a') as f: f.write('x')\n"
+    counting = count + "print(len(runs.read_text()))"
+    assert python._run_python(counting) == "1\n"
+    assert python._run_python(counting) == "1\n"  # kept: not run again
+    assert python._run_python(counting, session="s") == "2\n"  # a session's output depends on what came before
+    failing = count + "raise ValueError('no')"
+    for _ in range(2):
+        with pytest.raises(Exception, match="no"):
+            python._run_python(failing)
+    assert runs.read_text() == "xxxx"  # the failure ran both times
+    assert len(list(tmp_path.glob("*.out"))) == 1
+
+
+def test_a_build_time_block_that_fails_fails_the_strict_build(tmp_path):
+    # Sybil leaves the ```python exec="1" blocks to the build (tests/conftest.py): the strict build is their test.
+    (tmp_path / "docs").mkdir()
+    page = '# t\n\n```python exec="1"\nraise ValueError("broken on purpose")\n```\n'
+    (tmp_path / "docs" / "index.md").write_text(page, encoding="utf-8")
+    (tmp_path / "mkdocs.yml").write_text("site_name: t\nplugins: [markdown-exec]\n"
+                                         "markdown_extensions: [pymdownx.superfences]\n", encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict"], cwd=tmp_path,
+                          capture_output=True, text=True, env=os.environ | {"NO_MKDOCS_2_WARNING": "1"})
+    assert done.returncode != 0
+    assert "exited with errors" in done.stderr and "broken on purpose" in done.stderr
