@@ -1,4 +1,4 @@
-// Tables, display formulas and code wider than the screen scroll in their own box (extra.css draws a
+// Tables, formulas (display, or inline and wider than the line) and code wider than the screen scroll in their own box (extra.css draws a
 // shadow on the side that has more). A box that scrolls also takes the keyboard focus, so that
 // arrow keys scroll it, and is named for screen readers, in the page's language.
 (function () {
@@ -16,6 +16,25 @@
         box.removeAttribute("tabindex");
         box.removeAttribute("role");
         box.removeAttribute("aria-label");
+      }
+    });
+    // An inline formula wider than its line (a narrow phone) cannot wrap: it becomes a box of its own
+    // that scrolls like a display formula, and the punctuation kept next to it may go to the next line.
+    document.querySelectorAll(".md-typeset span.arithmatex").forEach(function (math) {
+      var wide = math.classList.contains("formula-wide");
+      var line = math.parentElement.closest("p, li, dd, td, th, figcaption, .admonition, details, article");
+      var over = wide ? math.scrollWidth > math.clientWidth + 1
+                      : line && math.getBoundingClientRect().width > line.clientWidth + 1;
+      if (over && !wide) {
+        math.classList.add("formula-wide");
+        math.setAttribute("tabindex", "0");
+        math.setAttribute("role", "region");
+        math.setAttribute("aria-label", names.formula);
+      } else if (!over && wide) {
+        math.classList.remove("formula-wide");
+        math.removeAttribute("tabindex");
+        math.removeAttribute("role");
+        math.removeAttribute("aria-label");
       }
     });
     // Material makes a code block that scrolls focusable when the page loads, but not one that only

@@ -121,7 +121,7 @@ def test_highlight_strike_callout_math_and_mermaid(vault_site):
     assert '<div class="arithmatex">' in html
     assert '<pre class="mermaid"><code>graph LR' in html
     # self-hosted, before the bundle
-    assert re.search(r'<script src="[./]*assets/mermaid/mermaid\.min\.js"></script>', html)
+    assert re.search(r'<script defer src="[./]*assets/mermaid/mermaid\.min\.js"></script>', html)
     assert "assets/mermaid" not in page(vault_site[0], "garden/目标笔记")  # only where a diagram is
 
 

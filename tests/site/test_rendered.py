@@ -373,6 +373,39 @@ def test_every_figure_is_an_image_with_a_name_and_a_description(built_site, lang
     assert figures >= 10
 
 
+#: How a figure's description gives a plotted line's numbers (plotting._data_sentence): "a from 0.696 to 0.03".
+NUMBER = r"-?\d[\d.e+-]*"
+DATA_SENTENCE = {"en": re.compile(f"from {NUMBER} to {NUMBER}"), "zh": re.compile(f"从 {NUMBER} 到 {NUMBER}")}
+
+
+def figure_descriptions(path: Path) -> list[str]:
+    tree = article(path.read_text(encoding="utf-8"))
+    descriptions = []
+    for svg in tree.find_all(lambda e: e.tag == "svg" and e.attrs.get("version") == "1.1"):
+        desc_id = svg.attrs.get("aria-labelledby", " ").split()[-1]
+        desc = svg.first(lambda e, i=desc_id: e.attrs.get("id") == i)
+        descriptions.append(desc.text() if desc is not None else "")
+    return descriptions
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_figure_descriptions_give_the_plotted_numbers(built_site, lang):
+    # A screen reader hears what the figure shows and its numbers: where each curve starts and ends.
+    notes = built_site / ("en" if lang == "en" else "") / "notes"
+    said = [d for path in sorted(notes.rglob("index.html")) for d in figure_descriptions(path)
+            if DATA_SENTENCE[lang].search(d)]
+    assert len(said) >= 10, said
+    # The same number as the note's table, computed apart from the figure (scaling.table): unscaled, the
+    # entropy at d_k = 1024.
+    scaling = notes / "scaling" / "index.html"
+    row = next(r for r in re.findall(r"<tr>(.*?)</tr>", scaling.read_text(encoding="utf-8"), re.S)
+               if re.search(r"<td>1024</td>\s*<td><code>1</code></td>", r))
+    entropy = re.findall(r"<td>([^<]*)</td>", row)[2]  # d_k, score std, entropy (the scale is code)
+    first = figure_descriptions(scaling)[0]
+    ends = re.findall(f"(?:scale|缩放因子) 1 (?:from|从) {NUMBER} (?:to|到) ({NUMBER})", first)
+    assert ends and ends[0] == entropy, (first, entropy)
+
+
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_task_list_checkboxes_say_whether_the_task_is_done_in_the_pages_language(built_site, lang):
     # A checkbox without a name is announced as "checkbox" alone (axe: critical): it says done / not done.
@@ -407,3 +440,16 @@ def test_the_api_pages_anchors_are_targets_not_empty_links(built_site, lang):
              if not a.text().strip()]
     assert empty == []
     assert page.first(lambda e: e.attrs.get("id") == "attention.softmax") is not None
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_mermaid_loads_only_where_a_diagram_is_and_never_blocks_the_first_paint(built_site, lang):
+    # 3.5 MB of script: a synchronous <script> in <head> held the first paint of the Transformer note until
+    # it was fetched and run (24.7 s on Lighthouse's mobile preset).
+    root = built_site / ("en" if lang == "en" else "")
+    for path in sorted(root.glob("notes/*/index.html")):
+        html = path.read_text(encoding="utf-8")
+        scripts = re.findall(r"<script\b[^>]*mermaid\.min\.js[^>]*>", html)
+        assert len(scripts) == ('class="mermaid"' in html), path  # only pages that draw a diagram load it
+        assert all(re.search(r"\s(defer|async)[\s>=]", s) for s in scripts), (path, scripts)
+    assert 'class="mermaid"' in (root / "notes" / "transformer" / "index.html").read_text(encoding="utf-8")

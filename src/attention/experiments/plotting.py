@@ -68,8 +68,9 @@ def to_svg(fig) -> str:
     """Render ``fig`` as an inline ``<svg>`` string (no XML prologue), in the page's text colour, and close it.
 
     The figure is an image with a name and a description for screen readers (``role="img"``, a
-    ``<title>`` and a ``<desc>``), made from its own title, panel titles and axis labels: the words
-    the figure shows, so in the page's language."""
+    ``<title>`` and a ``<desc>``), made from the figure itself, so in the page's language and from
+    the same data: its title names it; the description says, panel by panel, where each plotted line
+    starts and ends, or the range of an image's values (:func:`_data_sentences`), else what its axes show."""
     title, desc = _alternative_text(fig)
     plt = pyplot()
     buffer = io.StringIO()
@@ -102,12 +103,66 @@ def _alternative_text(fig) -> tuple[str, str]:
     words = [plain(t.get_text()) for t in [*fig.texts, *(t for ax in panels for t in ax.texts)] if t.get_text().strip()]
     name = suptitle or next((t for t in titles if t), "") or next(
         (plain(ax.get_ylabel()) for ax in panels if ax.axison and ax.get_ylabel()), "") or " · ".join(words[:4])
+    zh = bool(CJK.search(" ".join([name, *titles, *words, *(plain(ax.get_xlabel()) for ax in panels)])))
+    figure_legend = plain(fig.legends[0].get_title().get_text()) if len(fig.legends) == 1 else ""
     parts = []
     for ax, panel_title in zip(panels, titles):
         labels = (plain(ax.get_xlabel()), plain(ax.get_ylabel())) if ax.axison else ()
+        if ax.axison:
+            what = f"{panel_title} ({labels[1]})" if panel_title and labels[1] else panel_title or labels[1]
+            # Stacked panels share the x axis, and only the lowest one names it.
+            x_label = labels[0] or next((plain(other.get_xlabel()) for other in panels if other.get_xlabel()
+                                         and ax.get_shared_x_axes().joined(ax, other)), "x")
+            legend = plain(ax.get_legend().get_title().get_text()) if ax.get_legend() else figure_legend
+            if said := _data_sentence(ax, what, x_label, legend, plain, zh):
+                parts.append(said)
+                continue
         axes = " · ".join(label for label in labels if label)
-        parts.append(f"{panel_title} ({axes})" if panel_title and axes else panel_title or axes)
-    return name, "; ".join(p for p in parts if p) or " · ".join(words[:12]) or name
+        part = f"{panel_title} ({axes})" if panel_title and axes else panel_title or axes
+        parts.append(f"{part}。" if zh and part else part)
+    return name, ("" if zh else "; ").join(p for p in parts if p) or " · ".join(words[:12]) or name
+
+
+CJK = re.compile("[\u2e80-\u9fff\uf900-\ufaff]")
+#: Lines (or bars) said per panel: a screen reader reads the whole description at once.
+LINES_SAID = 4
+
+
+def _number(x: float) -> str:
+    x = float(x)
+    return str(int(x)) if x.is_integer() and abs(x) < 1e6 else f"{x:.3g}"  # as the notes' tables print them
+
+
+def _data_sentence(ax, what: str, x_label: str, legend: str, plain, zh: bool) -> str:
+    """One sentence with a panel's numbers: each labelled line (up to :data:`LINES_SAID`) from its first
+    to its last point along the x axis, the heights of a few bars, or an image's smallest and largest
+    value; empty for a panel that plots none of them."""
+    # Lines drawn in data coordinates (not a reference line across the axes, such as axhline's), named by
+    # their legend label; a panel whose lines have none says its first lines unnamed.
+    lines = [line for line in ax.get_lines() if line.get_visible() and len(line.get_xdata()) >= 2
+             and line.get_transform() == ax.transData]
+    lines = [line for line in lines if not line.get_label().startswith("_")] or lines
+    if lines:
+        x = lines[0].get_xdata()
+        name = {line: "" if line.get_label().startswith("_") else plain(line.get_label()) for line in lines}
+        said = [(f"{legend} {name[line]}".strip() if name[line] else "", _number(line.get_ydata()[0]),
+                 _number(line.get_ydata()[-1])) for line in lines[:LINES_SAID]]
+        if zh:
+            moves = "，".join(f"{label} 从 {a} 到 {b}".strip() for label, a, b in said)
+            return f"{what}：{x_label} 从 {_number(x[0])} 到 {_number(x[-1])} 时，{moves}。"
+        moves = ", ".join(f"{label} from {a} to {b}".strip() for label, a, b in said)
+        return f"{what}, as {x_label} goes from {_number(x[0])} to {_number(x[-1])}: {moves}"
+    bars = [patch.get_height() for container in ax.containers for patch in container
+            if hasattr(patch, "get_height")]
+    if 0 < len(bars) <= 2 * LINES_SAID:
+        heights = ("、" if zh else ", ").join(_number(h) for h in bars)
+        return f"{what}：柱高依次为 {heights}。" if zh else f"{what}: bars of {heights}"
+    images = [image for image in ax.get_images() if image.get_visible()]
+    if images:
+        values = images[0].get_array()
+        low, high = _number(values.min()), _number(values.max())
+        return f"{what}：数值从 {low} 到 {high}。" if zh else f"{what}: values from {low} to {high}"
+    return ""
 
 
 def save(fig, path) -> None:
