@@ -55,9 +55,14 @@ _build = {"vault": None, "backlinks": {}, "permalinks": [], "slugify": None, "ur
 
 
 def tag_name(tag: str) -> str:
-    """One spelling per tag, as Obsidian's tags ignore case: the first one seen, project notes first."""
-    tag = tag.lstrip("#")
-    return _build["tags"].setdefault(tag.casefold(), tag)
+    """One spelling per tag, as Obsidian's tags ignore case: the first one seen, project notes first; for
+    a nested tag, each level's (``#Lang/Rust`` then ``#lang/python``: ``Lang/Rust``, ``Lang/python``,
+    one parent on the tags page)."""
+    spelled = ""
+    for part in tag.lstrip("#").split("/"):
+        path = f"{spelled}/{part}" if spelled else part
+        spelled = _build["tags"].setdefault(path.casefold(), path)
+    return spelled
 
 
 class _LearnerWarnings(logging.Filter):

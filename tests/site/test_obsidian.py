@@ -329,6 +329,20 @@ def test_tags_ignore_case_as_in_obsidian(vault_site):
     assert "注意力笔记" in section and "数学笔记" in section
 
 
+def test_nested_tags_sit_under_one_parent_whatever_their_case(vault_site):
+    """Obsidian's nested tags: `#Lang/Rust` (inline, garden/code/Rust) and `lang/python` (frontmatter,
+    garden/code/python) are listed under one `lang`, each with its note."""
+    tags = page(vault_site[0], "tags")
+    ids = re.findall(r'id="(tag:[^"]+)"', tags)
+    family = [i for i in ids if i.casefold().split("/")[0] == "tag:lang"]
+    assert len(family) == 3 and family[0] == "tag:lang", ids  # the parent first, then its two children
+    start = tags.index(f'id="{family[0]}"')
+    after = [i for i in ids[ids.index(family[0]) + 1:] if i not in family]
+    group = tags[start:tags.index(f'id="{after[0]}"')] if after else tags[start:]
+    assert all(f'id="{child}"' in group for child in family[1:])
+    assert 'href="../garden/code/Rust/"' in group and 'href="../garden/code/python/"' in group
+
+
 def test_inline_footnotes_become_footnotes(vault_site):
     """Obsidian's `text^[note]` is a numbered footnote with its note at the end of the page; in code it stays."""
     html = article(page(vault_site[0], "garden/读书笔记/注意力笔记"))
