@@ -8,7 +8,7 @@ EXTRAS ?= docs,test
 # pytest-xdist workers for make test / make quick (auto: one per core); JOBS=0 runs in one process.
 JOBS   ?= auto
 
-.PHONY: setup serve build offline test quick long lint doctest parity bench mutate lock clean
+.PHONY: setup serve build offline test quick long lint doctest parity bench audit mutate lock clean
 
 setup: $(STAMP) $(ASSETS)
 
@@ -76,6 +76,12 @@ mutate: setup
 bench: setup
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[bench]'
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
+
+# Lighthouse (pinned in package-lock.json, mobile preset) on every note and the API page, both languages:
+# a table of median scores and timings, written to benchmarks/audit/<cpu-slug>.json (not part of make test;
+# CI runs it on one page). AUDIT_ARGS="--pages en/notes/scaling/ --runs 1" for fewer.
+audit: setup
+	NO_MKDOCS_2_WARNING=1 $(BIN)/python benchmarks/audit.py $(AUDIT_ARGS)
 
 # Re-resolve the dependencies in a scratch venv and write the lock file.
 lock:

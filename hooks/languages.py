@@ -80,7 +80,18 @@ def on_post_page(output: str, page, config) -> str:
     page (and from ``file://`` they cannot work at all). The header's language switch, which readers use,
     is not affected; the sitemap names each page's languages (mkdocs-static-i18n)."""
     head, sep, body = output.partition("</head>")
-    return HREFLANG_LINK.sub("", head) + sep + body
+    return HREFLANG_LINK.sub("", head) + sep + name_search_dialog(body, config.theme["language"])
+
+
+#: Material's search is a ``role="dialog"`` with no name: a screen reader announces an unnamed dialog.
+SEARCH_DIALOG = '<div class="md-search" data-md-component="search" role="dialog">'
+SEARCH_NAME = {"zh": "搜索笔记", "en": "Search the notes"}
+
+
+def name_search_dialog(html: str, language: str) -> str:
+    """The search dialog named in the page's language."""
+    name = SEARCH_NAME.get(language, SEARCH_NAME["en"])
+    return html.replace(SEARCH_DIALOG, SEARCH_DIALOG.replace('role="dialog"', f'role="dialog" aria-label="{name}"'), 1)
 
 
 def on_pre_template(template, template_name: str, config):

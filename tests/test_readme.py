@@ -85,6 +85,8 @@ def test_readme_command_works(command, tmp_path):
     env = dict(os.environ)  # as a user runs them
     if command == "make bench":  # the README's quick form: small sizes, results kept out of the note
         env["BENCH_ARGS"] = f"--quick --out {tmp_path / 'quick.json'}"
+    if command == "make audit":  # CI's smoke test of it: one page, one Lighthouse run, results kept aside
+        env["AUDIT_ARGS"] = f"--pages en/notes/scaling/ --runs 1 --out {tmp_path / 'audit.json'}"
     if command.startswith(VENV_PYTHON):
         argv = [str(ROOT / VENV_PYTHON), *command.split()[1:]]
         argv += ["--steps", "20"] if argv[3] in TRAINING else []

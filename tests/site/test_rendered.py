@@ -453,3 +453,18 @@ def test_mermaid_loads_only_where_a_diagram_is_and_never_blocks_the_first_paint(
         assert len(scripts) == ('class="mermaid"' in html), path  # only pages that draw a diagram load it
         assert all(re.search(r"\s(defer|async)[\s>=]", s) for s in scripts), (path, scripts)
     assert 'class="mermaid"' in (root / "notes" / "transformer" / "index.html").read_text(encoding="utf-8")
+
+
+def test_the_search_dialog_is_named_in_the_language_of_each_page(built_site):
+    # Lighthouse's accessibility audit (aria-dialog-name) on every page: Material's search is a
+    # role="dialog" without a name, so a screen reader announces an unnamed dialog when it opens.
+    pages = [p for p in built_site.rglob("*.html") if "assets" not in p.parts]
+    assert len(pages) > 20
+    for path in pages:
+        html = path.read_text(encoding="utf-8")
+        dialogs = re.findall(r'<div class="md-search"[^>]*>', html)
+        assert len(dialogs) == 1, path
+        name = re.search(r'aria-label="([^"]+)"', dialogs[0])
+        assert name and 'role="dialog"' in dialogs[0], (path, dialogs[0])
+        zh = re.search(r'<html lang="zh', html) is not None
+        assert bool(re.search(f"[{CJK}]", name[1])) == zh, (path, name[1])
