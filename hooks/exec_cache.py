@@ -17,6 +17,11 @@ import os
 from pathlib import Path
 
 
+def kept_output(folder: str | Path, code: str) -> Path:
+    """Where the output of the block ``code`` (as markdown-exec receives it) is kept in ``folder``."""
+    return Path(folder) / f"{hashlib.sha256(code.encode()).hexdigest()}.out"
+
+
 def on_config(config):
     folder = os.environ.get("ATTENTION_EXEC_CACHE")
     if not folder:
@@ -28,7 +33,7 @@ def on_config(config):
     def cached_run(code: str, returncode=None, session=None, id=None, **extra):  # noqa: A002 - markdown-exec's names
         if session:
             return run(code, returncode, session, id, **extra)
-        kept = Path(folder) / f"{hashlib.sha256(code.encode()).hexdigest()}.out"
+        kept = kept_output(folder, code)
         if kept.exists():
             return kept.read_text(encoding="utf-8")
         output = run(code, returncode, session, id, **extra)

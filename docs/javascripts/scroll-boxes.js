@@ -1,21 +1,29 @@
-// Tables, formulas (display, or inline and wider than the line) and code wider than the screen scroll in their own box (extra.css draws a
-// shadow on the side that has more). A box that scrolls also takes the keyboard focus, so that
-// arrow keys scroll it, and is named for screen readers, in the page's language.
+// Tables, formulas (display ones, and inline ones wider than their line) and code wider than the screen
+// scroll in their own box (extra.css draws a shadow on the side that has more). A box that scrolls also
+// takes the keyboard focus, so that arrow keys scroll it, and is named for screen readers, in the
+// page's language.
 (function () {
   var NAMES = { zh: { table: "表格（可横向滚动）", formula: "公式（可横向滚动）" },
                 en: { table: "table (scrolls sideways)", formula: "formula (scrolls sideways)" } };
+  // A box that scrolls is a named region in the Tab order; once it no longer scrolls, it is neither.
+  function region(box, name) {
+    box.setAttribute("tabindex", "0");
+    box.setAttribute("role", "region");
+    box.setAttribute("aria-label", name);
+  }
+  function noRegion(box) {
+    box.removeAttribute("tabindex");
+    box.removeAttribute("role");
+    box.removeAttribute("aria-label");
+  }
   function mark() {
     var names = NAMES[/^zh/.test(document.documentElement.lang) ? "zh" : "en"];
     document.querySelectorAll(".md-typeset__scrollwrap, .katex-display").forEach(function (box) {
       var scrolls = box.scrollWidth > box.clientWidth + 1;
       if (scrolls && !box.hasAttribute("tabindex")) {
-        box.setAttribute("tabindex", "0");
-        box.setAttribute("role", "region");
-        box.setAttribute("aria-label", box.classList.contains("katex-display") ? names.formula : names.table);
+        region(box, box.classList.contains("katex-display") ? names.formula : names.table);
       } else if (!scrolls && box.getAttribute("role") === "region") {
-        box.removeAttribute("tabindex");
-        box.removeAttribute("role");
-        box.removeAttribute("aria-label");
+        noRegion(box);
       }
     });
     // An inline formula wider than its line (a narrow phone) cannot wrap: it becomes a box of its own
@@ -27,14 +35,10 @@
                       : line && math.getBoundingClientRect().width > line.clientWidth + 1;
       if (over && !wide) {
         math.classList.add("formula-wide");
-        math.setAttribute("tabindex", "0");
-        math.setAttribute("role", "region");
-        math.setAttribute("aria-label", names.formula);
+        region(math, names.formula);
       } else if (!over && wide) {
         math.classList.remove("formula-wide");
-        math.removeAttribute("tabindex");
-        math.removeAttribute("role");
-        math.removeAttribute("aria-label");
+        noRegion(math);
       }
     });
     // Material makes a code block that scrolls focusable when the page loads, but not one that only

@@ -7,6 +7,8 @@ run while the sites are being built, and with pytest-xdist one worker builds wha
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import json
 import os
 import re
@@ -62,6 +64,15 @@ def build_vault(tmp: Path, source: Path = VAULT) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, capture_output=True, text=True, env=os.environ | ENV)
 
 
+@functools.cache
+def hook(name: str):
+    """A module of hooks/ (MkDocs loads them as files, not as a package), loaded once."""
+    spec = importlib.util.spec_from_file_location(f"hooks_{name}", ROOT / "hooks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 class SharedBuilds:
     """Site builds shared by every process of one test run, through a folder all of them see.
 
@@ -100,6 +111,12 @@ class SharedBuilds:
         runner = [sys.executable, __file__, str(folder), str(after), *cmd]
         self.running.append(subprocess.Popen(runner, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
                                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+
+    def printed(self, code: str) -> str:
+        """What the build-time block ``code`` (a fence's body) printed when the site was built."""
+        kept = hook("exec_cache").kept_output(self.exec_cache, code.rstrip("\n"))  # as the fence hands it on
+        assert kept.is_file(), f"the site build printed nothing for this block:\n{code}"
+        return kept.read_text(encoding="utf-8")
 
     def wait(self, kind: str, timeout: float = 900) -> tuple[Path, dict]:
         """The built site's folder and ``{"returncode", "stdout", "stderr", "seconds"}``."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 
 import pytest
@@ -26,14 +25,6 @@ def test_at_least_three_exercises_with_folded_answers(lang, rel):
     assert len(questions) >= 3 and len(answers) == len(questions), (lang, rel, questions)
 
 
-def build_time_output(builds, code: str) -> str:
-    """What a markdown-exec block printed when the site was built (kept by hooks/exec_cache.py)."""
-    code = code.rstrip("\n")  # as the fence hands it to markdown-exec
-    kept = builds.exec_cache / f"{hashlib.sha256(code.encode()).hexdigest()}.out"
-    assert kept.is_file(), f"the site build printed nothing for this block:\n{code}"
-    return kept.read_text(encoding="utf-8")
-
-
 @pytest.mark.slow  # reads what the site's build printed: make test, not make quick
 @pytest.mark.parametrize("lang", ["zh", "en"])
 @pytest.mark.parametrize("rel", NOTES, ids=str)
@@ -47,7 +38,7 @@ def test_every_decimal_number_in_the_prose_comes_from_code_on_the_page(built_sit
         if language != "python":
             continue
         if 'exec="1"' in info and 'html="1"' not in info:
-            sources.append(build_time_output(shared_builds, body))
+            sources.append(shared_builds.printed(body))  # kept by hooks/exec_cache.py
         sources.append(body)
     code = "\n".join(sources)
     prose = FENCE.sub("", text)

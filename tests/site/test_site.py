@@ -10,7 +10,7 @@ import sys
 from urllib.parse import urlparse
 
 import pytest
-from site_build import ROOT
+from site_build import ROOT, hook
 
 pytestmark = pytest.mark.slow  # builds the site (tens of seconds)
 
@@ -212,16 +212,11 @@ def test_the_offline_copy_shows_the_figures_and_tables_of_the_site(built_site, o
 
 
 def test_a_build_time_block_runs_once_per_test_run_and_a_failure_is_never_kept(tmp_path, monkeypatch):
-    import importlib.util
-
     from markdown_exec._internal.formatters import python
 
-    spec = importlib.util.spec_from_file_location("exec_cache", ROOT / "hooks" / "exec_cache.py")
-    hook = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(hook)
     monkeypatch.setattr(python, "_run_python", python._run_python)  # restored after the test
     monkeypatch.setenv("ATTENTION_EXEC_CACHE", str(tmp_path))
-    hook.on_config({})
+    hook("exec_cache").on_config({})
     runs = tmp_path / "runs"  # one character per run of a block
     count = f"from pathlib import Path\nruns = Path({str(runs)!r})\nwith runs.open('a') as f: f.write('x')\n"
     counting = count + "print(len(runs.read_text()))"

@@ -70,7 +70,7 @@ def to_svg(fig) -> str:
     The figure is an image with a name and a description for screen readers (``role="img"``, a
     ``<title>`` and a ``<desc>``), made from the figure itself, so in the page's language and from
     the same data: its title names it; the description says, panel by panel, where each plotted line
-    starts and ends, or the range of an image's values (:func:`_data_sentences`), else what its axes show."""
+    starts and ends, or the range of an image's values (:func:`_data_sentence`), else what its axes show."""
     title, desc = _alternative_text(fig)
     plt = pyplot()
     buffer = io.StringIO()
