@@ -22,6 +22,10 @@ NODE_MODULES = Path(__file__).resolve().parent.parent / "node_modules"
 KATEX = NODE_MODULES / "katex" / "dist"
 MERMAID = NODE_MODULES / "mermaid" / "dist" / "mermaid.min.js"
 IFRAME_WORKER = NODE_MODULES / "iframe-worker" / "shim" / "index.js"
+#: The trained character model's weights (``python -m attention train-transformer --task notes-lm``), served
+#: as a script that sets ``window.NotesLMWeights``: a script loads from file:// too, where fetch() fails.
+#: The trained-model widget adds it to its page; no other page loads it.
+NOTES_LM = Path(__file__).resolve().parent.parent / "results" / "notes-lm.json"
 
 
 @event_priority(100)  # before Material's offline plugin, which adds the shim from a CDN unless one is listed
@@ -45,3 +49,10 @@ def on_files(files, config):
         if files.get_file_from_path(uri) is None:
             files.append(File.generated(config, uri, abs_src_path=str(path)))
     return files
+
+
+def on_post_build(config):
+    # Written into the built site, not added as a page file: the i18n plugin needs every file to have a source.
+    out = Path(config.site_dir) / "assets" / "notes-lm.js"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(f"window.NotesLMWeights = {NOTES_LM.read_text(encoding='utf-8')};\n", encoding="utf-8")

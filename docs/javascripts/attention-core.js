@@ -8,6 +8,8 @@
  *   - a row with NaN or +inf among the scores it may attend to gives NaN;
  *   - softmax subtracts the row maximum first; naiveSoftmax does not (and overflows as the
  *     source note's code does).
+ * languageModel runs the vault's trained character model (results/notes-lm.json, the same forward
+ * pass as the numpy TransformerLM, in float64; test_widgets.py compares the two to 1e-9).
  * A classic script (not a module), so that it also runs in the offline copy opened from file://.
  */
 (function (root) {
@@ -127,7 +129,141 @@
     return { steps: steps, output: a.map(function (x) { return x / l; }) };
   }
 
+  /* --- The trained character model (numpy's TransformerLM: learned positions, pre-norm blocks,
+   * GELU feed-forward, causal self-attention, output tied to the token embedding) --------------- */
+
+  function tensor(t) {  // {shape, data: base64 of little-endian float32} -> Float64Array, C order
+    var bytes = atob(t.data), view = new DataView(new ArrayBuffer(bytes.length));
+    for (var i = 0; i < bytes.length; i++) view.setUint8(i, bytes.charCodeAt(i));
+    var out = new Float64Array(bytes.length / 4);
+    for (i = 0; i < out.length; i++) out[i] = view.getFloat32(4 * i, true);
+    return out;
+  }
+
+  function linear(x, W, b, n) {  // x (d_in,), W (n, d_in) flat, b (n,) or null -> x W^T + b (n,)
+    var d = x.length, y = new Float64Array(n);
+    for (var o = 0; o < n; o++) {
+      var s = b ? b[o] : 0;
+      for (var i = 0, r = o * d; i < d; i++) s += x[i] * W[r + i];
+      y[o] = s;
+    }
+    return y;
+  }
+
+  function layerNorm(x, w, b) {  // biased variance, eps 1e-5, as torch.nn.LayerNorm
+    var n = x.length, mu = 0, v = 0, i;
+    for (i = 0; i < n; i++) mu += x[i];
+    mu /= n;
+    for (i = 0; i < n; i++) v += (x[i] - mu) * (x[i] - mu);
+    var rstd = 1 / Math.sqrt(v / n + 1e-5), y = new Float64Array(n);
+    for (i = 0; i < n; i++) y[i] = (x[i] - mu) * rstd * w[i] + b[i];
+    return y;
+  }
+
+  function gelu(x) {  // the tanh form, as attention.layers.gelu
+    var c = Math.sqrt(2 / Math.PI);
+    return 0.5 * x * (1 + Math.tanh(c * x * (1 + 0.044715 * x * x)));
+  }
+
+  /* The model of a weights file. forward(ids, cache) runs the new positions ids after the ones the
+   * cache holds (a fresh cache: {}) and returns {logits: one Float64Array (V) per new position,
+   * weights: [layer][head][new position] -> Float64Array over every position so far}; the cache
+   * gains one key and one value row per layer, head and new position. */
+  function languageModel(file) {
+    var c = file.config, T = {};
+    Object.keys(file.tensors).forEach(function (name) { T[name] = tensor(file.tensors[name]); });
+    var D = c.dim, H = c.heads, hd = D / H, F = c.hidden, V = file.vocab.length;
+    function p(name) { return T[name]; }
+
+    function forward(ids, cache) {
+      var start = cache.length || 0, layers = [], logits = [];
+      if (start + ids.length > c.context) throw new Error("longer than the context of " + c.context);
+      var xs = ids.map(function (id, t) {  // token embedding + learned position
+        var x = new Float64Array(D), e = p("tokens.weight"), q = p("position.weight");
+        for (var i = 0; i < D; i++) x[i] = e[id * D + i] + q[(start + t) * D + i];
+        return x;
+      });
+      for (var l = 0; l < c.layers; l++) {
+        var a = "blocks." + l + ".attention.", k = "blocks." + l + ".";
+        var store = cache[l] || (cache[l] = { k: [], v: [] });
+        var qs = xs.map(function (x) {
+          var h = layerNorm(x, p(k + "ln1.weight"), p(k + "ln1.bias"));
+          store.k.push(linear(h, p(a + "k.weight"), p(a + "k.bias"), D));
+          store.v.push(linear(h, p(a + "v.weight"), p(a + "v.bias"), D));
+          return linear(h, p(a + "q.weight"), p(a + "q.bias"), D);
+        });
+        var heads = [];
+        for (var head = 0; head < H; head++) heads.push([]);
+        xs = xs.map(function (x, t) {
+          var o = new Float64Array(D), S = start + t + 1;  // causal: keys 0 .. start + t
+          for (var head = 0; head < H; head++) {
+            var scores = new Float64Array(S), m = -Infinity, sum = 0, j, i;
+            for (j = 0; j < S; j++) {
+              var s = 0;
+              for (i = 0; i < hd; i++) s += qs[t][head * hd + i] * store.k[j][head * hd + i];
+              scores[j] = s / Math.sqrt(hd);
+              if (scores[j] > m) m = scores[j];
+            }
+            for (j = 0; j < S; j++) { scores[j] = Math.exp(scores[j] - m); sum += scores[j]; }
+            for (j = 0; j < S; j++) {
+              scores[j] /= sum;
+              for (i = 0; i < hd; i++) o[head * hd + i] += scores[j] * store.v[j][head * hd + i];
+            }
+            heads[head].push(scores);
+          }
+          var y = linear(o, p(a + "out.weight"), p(a + "out.bias"), D);
+          for (var i2 = 0; i2 < D; i2++) y[i2] += x[i2];  // residual
+          var u = linear(layerNorm(y, p(k + "ln2.weight"), p(k + "ln2.bias")), p(k + "up.weight"), p(k + "up.bias"), F);
+          for (i2 = 0; i2 < F; i2++) u[i2] = gelu(u[i2]);
+          var z = linear(u, p(k + "down.weight"), p(k + "down.bias"), D);
+          for (i2 = 0; i2 < D; i2++) z[i2] += y[i2];  // residual
+          return z;
+        });
+        layers.push(heads);
+      }
+      xs.forEach(function (x) {
+        logits.push(linear(layerNorm(x, p("ln.weight"), p("ln.bias")), p("tokens.weight"), null, V));
+      });
+      cache.length = start + ids.length;
+      return { logits: logits, weights: layers };
+    }
+
+    function encode(text) {  // ids; a character outside the vocabulary is 0 (the unknown character)
+      var index = {};
+      file.vocab.forEach(function (ch, i) { index[ch] = i; });
+      return Array.from(text).map(function (ch) { return index[ch] === undefined ? 0 : index[ch]; });
+    }
+
+    function probabilities(logits, temperature) {  // softmax(logits / temperature)
+      return softmax(Array.from(logits, function (x) { return x / temperature; }));
+    }
+
+    /* Continue ids by steps characters, greedy (temperature 0) or sampled with random() in [0, 1);
+     * with useCache each step runs one new position, without it the whole sequence again. */
+    function generate(ids, steps, options) {
+      options = options || {};
+      var out = ids.slice(), cache = {}, temperature = options.temperature || 0;
+      var logits = forward(out, cache).logits.pop();
+      for (var s = 0; s < steps; s++) {
+        var next = 0;
+        if (temperature > 0) {
+          var probs = probabilities(logits, temperature), r = options.random(), acc = 0;
+          for (next = 0; next < probs.length - 1; next++) { acc += probs[next]; if (r < acc) break; }
+        } else {
+          for (var i = 1; i < logits.length; i++) if (logits[i] > logits[next]) next = i;
+        }
+        out.push(next);
+        if (s < steps - 1) logits = (options.useCache === false ? forward(out, {}) : forward([next], cache)).logits.pop();
+      }
+      return out;
+    }
+
+    return { config: c, vocab: file.vocab, forward: forward, encode: encode, probabilities: probabilities,
+             generate: generate };
+  }
+
   root.AttentionCore = {
+    languageModel: languageModel,
     matmulT: matmulT, matmul: matmul, softmax: softmax, naiveSoftmax: naiveSoftmax, attention: attention,
     naiveAttention: naiveAttention, entropy: entropy, jacobianNorm: jacobianNorm, onlineSoftmax: onlineSoftmax,
   };

@@ -307,8 +307,241 @@
     update();
   }
 
+
+  /* 5. The vault's trained character model, run in the page from its weights (assets/notes-lm.js,
+   * loaded only by a page with this widget): attention maps, the next character, generation. */
+  var weightsWaiting = null;
+  function loadWeights() {  // a classic script, so that it loads from file:// too (fetch would not)
+    if (window.NotesLMWeights) return Promise.resolve(window.NotesLMWeights);
+    if (weightsWaiting) return weightsWaiting;
+    var own = document.querySelector("script[src*='javascripts/widgets.js']");
+    weightsWaiting = new Promise(function (done, fail) {
+      var tag = h("script", { src: new URL("../assets/notes-lm.js", own.src).href });
+      tag.onload = function () { done(window.NotesLMWeights); };
+      tag.onerror = fail;
+      document.head.appendChild(tag);
+    });
+    return weightsWaiting;
+  }
+
+  function trainedModel(root, st) {
+    var L = st.labels;
+    var status = h("p", { class: "widget-note", "data-out": "status", "aria-live": "polite", text: L.loading });
+    root.appendChild(status);
+    return loadWeights().then(function (file) {
+      status.textContent = "";
+      trainedModelReady(root, st, core.languageModel(file));
+    }, function () { status.textContent = L.failed; });
+  }
+
+  function trainedModelReady(root, st, model) {
+    var L = st.labels, C = model.config.context, unknown = model.vocab[0];
+    var text = st.text, prompt = st.text, layer = st.layer, head = st.head, selected = 0;
+    var ids = [], shown = [], result = null, cache = null, logits = null, generated = 0, lastStep = "";
+
+    var picker = h("select", { "data-control": "example" }, st.examples.map(function (example, i) {
+      return h("option", { value: String(i), text: example.label });
+    }));
+    var input = h("textarea", { rows: "3", "data-control": "text", spellcheck: "false" });
+    input.value = text;
+    var headPicker = h("select", { "data-control": "head" });
+    for (var l = 0; l < model.config.layers; l++) {
+      for (var k = 0; k < model.config.heads; k++) {
+        var option = h("option", { value: l + "." + k, text: L.head.replace("{l}", l).replace("{h}", k) });
+        if (l === layer && k === head) option.selected = true;
+        headPicker.appendChild(option);
+      }
+    }
+    root.appendChild(h("div", { class: "widget-controls" }, [
+      h("label", { class: "widget-slider" }, [h("span", { text: colon(L.example) }), picker]),
+      h("label", { class: "widget-slider" }, [h("span", { text: colon(L.head_label) }), headPicker]),
+    ]));
+    root.appendChild(h("label", { class: "widget-text" }, [h("span", { text: L.text }), input]));
+    var windowNote = h("p", { class: "widget-note", "data-out": "window" });
+    var tokens = h("div", { class: "widget-tokens widget-chars", role: "group", "aria-label": L.tokens });
+    var map = h("canvas", { class: "widget-canvas", role: "img", "data-out": "map" });
+    var rowOut = readout(L.row, "row");
+    root.appendChild(windowNote);
+    root.appendChild(tokens);
+    root.appendChild(map);
+    root.appendChild(h("div", { class: "widget-note", text: L.map_note }));
+    root.appendChild(h("div", { class: "widget-readouts", "aria-live": "polite" }, [rowOut.row]));
+
+    var temperature = h("input", { type: "range", min: "0.1", max: "2", step: "0.1", value: "1",
+                                   "aria-label": L.temperature, "data-control": "temperature" });
+    var tOut = h("output", { "data-out": "temperature" });
+    var dist = h("div", { class: "widget-dist", "data-out": "next", role: "list", "aria-label": L.next });
+    root.appendChild(h("div", { class: "widget-controls" }, [
+      h("label", { class: "widget-slider" }, [h("span", { text: colon(L.temperature) }), tOut, temperature])]));
+    root.appendChild(h("p", { class: "widget-note", text: L.next }));
+    root.appendChild(dist);
+
+    var greedy = h("button", { type: "button", "data-control": "greedy", text: L.greedy });
+    var sample = h("button", { type: "button", "data-control": "sample", text: L.sample });
+    var reset = h("button", { type: "button", "data-control": "reset", text: L.reset });
+    var cacheView = h("div", { class: "widget-cache", "data-out": "cache-rows", "aria-hidden": "true" });
+    var cacheOut = h("p", { class: "widget-note", "data-out": "cache", "aria-live": "polite" });
+    root.appendChild(h("div", { class: "widget-controls" }, [greedy, sample, reset]));
+    root.appendChild(cacheView);
+    root.appendChild(cacheOut);
+
+    function run() {  // the whole window from scratch, with a fresh cache
+      var all = Array.from(text);
+      shown = all.slice(-C);
+      ids = model.encode(shown.join(""));
+      windowNote.textContent = all.length > C ? L.window.replace("{c}", C).replace("{n}", all.length) : "";
+      cache = {};
+      result = ids.length ? model.forward(ids, cache) : { logits: [], weights: [] };
+      logits = result.logits[result.logits.length - 1] || null;
+      selected = Math.max(0, ids.length - 1);
+    }
+
+    function drawTokens() {
+      tokens.textContent = "";
+      shown.forEach(function (ch, i) {
+        var isUnknown = ids[i] === 0;
+        var b = h("button", { type: "button", class: "widget-token" + (isUnknown ? " widget-unknown" : "")
+          + (i >= shown.length - generated ? " widget-generated" : ""), "data-index": String(i),
+          text: visible(ch, ids[i]),
+          "aria-label": isUnknown ? ch + " (" + L.unknown + ")" : ch === " " ? L.space : ch === "\n" ? L.newline : ch });
+        if (isUnknown) b.setAttribute("title", L.unknown);
+        b.addEventListener("click", function () { selected = i; drawAttention(); });
+        b.addEventListener("keydown", function (event) {
+          var n = shown.length, step = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 }[event.key];
+          var to = event.key === "Home" ? 0 : event.key === "End" ? n - 1 : step ? (i + step + n) % n : null;
+          if (to === null) return;
+          event.preventDefault();
+          selected = to;
+          drawAttention();
+          tokens.children[selected].focus();
+        });
+        tokens.appendChild(b);
+      });
+    }
+
+    function visible(ch, id) {  // a character as the widget shows it: spaces and line breaks as symbols
+      return id === 0 ? unknown : ch === " " ? "\u2423" : ch === "\n" ? "\u21b5" : ch;
+    }
+    function label(i) { return visible(shown[i], ids[i]); }
+
+    function drawAttention() {
+      if (!ids.length) { rowOut.out.textContent = ""; return; }
+      var rows = result.weights[layer][head], row = rows[selected];
+      Array.prototype.forEach.call(tokens.children, function (b, j) {
+        b.setAttribute("aria-pressed", j === selected ? "true" : "false");
+        b.setAttribute("tabindex", j === selected ? "0" : "-1");
+        b.style.setProperty("--weight", String(j <= selected ? row[j] : 0));
+      });
+      var order = Array.from(row.keys()).sort(function (a, b) { return row[b] - row[a]; }).slice(0, 8);
+      rowOut.out.textContent = L.query.replace("{c}", label(selected)).replace("{i}", selected) + " → "
+        + order.map(function (j) { return label(j) + " (" + j + ") " + fmt(row[j], 3); }).join(", ");
+      // The map: query rows down, key columns across; the accent, more opaque for more weight.
+      var n = ids.length, ratio = window.devicePixelRatio || 1, size = Math.min(root.clientWidth, 448);
+      map.style.width = size + "px";
+      map.style.height = size + "px";
+      map.width = Math.round(size * ratio);
+      map.height = Math.round(size * ratio);
+      var g = map.getContext("2d"), cell = map.width / n, style = getComputedStyle(root);
+      g.clearRect(0, 0, map.width, map.height);
+      g.fillStyle = style.getPropertyValue("--md-accent-fg-color").trim() || "#526cfe";
+      rows.forEach(function (r, i) {
+        for (var j = 0; j <= i; j++) {
+          g.globalAlpha = 0.04 + 0.96 * r[j];
+          g.fillRect(j * cell, i * cell, Math.max(cell - (n < 64 ? 1 : 0), 1), Math.max(cell - (n < 64 ? 1 : 0), 1));
+        }
+      });
+      g.globalAlpha = 1;
+      g.strokeStyle = style.color;
+      g.lineWidth = Math.max(1, ratio);
+      g.strokeRect(0, selected * cell, map.width, cell);
+      map.setAttribute("aria-label", L.map.replace("{head}", L.head.replace("{l}", layer).replace("{h}", head))
+        .replace("{n}", n));
+    }
+
+    function drawNext() {
+      var t = Number(temperature.value);
+      tOut.textContent = t.toFixed(1);
+      temperature.setAttribute("aria-valuetext", t.toFixed(1));
+      dist.textContent = "";
+      if (!logits) return;
+      var p = model.probabilities(logits, t);
+      var order = Array.from(p.keys()).sort(function (a, b) { return p[b] - p[a]; }).slice(0, 10);
+      order.forEach(function (v) {
+        var ch = model.vocab[v], shownCh = visible(ch, v);
+        var bar = h("span", { class: "widget-dist-bar" });
+        bar.style.width = (100 * p[v]).toFixed(1) + "%";
+        dist.appendChild(h("div", { class: "widget-dist-row", role: "listitem", "data-char": ch }, [
+          h("span", { class: "widget-dist-char", text: shownCh }), h("span", { class: "widget-dist-track" }, [bar]),
+          h("span", { class: "widget-dist-p", text: fmt(p[v], 3) })]));
+      });
+    }
+
+    function drawCache() {
+      cacheView.textContent = "";
+      for (var i = 0; i < ids.length; i++) {
+        cacheView.appendChild(h("span", { class: i === ids.length - 1 && lastStep ? "widget-new" : "" }));
+      }
+      cacheOut.textContent = L.cache.replace("{n}", ids.length).replace("{layers}", model.config.layers) + " " + lastStep;
+    }
+
+    function redraw() { drawTokens(); drawAttention(); drawNext(); drawCache(); }
+
+    function step(sampled) {  // one more character: one new position through the cache, unless the window is full
+      if (!logits) return;
+      var t = Number(temperature.value), next = 0, p = model.probabilities(logits, t);
+      if (sampled) {
+        var r = Math.random(), acc = 0;
+        for (next = 0; next < p.length - 1; next++) { acc += p[next]; if (r < acc) break; }
+      } else {
+        for (var v = 1; v < p.length; v++) if (p[v] > p[next]) next = v;
+      }
+      text += model.vocab[next];
+      generated += 1;
+      input.value = text;
+      if (ids.length < C) {
+        var more = model.forward([next], cache);
+        shown.push(model.vocab[next]);
+        ids.push(next);
+        more.weights.forEach(function (heads, l) {
+          heads.forEach(function (rows, k) { result.weights[l][k].push(rows[0]); });
+        });
+        logits = more.logits[0];
+        selected = ids.length - 1;
+        lastStep = L.step_one.replace("{n}", ids.length);
+      } else {
+        run();
+        lastStep = L.step_full.replace("{c}", C);
+      }
+      redraw();
+    }
+
+    picker.addEventListener("change", function () {
+      text = prompt = st.examples[Number(picker.value)].text;
+      input.value = text;
+      generated = 0; lastStep = "";
+      run(); redraw();
+    });
+    input.addEventListener("input", function () { text = prompt = input.value; generated = 0; lastStep = ""; run(); redraw(); });
+    headPicker.addEventListener("change", function () {
+      var parts = headPicker.value.split(".");
+      layer = Number(parts[0]); head = Number(parts[1]);
+      drawAttention();
+    });
+    temperature.addEventListener("input", drawNext);
+    greedy.addEventListener("click", function () { step(false); });
+    sample.addEventListener("click", function () { step(true); });
+    reset.addEventListener("click", function () {
+      text = prompt; input.value = text; generated = 0; lastStep = ""; run(); redraw();
+    });
+    // The map is drawn on a canvas in the accent colour: drawn again when the reader switches the scheme.
+    new MutationObserver(drawAttention).observe(document.body, { attributes: true,
+                                                                 attributeFilter: ["data-md-color-scheme"] });
+    run();
+    redraw();
+  }
+
   var WIDGETS = { "scaling": scaling, "attention-map": attentionMap, "source-example": sourceExample,
-                  "online-softmax": onlineSoftmax };
+                  "online-softmax": onlineSoftmax, "trained-model": trainedModel };
 
   function mountAll() {
     document.querySelectorAll("[data-widget]").forEach(function (root) {
@@ -318,8 +551,10 @@
       if (!make || !data) return;
       var body = h("div", { class: "widget-body" });
       root.appendChild(body);
-      make(body, JSON.parse(data.textContent));
-      root.setAttribute("data-ready", "");
+      // A widget that loads something first (the trained model's weights) returns a promise.
+      Promise.resolve(make(body, JSON.parse(data.textContent))).then(function () {
+        root.setAttribute("data-ready", "");
+      });
     });
   }
 

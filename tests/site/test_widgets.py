@@ -18,7 +18,8 @@ pytestmark = pytest.mark.browser
 
 LANGS = ["", "/en"]
 PAGES = {"scaling": "notes/scaling/", "attention-map": "notes/attention-mechanism/",
-         "source-example": "notes/attention-mechanism/", "online-softmax": "notes/long-sequences/"}
+         "source-example": "notes/attention-mechanism/", "online-softmax": "notes/long-sequences/",
+         "trained-model": "notes/transformer/"}
 
 
 def open_widget(page, site_url, lang_prefix, name):
@@ -302,6 +303,136 @@ def test_online_softmax_shows_everything_its_numbers_come_from_and_keeps_the_foc
     assert axe_in_both_schemes(page, "[data-widget='online-softmax']") == {}  # in the state it was left in
 
 
+# --- The trained character model (results/notes-lm.json) in the page ----------------------------------------
+
+#: Texts of several lengths in both languages: one character, a sentence, a character outside the
+#: vocabulary, and the whole context (128 characters).
+LM_TEXTS = ["A", "注意力", "**Query ($Q$)**: what the current position is looking for.",
+            "每一行的注意力权重加起来等于 1。😀",
+            ("The weights of each row sum to 1: 注意力权重。" * 4)[:128]]
+LM_FORWARD = """texts => {
+    const model = AttentionCore.languageModel(window.NotesLMWeights);
+    return texts.map(text => {
+        const ids = model.encode(text), run = model.forward(ids, {});
+        return {ids, logits: run.logits.map(r => Array.from(r)),
+                weights: run.weights.map(layer => layer.map(head => head.map(r => Array.from(r))))};
+    });
+}"""
+LM_GENERATE = """([text, steps]) => {
+    const model = AttentionCore.languageModel(window.NotesLMWeights), ids = model.encode(text);
+    const seeded = () => { let s = 12345; return () => (s = (s * 16807) % 2147483647) / 2147483647; };
+    return {greedy: [model.generate(ids, steps, {useCache: true}), model.generate(ids, steps, {useCache: false})],
+            sampled: [model.generate(ids, steps, {temperature: 1, random: seeded(), useCache: true}),
+                      model.generate(ids, steps, {temperature: 1, random: seeded(), useCache: false})]};
+}"""
+
+
+@pytest.fixture(scope="module")
+def notes_model():
+    from attention.experiments import notes_lm
+
+    return notes_lm.load()
+
+
+def test_trained_model_in_the_page_equals_numpy_from_the_same_weights(page, site_url, notes_model):
+    """The page's float64 forward pass (embedding, positions, LayerNorm, causal attention, feed-forward,
+    logits) against numpy's TransformerLM loaded from the same file, to 1e-9; generation with and
+    without the key/value cache gives the same characters, greedy and sampled."""
+    from attention.experiments import notes_lm, trained_model
+
+    model, info = notes_model
+    open_widget(page, site_url, "/en", "trained-model")  # the widget has loaded the weights
+    for text, got in zip(LM_TEXTS, page.evaluate(LM_FORWARD, LM_TEXTS)):
+        ids = notes_lm.encode(info["vocab"], text)
+        assert got["ids"] == ids.tolist(), text
+        logits = model.forward(ids[None])[0]  # (T, V)
+        scale = np.abs(logits).max()
+        assert np.abs(np.array(got["logits"]) - logits).max() <= 1e-9 * scale, text
+        maps = trained_model.attention_maps(model, ids[None])[0]  # (layers, H, T, T)
+        for layer, heads in enumerate(got["weights"]):
+            for h, rows in enumerate(heads):
+                for t, row in enumerate(rows):
+                    assert len(row) == t + 1  # causal: the query and the keys before it
+                    assert np.abs(np.array(row) - maps[layer, h, t, :t + 1]).max() <= 1e-9, (text, layer, h, t)
+    assert 0 in notes_lm.encode(info["vocab"], LM_TEXTS[3])  # the unknown character was among them
+    runs = page.evaluate(LM_GENERATE, ["Attention", 30])
+    assert runs["greedy"][0] == runs["greedy"][1] and runs["sampled"][0] == runs["sampled"][1]
+    assert runs["greedy"][0] == model.generate(notes_lm.encode(info["vocab"], "Attention")[None], 30)[0].tolist()
+
+
+@pytest.mark.parametrize("lang_prefix", LANGS)
+def test_trained_model_widget_shows_heads_next_characters_and_the_cache_growing(page, site_url, lang_prefix,
+                                                                                notes_model):
+    from attention.experiments import notes_lm, trained_model
+
+    model, info = notes_model
+    root, state = open_widget(page, site_url, lang_prefix, "trained-model")
+    lang = "en" if lang_prefix else "zh"
+    assert state["text"] == trained_model.EXAMPLES[lang][0] and state["labels"] == trained_model.WIDGET[lang]
+    text = root.locator("textarea").input_value()
+    ids = notes_lm.encode(info["vocab"], text)
+    maps = trained_model.attention_maps(model, ids[None])[0]  # (layers, H, T, T)
+    assert root.locator(".widget-chars .widget-token").count() == len(text)
+
+    def row_shown() -> list[float]:
+        return [float(x) for x in re.findall(r"\) (\d\.\d{3})", root.locator("[data-out=row]").text_content())]
+
+    # The head shown first, and the last character as the query: the top 8 weights of its row.
+    top = np.sort(maps[state["layer"], state["head"], -1])[::-1][:8]
+    assert close(row_shown(), top, 6e-4)
+    root.locator("select[data-control=head]").select_option("1.2")
+    root.locator(".widget-chars .widget-token").nth(10).click()
+    assert close(row_shown(), np.sort(maps[1, 2, 10, :11])[::-1][:8], 6e-4)
+    assert root.locator(".widget-token[aria-pressed=true]").get_attribute("data-index") == "10"
+    # The next character: the top 10 of softmax(logits / T), at the temperature the slider sets.
+    logits = model.forward(ids[None])[0, -1]
+    for temperature in ("1", "0.5"):
+        root.locator("input[data-control=temperature]").fill(temperature)
+        p = softmax(logits / float(temperature))
+        best = np.argsort(p)[::-1][:10]
+        rows = root.locator(".widget-dist-row")
+        assert rows.evaluate_all("rs => rs.map(r => r.dataset.char)") == [info["vocab"][i] for i in best]
+        assert close([float(x) for x in rows.locator(".widget-dist-p").all_text_contents()], p[best], 6e-4)
+    # One greedy step: the most likely character is added, and the cache grows by one row.
+    root.locator("[data-control=greedy]").click()
+    assert root.locator("textarea").input_value() == text + info["vocab"][int(logits.argmax())]
+    assert str(len(text) + 1) in root.locator("[data-out=cache]").text_content()
+    assert root.locator(".widget-cache span").count() == len(text) + 1
+    assert root.locator(".widget-cache .widget-new").count() == 1
+    assert root.locator(".widget-chars .widget-generated").count() == 1
+    # A text longer than the context is windowed, visibly; a character outside the vocabulary is shown.
+    long = next(i for i, e in enumerate(state["examples"]) if len(e["text"]) > info["config"]["context"])
+    root.locator("select[data-control=example]").select_option(str(long))
+    assert root.locator(".widget-chars .widget-token").count() == info["config"]["context"]
+    assert str(info["config"]["context"]) in root.locator("[data-out=window]").text_content()
+    root.locator("textarea").fill("Attention 😀")
+    unknown = root.locator(".widget-unknown")
+    assert unknown.count() == 1 and unknown.text_content() == notes_lm.UNKNOWN
+    assert trained_model.WIDGET[lang]["unknown"] in unknown.get_attribute("aria-label")
+    assert root.locator("[data-out=window]").text_content() == ""
+    assert lang_prefix or cjk_then_ascii_colon(page) == []
+    assert_only_loopback(page)
+    assert axe_in_both_schemes(page, "[data-widget='trained-model']") == {}
+
+
+def test_the_benchmark_of_the_page_model_runs_and_writes_its_report(tmp_path):
+    """benchmarks/trained_model.py (the README names it): Chromium and numpy time the same forward pass."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    out = tmp_path / "report.json"
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "trained_model.py"
+    done = subprocess.run([sys.executable, str(script), "--repeats", "2", "--out", str(out)], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert report["characters"] == 128 and report["chromium"].split(".")[0].isdigit()
+    assert report["chromium_ms"] > 0 and report["numpy_ms"] > 0
+    assert report["ratio"] == pytest.approx(report["chromium_ms"] / report["numpy_ms"])
+    assert "ms" in done.stderr and str(out) in done.stderr
+
+
 @pytest.mark.parametrize("name", list(PAGES))
 def test_widgets_work_in_the_offline_copy(page, offline_site, name):
     note = offline_site / PAGES[name].rstrip("/")
@@ -348,7 +479,7 @@ def test_every_widget_works_from_the_keyboard_and_says_what_changed(page, site_u
     page.focus("#start-here")
     page.keyboard.press("Tab")
     first = page.evaluate(FOCUS_RING)
-    key = {"range": "ArrowRight", "checkbox": "Space", "number": "ArrowUp"}.get(
+    key = {"range": "ArrowRight", "checkbox": "Space", "number": "ArrowUp", "select-one": "ArrowDown"}.get(
         first["type"], "ArrowRight" if first["token"] else "Enter")
     page.keyboard.press(key)
     assert root.evaluate(ANNOUNCED) != before, (name, first, key)

@@ -22,7 +22,7 @@ import numpy as np
 from .._internal.optim import Adam
 from ..trainable import cross_entropy
 from ..transformer import TransformerLM
-from . import PROJECT, project_file
+from . import PROJECT, notes_lm, project_file
 from .benchmark_results import machine_summary
 
 PAD, SEP, EOS = 10, 11, 12  #: digit tasks' special tokens (digits are 0-9)
@@ -59,6 +59,7 @@ class Result:
     seconds: float = 0.0
     tokens_per_second: float = 0.0
     model: TransformerLM | None = None
+    corpus: notes_lm.Corpus | None = None  #: notes-lm: the text, its vocabulary and held-out split
 
 
 def digit_sequences(task: str, digits: list[np.ndarray]) -> np.ndarray:
@@ -120,19 +121,21 @@ def model_for(config: Config, vocab: int, max_len: int) -> TransformerLM:
                          rng=np.random.default_rng(config.seed))
 
 
-def train(config: Config, *, progress=None, eval_every: int = 100, docs: Path | None = None) -> Result:
-    """Adam with linear warm-up and cosine decay; ``progress(step, loss, tokens_per_second)`` after every step."""
+def train(config: Config, *, progress=None, eval_every: int = 100, docs: Path | None = None, text: str | None = None,
+          until: int | None = None) -> Result:
+    """Adam with linear warm-up and cosine decay; ``progress(step, loss, tokens_per_second)`` after every step.
+    notes-lm reads ``text`` (default: the notes under ``docs``); ``until`` stops after that many steps of
+    the ``config.steps``-step schedule (the start of a run, to check it against a recorded one)."""
     rng = np.random.default_rng([config.seed, 1])
     if config.task == "notes-lm":
-        text = notes_text(docs)
-        chars = sorted(set(text))
-        data = np.searchsorted(chars, list(text))  # (N,) character ids
-        model = model_for(config, len(chars), 2 * config.context)  # room to sample past the context
-        model.chars = chars
+        data = notes_lm.corpus(notes_text(docs) if text is None else text)
+        model = model_for(config, len(data.vocab), config.context)
+        model.vocab = data.vocab
+        starts = notes_lm.training_starts(data.held, config.context)  # (W,) windows clear of held-out text
 
         def batch():
-            starts = rng.integers(0, len(data) - config.context - 1, config.batch)
-            windows = np.stack([data[s:s + config.context + 1] for s in starts])  # (B, T + 1)
+            windows = data.ids[starts[rng.integers(0, len(starts), config.batch)][:, None]
+                               + np.arange(config.context + 1)]  # (B, T + 1)
             return windows[:, :-1], windows[:, 1:]
     else:
         held_out = held_out_digits()
@@ -144,7 +147,7 @@ def train(config: Config, *, progress=None, eval_every: int = 100, docs: Path | 
     params = model.parameters()
     opt = Adam(params, lr=config.lr)
     result, start, tokens = Result(config, model=model), time.perf_counter(), 0
-    for step in range(1, config.steps + 1):
+    for step in range(1, min(config.steps, until or config.steps) + 1):
         inputs, targets = batch()
         model.zero_grad()
         loss, dlogits = cross_entropy(model.forward(inputs), targets, ignore_index=IGNORE,
@@ -155,14 +158,20 @@ def train(config: Config, *, progress=None, eval_every: int = 100, docs: Path | 
         opt.step(model.gradients())
         result.losses.append(loss)
         tokens += inputs.size
-        if config.task != "notes-lm" and (step % eval_every == 0 or step == config.steps):
-            some = held_out if step == config.steps else held_out[:200]  # all of them at the end
+        last = step == config.steps
+        if config.task == "notes-lm" and (step % (5 * eval_every) == 0 or last):
+            result.evals.append((step, notes_lm.held_out_loss(model, data, config.context)))
+        elif config.task != "notes-lm" and (step % eval_every == 0 or last):
+            some = held_out if last else held_out[:200]  # all of them at the end
             result.evals.append((step, exact_match(model, config.task, some)))
         if progress is not None:
             progress(step, loss, tokens / (time.perf_counter() - start))
     result.seconds = time.perf_counter() - start
     result.tokens_per_second = tokens / result.seconds
-    result.exact_match = result.evals[-1][1] if result.evals else float("nan")
+    if config.task == "notes-lm":
+        result.corpus = data
+    else:
+        result.exact_match = result.evals[-1][1] if result.evals else float("nan")
     return result
 
 
@@ -205,18 +214,6 @@ def save(result: Result, path: Path) -> None:
             "machine": machine_summary()}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=1), encoding="utf-8")
-
-
-def samples(model: TransformerLM, prompt: str, *, temperatures=(0.5, 0.8, 1.0), length: int = 120,
-            seed: int = 0) -> dict:
-    """Text generated from ``prompt`` at each temperature (notes-lm)."""
-    ids = np.searchsorted(model.chars, [c for c in prompt if c in model.chars])[None, :]  # (1, T0)
-    out = {}
-    for temperature in temperatures:
-        tokens = model.generate(ids, min(length, model.max_len - ids.shape[1]), temperature=temperature,
-                                rng=np.random.default_rng(seed))[0]
-        out[temperature] = "".join(model.chars[t] for t in tokens)
-    return out
 
 
 TEXT = {

@@ -24,6 +24,7 @@ from ..masks import causal_mask, combine_masks, padding_mask
 from ..scaled_dot_product import scaled_dot_product_attention
 from ..trainable import cross_entropy
 from . import language_model as lm
+from . import notes_lm
 from .plotting import WIDTH, pyplot
 from .training import Run, register_training, train_loop
 
@@ -219,19 +220,29 @@ def blocks_figure(*, lang: str = "en"):
 
 
 def _train_transformer(args) -> int:
-    config = lm.Config(task=args.task, steps=args.steps or DEFAULT_STEPS[args.task], seed=args.seed,
-                       **({"batch": 32, "lr": 2e-3} if args.task == "notes-lm" else {}))
-    print(f"training a {config.layers}-layer Transformer on {config.task} for {config.steps} steps "
-          f"(seed {config.seed}) ...", file=sys.stderr)
-    result = lm.train(config, progress=lm.progress_bar(config.steps))
-    if args.out:
+    notes = args.task == "notes-lm"
+    settings = {k: v for k, v in notes_lm.SETTINGS.items() if k != "steps"} if notes else {}
+    config = lm.Config(task=args.task, steps=args.steps or DEFAULT_STEPS[args.task], seed=args.seed, **settings)
+    if (args.text or args.until) and not notes:
+        raise SystemExit("--text and --until are for --task notes-lm")
+    text = args.text.read_text(encoding="utf-8") if args.text else None
+    what = f"the first {args.until} of {config.steps} steps" if args.until else f"{config.steps} steps"
+    print(f"training a {config.layers}-layer Transformer on {config.task} for {what} (seed {config.seed}) ...",
+          file=sys.stderr)
+    result = lm.train(config, progress=lm.progress_bar(min(config.steps, args.until or config.steps)), text=text,
+                      until=args.until)
+    if args.out and notes:
+        notes_lm.save(result, args.out, command=notes_lm.command_line(args.argv))
+        print(f"wrote {args.out} and {args.out.with_suffix('.txt')}", file=sys.stderr)
+    elif args.out:
         lm.save(result, args.out)
         print(f"wrote {args.out}", file=sys.stderr)
-    if args.task == "notes-lm":
+    if notes:
         for prompt in ("注意力", "Attention"):
-            for temperature, text in lm.samples(result.model, prompt).items():
-                print(f"temperature {temperature}: {text!r}")
-        print(f"task=notes-lm loss={np.mean(result.losses[-50:]):.3f} steps={config.steps} "
+            for temperature, sample in notes_lm.samples(result.model, prompt).items():
+                print(f"temperature {temperature}: {sample!r}")
+        held_out = f" held_out_loss={result.evals[-1][1]:.3f}" if result.evals else ""
+        print(f"task=notes-lm loss={np.mean(result.losses[-50:]):.3f}{held_out} steps={len(result.losses)} "
               f"seconds={result.seconds:.1f}")
     else:
         print(f"task={config.task} exact_match={result.exact_match:.3f} steps={config.steps} "
@@ -240,7 +251,7 @@ def _train_transformer(args) -> int:
 
 
 #: Training steps of ``train-transformer`` by task.
-DEFAULT_STEPS = {"reverse": 600, "copy": 600, "notes-lm": 1500}
+DEFAULT_STEPS = {"reverse": 600, "copy": 600, "notes-lm": notes_lm.SETTINGS["steps"]}
 
 
 def register(commands) -> None:
@@ -252,6 +263,13 @@ def register(commands) -> None:
                      help="train a decoder-only Transformer (numpy, every gradient by hand) on a task")
     p.add_argument("--task", choices=tuple(DEFAULT_STEPS), default="reverse",
                    help="reverse or copy digit strings of length 1-12, or a character model of the notes")
-    p.add_argument("--steps", type=int, help="training steps (default: 600 for reverse/copy, 1500 for notes-lm)")
+    p.add_argument("--steps", type=int, help="training steps (default: 600 for reverse/copy, "
+                   f"{DEFAULT_STEPS['notes-lm']} for notes-lm)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", type=Path, metavar="FILE", help=f"write the results file (the note's is {lm.RESULTS})")
+    p.add_argument("--out", type=Path, metavar="FILE",
+                   help=f"write the results file (the note's is {lm.RESULTS}); for notes-lm the weights file "
+                        f"(the note's is {notes_lm.WEIGHTS}) and the text it learnt, FILE with .txt")
+    p.add_argument("--text", type=Path, metavar="FILE",
+                   help="notes-lm: learn this text instead of the notes (e.g. a weights file's .txt snapshot)")
+    p.add_argument("--until", type=int, metavar="N",
+                   help="notes-lm: stop after the first N steps of the schedule (to check a run's start)")
