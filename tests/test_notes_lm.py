@@ -39,7 +39,7 @@ def test_the_weights_file_is_small_documented_and_names_its_text(committed):
     assert set("abcdefghijklmnopqrstuvwxyzQKVLSE0123456789$()[]{} \n") <= set(vocab)
 
 
-def test_the_committed_weights_give_the_held_out_loss_the_file_claims(committed):
+def test_the_committed_weights_give_the_held_out_loss_the_file_claims(committed, one_blas_thread):
     model, info, text = committed
     data = notes_lm.corpus(text)
     assert data.vocab == info["vocab"]  # the vocabulary follows from the text

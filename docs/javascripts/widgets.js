@@ -326,12 +326,27 @@
 
   function trainedModel(root, st) {
     var L = st.labels;
-    var status = h("p", { class: "widget-note", "data-out": "status", "aria-live": "polite", text: L.loading });
+    var status = h("p", { class: "widget-note", "data-out": "status", "aria-live": "polite" });
+    function start() {
+      status.textContent = L.loading;
+      return loadWeights().then(function (file) {
+        status.textContent = "";
+        trainedModelReady(root, st, core.languageModel(file));
+      }, function () { status.textContent = L.failed; });
+    }
     root.appendChild(status);
-    return loadWeights().then(function (file) {
-      status.textContent = "";
-      trainedModelReady(root, st, core.languageModel(file));
-    }, function () { status.textContent = L.failed; });
+    if (!st.deferred) return start();
+    // On a page that only offers it: the weights load when the reader asks, and the focus moves to
+    // the widget's first control once it is there (never left on a removed button).
+    var load = h("button", { type: "button", "data-control": "load", text: L.run_here });
+    load.addEventListener("click", function () {
+      start().then(function () {
+        load.remove();
+        var first = root.querySelector("select, textarea, input, button");
+        if (first) first.focus();
+      });
+    });
+    root.insertBefore(h("div", { class: "widget-controls" }, [load]), status);
   }
 
   function trainedModelReady(root, st, model) {
@@ -437,8 +452,7 @@
         + order.map(function (j) { return label(j) + " (" + j + ") " + fmt(row[j], 3); }).join(", ");
       // The map: query rows down, key columns across; the accent, more opaque for more weight.
       var n = ids.length, ratio = window.devicePixelRatio || 1, size = Math.min(root.clientWidth, 448);
-      map.style.width = size + "px";
-      map.style.height = size + "px";
+      map.style.width = size + "px";  // the height follows the canvas's square shape (CSS height: auto)
       map.width = Math.round(size * ratio);
       map.height = Math.round(size * ratio);
       var g = map.getContext("2d"), cell = map.width / n, style = getComputedStyle(root);
@@ -536,6 +550,7 @@
     // The map is drawn on a canvas in the accent colour: drawn again when the reader switches the scheme.
     new MutationObserver(drawAttention).observe(document.body, { attributes: true,
                                                                  attributeFilter: ["data-md-color-scheme"] });
+    window.addEventListener("resize", drawAttention);  // sized to the column: a phone turned, a window resized
     run();
     redraw();
   }

@@ -334,14 +334,12 @@ def notes_model():
     return notes_lm.load()
 
 
-def test_trained_model_in_the_page_equals_numpy_from_the_same_weights(page, site_url, notes_model):
+def page_model_equals_numpy(page, model, info) -> None:
     """The page's float64 forward pass (embedding, positions, LayerNorm, causal attention, feed-forward,
     logits) against numpy's TransformerLM loaded from the same file, to 1e-9; generation with and
-    without the key/value cache gives the same characters, greedy and sampled."""
+    without the key/value cache gives the same characters, greedy and sampled (on a page whose widget
+    has loaded the weights)."""
     from attention.experiments import notes_lm, trained_model
-
-    model, info = notes_model
-    open_widget(page, site_url, "/en", "trained-model")  # the widget has loaded the weights
     for text, got in zip(LM_TEXTS, page.evaluate(LM_FORWARD, LM_TEXTS)):
         ids = notes_lm.encode(info["vocab"], text)
         assert got["ids"] == ids.tolist(), text
@@ -368,7 +366,10 @@ def test_trained_model_widget_shows_heads_next_characters_and_the_cache_growing(
     model, info = notes_model
     root, state = open_widget(page, site_url, lang_prefix, "trained-model")
     lang = "en" if lang_prefix else "zh"
-    assert state["text"] == trained_model.EXAMPLES[lang][0] and state["labels"] == trained_model.WIDGET[lang]
+    if lang == "en":  # once: the same script runs on both languages' pages
+        page_model_equals_numpy(page, model, info)
+    assert state["text"] == trained_model.EXAMPLES[lang][0] and not state["deferred"]
+    assert state["labels"]["caption"] == trained_model.WIDGET[lang]["caption"]
     text = root.locator("textarea").input_value()
     ids = notes_lm.encode(info["vocab"], text)
     maps = trained_model.attention_maps(model, ids[None])[0]  # (layers, H, T, T)
@@ -410,11 +411,38 @@ def test_trained_model_widget_shows_heads_next_characters_and_the_cache_growing(
     assert unknown.count() == 1 and unknown.text_content() == notes_lm.UNKNOWN
     assert trained_model.WIDGET[lang]["unknown"] in unknown.get_attribute("aria-label")
     assert root.locator("[data-out=window]").text_content() == ""
+    # The map follows the column when the window narrows, and stays square (rows and columns alike).
+    for width, _ in each_view(page, [(320, "light"), (1280, "dark")]):
+        box, canvas = root.bounding_box(), root.locator("canvas").bounding_box()
+        assert box["x"] <= canvas["x"] and canvas["x"] + canvas["width"] <= box["x"] + box["width"], (width, canvas)
+        assert abs(canvas["width"] - canvas["height"]) <= 2, (width, canvas)
     assert lang_prefix or cjk_then_ascii_colon(page) == []
     assert_only_loopback(page)
     assert axe_in_both_schemes(page, "[data-widget='trained-model']") == {}
 
 
+@pytest.mark.parametrize("lang_prefix", [""])  # the other language's page: the keyboard and every-page tests
+def test_the_first_note_offers_the_trained_model_and_loads_its_weights_only_when_asked(page, site_url, lang_prefix):
+    weights = lambda: [u for u in page.requested if u.endswith("/assets/notes-lm.js")]  # noqa: E731
+    page.goto(f"{site_url}{lang_prefix}/notes/scaling/")
+    page.wait_for_load_state("networkidle")
+    assert weights() == []  # a page without the model never loads it
+    page.goto(f"{site_url}{lang_prefix}/{PAGES['attention-map']}")
+    root = page.locator("[data-widget='trained-model'][data-ready]")
+    root.wait_for(timeout=15_000)
+    page.wait_for_load_state("networkidle")
+    assert weights() == [] and root.locator(".widget-chars").count() == 0
+    load = root.locator("[data-control=load]")
+    assert re.search(r"\d+ KB", load.text_content())
+    load.focus()
+    page.keyboard.press("Enter")
+    root.locator(".widget-chars .widget-token").first.wait_for(timeout=15_000)
+    assert len(weights()) == 1 and root.locator("[data-control=load]").count() == 0
+    assert page.evaluate("document.activeElement.dataset.control") == "example"  # the focus moved into it
+    assert root.locator("[data-out=row]").text_content().strip()
+
+
+@pytest.mark.long  # a Chromium of its own, minutes of CPU at its default repeats: with the README's commands
 def test_the_benchmark_of_the_page_model_runs_and_writes_its_report(tmp_path):
     """benchmarks/trained_model.py (the README names it): Chromium and numpy time the same forward pass."""
     import subprocess

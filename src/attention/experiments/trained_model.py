@@ -137,6 +137,7 @@ WIDGET = {
            "step_one": "This step computed one new row (position {n}) and attended over the cached ones.",
            "step_full": "The context was full: the oldest character left the window, and all {c} rows were "
                         "computed again.",
+           "run_here": "Run the trained model here (loads {size:.0f} KB)",
            "caption": "The character model trained on these notes, running in your browser: type or pick a text, "
                       "pick a head and a query character, then generate."},
     "zh": {"loading": "正在加载训练好的模型权重……", "failed": "模型权重加载失败。",
@@ -153,6 +154,7 @@ WIDGET = {
            "step_one": "这一步只算了一行新的（位置 {n}），"
                        "再对缓存里的各行做注意力。",
            "step_full": "上下文已满：最早的字符移出窗口，{c} 行全部重新计算。",
+           "run_here": "在这里运行训练好的模型（加载 {size:.0f} KB）",
            "caption": "用这些笔记训练的字符模型，在你的浏览器里运行：输入或选一段文本，"
                       "选一个头和一个查询字符，再让它生成。"},
 }
@@ -167,20 +169,20 @@ EXAMPLES = {
 }
 
 
-def widget(*, lang: str = "en", path: Path = WEIGHTS) -> str:
+def widget(*, lang: str = "en", path: Path = WEIGHTS, deferred: bool = False) -> str:
     """The trained-model widget: the page's script loads the weights (``assets/notes-lm.js``) and runs
-    them; this state holds its labels, example texts and the head shown first (the most notable)."""
+    them; this state holds its labels, example texts and the head shown first (the most notable).
+    ``deferred``: the weights load only when the reader presses the widget's button (a page that
+    offers the model without being about it)."""
     from .widgets import embed
 
     layer, head, *_ = notable_heads(analysis(path)[3])[0]
-    labels = WIDGET[lang]
+    labels = dict(WIDGET[lang], run_here=WIDGET[lang]["run_here"].format(size=Path(path).stat().st_size / 1024))
     examples = [{"label": text if len(text) <= 40 else text[:39] + "…", "text": text}
                 for code in (lang, "zh" if lang == "en" else "en") for text in EXAMPLES[code]]
     return embed("trained-model", {"labels": labels, "examples": examples, "text": examples[0]["text"],
-                                   "layer": layer, "head": head}, labels["caption"])
+                                   "layer": layer, "head": head, "deferred": deferred}, labels["caption"])
 
-
-# --- What the Transformer note says about it -------------------------------------------------------------
 
 @functools.lru_cache(maxsize=2)
 def analysis(path: Path = WEIGHTS) -> tuple[TransformerLM, dict, Corpus, dict]:
@@ -277,9 +279,10 @@ def heads_figure(*, lang: str = "en", path: Path = WEIGHTS):
     maps = attention_maps(model, ids)[0]  # (layers, H, T, T)
     layers, heads = maps.shape[:2]
     labels = [{" ": "␣", "\n": "↵"}.get(c, c) for c in sentence]
-    fig, axes = plt.subplots(layers * heads // 2, 2, figsize=(WIDTH, 3.1 * layers * heads // 2), squeeze=False)
+    fig, axes = plt.subplots(layers * heads // 2, 2, figsize=(WIDTH, 2.5 * layers * heads // 2 + 0.6), squeeze=False,
+                             sharex=True, sharey=True)  # the characters label the outer panels only
     for ax, (layer, h) in zip(axes.ravel(), np.ndindex(layers, heads)):
-        ax.imshow(maps[layer, h], cmap="Blues", vmin=0, vmax=1)
+        ax.imshow(maps[layer, h], cmap="Blues", vmin=0, vmax=1, interpolation="none")  # raw cells: a small image
         ax.set_title(t["head"].format(l=layer, h=h), fontsize=10)
         ticks = range(0, len(labels), 6)
         ax.set_xticks(ticks, [labels[i] for i in ticks], fontsize=10)
