@@ -558,18 +558,39 @@
   var WIDGETS = { "scaling": scaling, "attention-map": attentionMap, "source-example": sourceExample,
                   "online-softmax": onlineSoftmax, "trained-model": trainedModel };
 
+  /* A widget that loads a lot (the trained model's 776 KB of weights) starts when it comes near the
+   * screen, not with the page: a reader who never scrolls to it never pays for it, and the page's first
+   * seconds stay free for what is on screen. */
+  var WHEN_NEAR = { "trained-model": true };
+
+  function mount(root, make, state) {
+    var body = h("div", { class: "widget-body" });
+    root.appendChild(body);
+    // A widget that loads something first (the trained model's weights) returns a promise.
+    Promise.resolve(make(body, state)).then(function () {
+      root.setAttribute("data-ready", "");
+    });
+  }
+
   function mountAll() {
     document.querySelectorAll("[data-widget]").forEach(function (root) {
-      if (root.hasAttribute("data-ready")) return;
+      if (root.hasAttribute("data-ready") || root.hasAttribute("data-waiting")) return;
       var make = WIDGETS[root.getAttribute("data-widget")];
       var data = root.querySelector("script[type='application/json']");
       if (!make || !data) return;
-      var body = h("div", { class: "widget-body" });
-      root.appendChild(body);
-      // A widget that loads something first (the trained model's weights) returns a promise.
-      Promise.resolve(make(body, JSON.parse(data.textContent))).then(function () {
-        root.setAttribute("data-ready", "");
+      var state = JSON.parse(data.textContent);
+      if (!WHEN_NEAR[root.getAttribute("data-widget")] || state.deferred || !("IntersectionObserver" in window)) {
+        mount(root, make, state);
+        return;
+      }
+      root.setAttribute("data-waiting", "");
+      var near = new IntersectionObserver(function (entries) {
+        if (!entries.some(function (e) { return e.isIntersecting; })) return;
+        near.disconnect();
+        root.removeAttribute("data-waiting");
+        mount(root, make, state);
       });
+      near.observe(root);
     });
   }
 

@@ -74,7 +74,8 @@ def test_every_page_in_every_view(page, built_site, site_url, lang):
             assert cjk_then_ascii_colon(page) == [], path
         widgets = page.locator("[data-widget]")
         widgets_seen += widgets.count()
-        for i in range(widgets.count()):  # each draws itself once the page has loaded
+        for i in range(widgets.count()):  # each draws itself once the page has loaded (or is scrolled to)
+            widgets.nth(i).scroll_into_view_if_needed()
             widgets.nth(i).and_(page.locator("[data-ready]")).wait_for(timeout=15_000)
         for width, scheme in each_view(page, CHECKED_VIEWS):
             # Wide tables and formulas scroll inside their own box: the page itself never scrolls sideways.

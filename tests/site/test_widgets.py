@@ -24,6 +24,7 @@ PAGES = {"scaling": "notes/scaling/", "attention-map": "notes/attention-mechanis
 
 def open_widget(page, site_url, lang_prefix, name):
     page.goto(f"{site_url}{lang_prefix}/{PAGES[name]}")
+    page.locator(f"[data-widget='{name}']").first.scroll_into_view_if_needed()  # one may start only when seen
     root = page.locator(f"[data-widget='{name}'][data-ready]")
     root.wait_for(timeout=15_000)
     return root, json.loads(root.locator("script[type='application/json']").text_content())
@@ -421,6 +422,21 @@ def test_trained_model_widget_shows_heads_next_characters_and_the_cache_growing(
     assert axe_in_both_schemes(page, "[data-widget='trained-model']") == {}
 
 
+def test_the_trained_model_loads_its_weights_when_the_reader_reaches_it(page, site_url):
+    """On a phone the widget starts below the first screen: the page loads no weights (776 KB) until
+    the reader scrolls to it, so the first seconds of the page are not spent on them."""
+    weights = lambda: [u for u in page.requested if u.endswith("/assets/notes-lm.js")]  # noqa: E731
+    page.set_viewport_size({"width": 412, "height": 823})  # Lighthouse's phone
+    page.goto(f"{site_url}/en/{PAGES['trained-model']}")
+    page.wait_for_load_state("networkidle")
+    root = page.locator("[data-widget='trained-model']")
+    assert root.evaluate("r => r.getBoundingClientRect().top") > 823  # below the first screen
+    assert weights() == [] and root.get_attribute("data-ready") is None
+    page.mouse.wheel(0, 600)
+    page.locator("[data-widget='trained-model'][data-ready]").wait_for(timeout=15_000)
+    assert len(weights()) == 1 and root.locator(".widget-chars .widget-token").count() > 10
+
+
 @pytest.mark.parametrize("lang_prefix", [""])  # the other language's page: the keyboard and every-page tests
 def test_the_first_note_offers_the_trained_model_and_loads_its_weights_only_when_asked(page, site_url, lang_prefix):
     weights = lambda: [u for u in page.requested if u.endswith("/assets/notes-lm.js")]  # noqa: E731
@@ -465,6 +481,7 @@ def test_the_benchmark_of_the_page_model_runs_and_writes_its_report(tmp_path):
 def test_widgets_work_in_the_offline_copy(page, offline_site, name):
     note = offline_site / PAGES[name].rstrip("/")
     page.goto(note.with_suffix(".html").as_uri())
+    page.locator(f"[data-widget='{name}']").first.scroll_into_view_if_needed()
     page.locator(f"[data-widget='{name}'][data-ready]").wait_for(timeout=15_000)
     assert page.locator(f"[data-widget='{name}'] .widget-body *").count() > 5
     assert [u for u in page.requested if not u.startswith("file://")] == []

@@ -287,6 +287,7 @@ def heads_figure(*, lang: str = "en", path: Path = WEIGHTS):
         ticks = range(0, len(labels), 6)
         ax.set_xticks(ticks, [labels[i] for i in ticks], fontsize=10)
         ax.set_yticks(ticks, [labels[i] for i in ticks], fontsize=10)
+        ax.tick_params(length=0)  # the labels only: a page of small marks costs a phone's CPU, not the reader
     fig.supxlabel(t["key"], fontsize=10)
     fig.supylabel(t["query"], fontsize=10)
     fig.tight_layout()
