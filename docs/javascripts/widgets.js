@@ -375,7 +375,7 @@
     var windowNote = h("p", { class: "widget-note", "data-out": "window" });
     var tokens = h("div", { class: "widget-tokens widget-chars", role: "group", "aria-label": L.tokens });
     var map = h("canvas", { class: "widget-canvas", role: "img", "data-out": "map" });
-    var rowOut = readout(L.row, "row");
+    var rowOut = readout(L.row.replace("{k}", st.top), "row");
     root.appendChild(windowNote);
     root.appendChild(tokens);
     root.appendChild(map);
@@ -447,7 +447,7 @@
         b.setAttribute("tabindex", j === selected ? "0" : "-1");
         b.style.setProperty("--weight", String(j <= selected ? row[j] : 0));
       });
-      var order = Array.from(row.keys()).sort(function (a, b) { return row[b] - row[a]; }).slice(0, 8);
+      var order = Array.from(row.keys()).sort(function (a, b) { return row[b] - row[a]; }).slice(0, st.top);
       rowOut.out.textContent = L.query.replace("{c}", label(selected)).replace("{i}", selected) + " → "
         + order.map(function (j) { return label(j) + " (" + j + ") " + fmt(row[j], 3); }).join(", ");
       // The map: query rows down, key columns across; the accent, more opaque for more weight.

@@ -380,11 +380,11 @@ def test_trained_model_widget_shows_heads_next_characters_and_the_cache_growing(
         return [float(x) for x in re.findall(r"\) (\d\.\d{3})", root.locator("[data-out=row]").text_content())]
 
     # The head shown first, and the last character as the query: the top 8 weights of its row.
-    top = np.sort(maps[state["layer"], state["head"], -1])[::-1][:8]
+    top = np.sort(maps[state["layer"], state["head"], -1])[::-1][:state["top"]]
     assert close(row_shown(), top, 6e-4)
     root.locator("select[data-control=head]").select_option("1.2")
     root.locator(".widget-chars .widget-token").nth(10).click()
-    assert close(row_shown(), np.sort(maps[1, 2, 10, :11])[::-1][:8], 6e-4)
+    assert close(row_shown(), np.sort(maps[1, 2, 10, :11])[::-1][:state["top"]], 6e-4)
     assert root.locator(".widget-token[aria-pressed=true]").get_attribute("data-index") == "10"
     # The next character: the top 10 of softmax(logits / T), at the temperature the slider sets.
     logits = model.forward(ids[None])[0, -1]

@@ -125,7 +125,7 @@ WIDGET = {
     "en": {"loading": "Loading the trained model's weights …", "failed": "The model's weights could not be loaded.",
            "example": "Example", "head_label": "Head", "head": "layer {l}, head {h}", "text": "Text (type your own)",
            "tokens": "Characters: pick the query", "unknown": "not in the vocabulary", "space": "space",
-           "newline": "line break", "row": "Attention of the query",
+           "newline": "line break", "row": "Attention of the query (its {k} largest weights)",
            "query": "'{c}' (position {i})", "map": "Attention map of {head} over {n} characters: rows are queries, "
            "columns keys; the stronger the colour, the more weight",
            "map_note": "Rows: queries (each character, predicting the next); columns: keys (the characters it may "
@@ -143,7 +143,7 @@ WIDGET = {
     "zh": {"loading": "正在加载训练好的模型权重……", "failed": "模型权重加载失败。",
            "example": "例句", "head_label": "注意力头", "head": "第 {l} 层第 {h} 个头", "text": "文本（可以自己输入）",
            "tokens": "字符：选一个作为查询", "unknown": "不在词表里", "space": "空格", "newline": "换行",
-           "row": "查询的注意力", "query": "“{c}”（位置 {i}）",
+           "row": "查询的注意力（最大的 {k} 个权重）", "query": "“{c}”（位置 {i}）",
            "map": "{head}在 {n} 个字符上的注意力图：行是查询，列是键；颜色越浓权重越大",
            "map_note": "行：查询（每个字符，由它预测下一个字符）；列：键（它能看到的字符：自身和之前的）。"
                        "加框的一行是选中的查询。",
@@ -158,6 +158,7 @@ WIDGET = {
            "caption": "用这些笔记训练的字符模型，在你的浏览器里运行：输入或选一段文本，"
                       "选一个头和一个查询字符，再让它生成。"},
 }
+ROW_TOP = 8  #: the widget lists the selected query's largest weights, this many
 #: The widget's example texts: sentences of the notes (as the snapshot has them), by language.
 EXAMPLES = {
     "en": ("**Query ($Q$)**: what the current position is looking for.",
@@ -181,7 +182,8 @@ def widget(*, lang: str = "en", path: Path = WEIGHTS, deferred: bool = False) ->
     examples = [{"label": text if len(text) <= 40 else text[:39] + "…", "text": text}
                 for code in (lang, "zh" if lang == "en" else "en") for text in EXAMPLES[code]]
     return embed("trained-model", {"labels": labels, "examples": examples, "text": examples[0]["text"],
-                                   "layer": layer, "head": head, "deferred": deferred}, labels["caption"])
+                                   "layer": layer, "head": head, "deferred": deferred, "top": ROW_TOP},
+                 labels["caption"])
 
 
 @functools.lru_cache(maxsize=2)
