@@ -62,11 +62,13 @@ class _Gzip(SimpleHTTPRequestHandler):
 
 
 def note_pages(site: Path) -> list[str]:
-    """Every note page and the API reference, in both languages."""
+    """Every note page and the API reference's pages, in both languages."""
     pages = []
     for prefix in ("", "en/"):
         pages += [f"{prefix}notes/{p.name}/" for p in sorted((site / prefix / "notes").iterdir()) if p.is_dir()]
-        pages.append(f"{prefix}reference/api/")
+        api = site / prefix / "reference" / "api"
+        pages += [f"{prefix}reference/api/"] + [f"{prefix}reference/api/{p.name}/" for p in sorted(api.iterdir())
+                                                if p.is_dir()]
     return pages
 
 

@@ -1,10 +1,12 @@
 """Inline code that names a public function or class of ``attention`` links to its API entry.
 
 A note says `flash_attention` or `TransformerLM(...)` as code, which Obsidian shows as code; on the
-site it becomes a link to ``#attention.<name>`` on the API page of the page's language (every
-public name has that anchor, tests/site/test_rendered.py checks it). Code blocks, links,
-headings and exercise titles (a ``<summary>`` is itself the control that opens the exercise: a link
-inside it would be a control inside a control) are left as they are; so is the API page itself.
+site it becomes a link to ``#attention.<name>`` on the API page that documents it, in the page's
+language (the reference is one page per section, ``reference/api/<section>.md``; each page's
+``::: attention.<name>`` lines say which names it holds, and every public name has that anchor:
+tests/site/test_rendered.py checks it). Code blocks, links, headings and exercise titles (a
+``<summary>`` is itself the control that opens the exercise: a link inside it would be a control
+inside a control) are left as they are; so are the API pages themselves.
 """
 
 from __future__ import annotations
@@ -22,14 +24,30 @@ PROTECTED = re.compile(r"<(pre|a|h[1-6]|summary)\b.*?</\1\s*>", re.S | re.I)
 NAMED = re.compile(r"<code>(?:attention\.)?(?P<name>\w+)(?:\([^<]*\))?</code>")
 
 
-def link_api_names(html: str, api_url: str) -> str:
+#: A name an API page documents: ``::: attention.flash_attention`` or ``::: attention.softmax.softmax``.
+DOCUMENTED = re.compile(r"^::: attention\.(?:\w+\.)?(\w+)", re.M)
+
+
+def link_api_names(html: str, api_urls: dict[str, str]) -> str:
+    """``html`` with each public name written as code linked to ``api_urls[name]#attention.<name>``."""
+
     def link(match: re.Match) -> str:
         name = match["name"]
-        if name not in attention.__all__:
+        if name not in attention.__all__ or name not in api_urls:
             return match.group(0)
-        return f'<a class="api-link" href="{api_url}#attention.{name}">{match.group(0)}</a>'
+        return f'<a class="api-link" href="{api_urls[name]}#attention.{name}">{match.group(0)}</a>'
 
     return outside(PROTECTED, html, lambda text: NAMED.sub(link, text))
+
+
+def api_pages(files, lang: str) -> dict[str, object]:
+    """Each public name and the API page (a mkdocs File) of ``lang`` that documents it."""
+    pages = {}
+    for file in files.documentation_pages():
+        if file.src_uri.startswith(f"{lang}/reference/api/"):
+            for name in DOCUMENTED.findall(file.content_string):
+                pages[name] = file
+    return pages
 
 
 #: An autorefs anchor, ``[](){#attention.softmax}`` in the API page's source, as rendered: a link with
@@ -38,9 +56,8 @@ EMPTY_ANCHOR = re.compile(r'<a href="" id="([^"]+)"></a>')
 
 
 def on_page_content(html, page, config, files):
-    api = files.get_file_from_path(f"{language(page.file.src_uri)}/reference/api.md")
-    if api is None:
-        return html
-    if page.file.src_uri == api.src_uri:
+    lang = language(page.file.src_uri)
+    if page.file.src_uri.startswith(f"{lang}/reference/api/"):
         return EMPTY_ANCHOR.sub(r'<a id="\1"></a>', html)
-    return link_api_names(html, get_relative_url(api.url, page.url))
+    urls = {name: get_relative_url(file.url, page.url) for name, file in api_pages(files, lang).items()}
+    return link_api_names(html, urls) if urls else html
