@@ -33,7 +33,7 @@ from mkdocs.structure.files import File
 from mkdocs.structure.nav import Section
 from mkdocs.utils import get_relative_url
 from mkdocs.utils.meta import get_data
-from vault import DEFAULT_LANGUAGE, LANGUAGES, SET_ASIDE, canvas, language
+from vault import DEFAULT_LANGUAGE, LANGUAGES, SET_ASIDE, canvas, language, navigation
 from vault import meta as fm
 from vault.links import DRAWING, Note, Page, Vault, drawing, links_of, transform
 from vault.text import (
@@ -385,6 +385,15 @@ def on_nav(nav, config, files):
         return not fm.is_true(_source(file)[0].get("dg-hide"))
 
     nav.items = [i for i in nav.items if keep(i)]
+    # A learner's notes (outside docs/zh and docs/en) are in no configured nav: one section of their own.
+    in_nav, notes = {id(p) for p in nav.pages}, _build["vault"].notes
+    learner = [f.page for f in files.documentation_pages() if f.page is not None and id(f.page) not in in_nav
+               and not is_project(f.src_uri) and keep(f.page) and f.url not in ("", "./", "en/")]
+    lang = config.theme.get("language") or DEFAULT_LANGUAGE
+    section = navigation.learner_section(learner, lang, lambda p: notes[p.file.src_uri].title
+                                         if p.file.src_uri in notes else p.title)
+    if section is not None:
+        nav.items.append(section)
     # Previous/next links were computed from the full list of pages: link the kept ones again.
     hidden = [p for p in nav.pages if not keep(p)]
     nav.pages = [p for p in nav.pages if keep(p)]

@@ -38,13 +38,27 @@ def offline_command(build_dir: Path, zip_file: Path) -> list[str]:
 
 
 def vault_config(docs: Path) -> str:
-    """The project's mkdocs.yml (theme, plugins, hooks, strict) pointed at another docs folder, without its nav."""
-    text = (ROOT / "mkdocs.yml").read_text(encoding="utf-8").split("\nnav:")[0]
-    text = text.replace("docs_dir: docs", f"docs_dir: {docs}")
-    text = re.sub(r"^watch: \[src, hooks\]", f"watch: [{ROOT / 'src'}, {ROOT / 'hooks'}]", text, flags=re.M)
-    text = text.replace("custom_dir: overrides", f"custom_dir: {ROOT / 'overrides'}")
-    text = re.sub(r"  - hooks/(\w+\.py)", lambda m: f"  - {ROOT / 'hooks' / m.group(1)}", text)
-    return text
+    """The project's mkdocs.yml (theme, plugins, hooks, strict) pointed at another docs folder, with the
+    project's nav cut to the project pages that folder has (as when a learner copies a vault into docs/)."""
+    import yaml
+
+    text = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    config, nav = text.split("\nnav:")
+    config = config.replace("docs_dir: docs", f"docs_dir: {docs}")
+    config = re.sub(r"^watch: \[src, hooks\]", f"watch: [{ROOT / 'src'}, {ROOT / 'hooks'}]", config, flags=re.M)
+    config = config.replace("custom_dir: overrides", f"custom_dir: {ROOT / 'overrides'}")
+    config = re.sub(r"  - hooks/(\w+\.py)", lambda m: f"  - {ROOT / 'hooks' / m.group(1)}", config)
+
+    def present(items: list) -> list:
+        kept = []
+        for item in items:
+            (title, value), = item.items() if isinstance(item, dict) else [(None, item)]
+            value = present(value) if isinstance(value, list) else value if (docs / "zh" / value).is_file() else None
+            if value:
+                kept.append({title: value} if title else value)
+        return kept
+
+    return config + "\nnav:\n" + yaml.safe_dump(present(yaml.safe_load(nav)), allow_unicode=True)
 
 
 def prepare_vault(tmp: Path, source: Path = VAULT) -> list[str]:

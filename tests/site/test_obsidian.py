@@ -48,6 +48,60 @@ def visible_text(html: str) -> str:
     return "".join(parser.parts)
 
 
+class _Nav(HTMLParser):
+    """The site's navigation (the primary sidebar) as a tree of ``{"title", "href", "children"}``."""
+
+    def __init__(self):
+        super().__init__()
+        self.root = {"title": "", "href": None, "children": []}
+        self.items, self.navs, self.capture, self.toc = [self.root], 0, False, 0
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        classes = (a.get("class") or "").split()
+        if tag == "nav" and (self.navs or "md-nav--primary" in classes):
+            self.navs += 1
+            self.toc += self.toc > 0 or "md-nav--secondary" in classes  # the open page's table of contents
+        if not self.navs or self.toc:
+            return
+        item = self.items[-1]
+        if tag == "li" and "md-nav__item" in classes:
+            node = {"title": "", "href": None, "children": []}
+            item["children"].append(node)
+            self.items.append(node)
+        elif tag == "a" and "md-nav__link" in classes and not item["title"] and item["href"] is None:
+            item["href"] = a.get("href")
+        elif tag == "span" and "md-ellipsis" in classes and not item["title"]:
+            self.capture = True
+
+    def handle_endtag(self, tag):
+        if not self.navs:
+            return
+        if tag == "nav":
+            self.navs -= 1
+            self.toc -= self.toc > 0
+        elif self.toc:
+            return
+        elif tag == "li" and len(self.items) > 1:
+            self.items.pop()
+        elif tag == "span":
+            self.capture = False
+
+    def handle_data(self, data):
+        if self.capture and data.strip():
+            self.items[-1]["title"] += data.strip()
+
+
+def navigation(html: str) -> list[dict]:
+    parser = _Nav()
+    parser.feed(html)
+    return parser.root["children"]
+
+
+def titles(items: list[dict]) -> list[str]:
+    return [item["title"] for item in items]
+
+
 def all_output(site: Path) -> str:
     return "\n".join(p.read_text(encoding="utf-8", errors="replace") for p in site.rglob("*")
                      if p.suffix in {".html", ".json", ".xml", ".txt", ".js"} and "assets" not in p.parts)
@@ -510,3 +564,31 @@ def test_an_english_canvas_is_an_english_page(vault_site):
     edges = [e.text() for e in tree.find_all(lambda e: "canvas-edge" in e.attrs.get("class", "").split())]
     assert edges == ["Read the paper → Write the code (then)"]
 
+
+
+def test_learner_notes_are_in_the_navigation_under_my_notes_as_their_folders_nest(vault_site):
+    """The project's nav stays as it is; the learner's notes follow it in one section, folder by
+    folder: folders first, then notes, each in alphabetical order whatever the case, numbers in
+    natural order; a folder's index-like note (README, index, or named like the folder) is its page."""
+    site, _ = vault_site
+    nav = navigation(page(site, "garden/欢迎"))
+    assert titles(nav) == ["首页", "笔记", "标签", "我的笔记"]  # the project's nav, then the learner's notes
+    assert titles(nav[1]["children"]) == ["缩放（项目笔记）"]
+    garden = next(item for item in nav[3]["children"] if item["title"] == "garden")
+    folders = [item for item in garden["children"] if item["children"]]
+    assert titles(folders) == ["boards", "code", "drawings", "sub", "排序", "读书笔记"]
+    assert garden["children"][:len(folders)] == folders  # folders before notes
+    notes = titles(garden["children"][len(folders):])
+    assert notes == sorted(notes, key=str.casefold) and "欢迎来到花园" in notes and "隐藏" not in notes  # dg-hide
+    sorting = next(item for item in folders if item["title"] == "排序")
+    assert sorting["href"] == "../%E6%8E%92%E5%BA%8F/%E6%8E%92%E5%BA%8F/"  # its note named like it: the folder's page
+    assert titles(sorting["children"]) == ["Zeta", "子目录", "Alpha", "beta", "Note 2", "note 10"]
+    subfolder = sorting["children"][1]
+    assert subfolder["href"] == "../%E6%8E%92%E5%BA%8F/%E5%AD%90%E7%9B%AE%E5%BD%95/"  # its README
+    assert titles(subfolder["children"]) == ["内容"]
+    english = navigation(page(site, "en/garden/english"))
+    assert titles(english)[-1] == "My notes"
+    mine = english[-1]["children"]
+    assert "garden" in titles(mine) and "english" not in json.dumps(nav[3], ensure_ascii=False).lower()
+    garden_en = next(item for item in mine if item["title"] == "garden")
+    assert titles([item for item in garden_en["children"] if item["children"]]) == ["boards", "读书笔记"]
