@@ -49,10 +49,13 @@ def test_a_link_previews_its_page_on_hover_and_focus_and_esc_dismisses_it(page, 
     title = page.evaluate("document.querySelector('article h1').textContent.replace('¶', '').trim()")
     page.goto(source)
     target = page.locator(TO_NOTE).first
-    for _, scheme in each_view(page, [(1280, "light"), (1280, "dark")]):
+    for width, scheme in each_view(page, [(1280, "light"), (390, "dark")]):  # a narrow window, with a mouse
+        target.scroll_into_view_if_needed()
         target.hover()
         preview = page.locator(PREVIEW)
         preview.wait_for(timeout=5000)
+        box = preview.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= width, (width, box)  # inside the screen
         assert text_of(preview.locator(".link-preview-title")) == title
         # KaTeX writes each formula twice (MathML and HTML): compare the words around the math.
         shown = text_of(preview.locator(".link-preview-text"))
