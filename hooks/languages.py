@@ -127,6 +127,13 @@ def _switch_link(page, lang: str, own: str, docs_dir: str) -> str:
 
 @event_priority(-200)  # after mkdocs-static-i18n's on_config (-100), which sets theme.language
 def on_config(config):
+    # The not-found page is the default language's (site/404.html): another language's build would write
+    # over it, in its own language (head, header, title) while the page says both.
+    # (The builds may share one theme object: the default language's build puts it back.)
+    if (config.theme.get("language") or DEFAULT_LANGUAGE) != DEFAULT_LANGUAGE:
+        config.theme.static_templates.discard("404.html")
+    else:
+        config.theme.static_templates.add("404.html")
     from mkdocstrings import MkdocstringsExtension
 
     config.markdown_extensions[:] = [e for e in config.markdown_extensions if not isinstance(e, MkdocstringsExtension)]

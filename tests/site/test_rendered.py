@@ -345,8 +345,9 @@ def test_the_not_found_page_offers_each_languages_home_and_no_hreflang_link(buil
              if e.tag == "a" and "md-select__link" in e.attrs.get("class", "")}
     assert links == {"zh": "/", "en": "/en/"}
     assert not re.search(r'<link rel="alternate"[^>]*hreflang', html)
-    # It is the default language's page but rendered last, in English: it says so in both languages,
-    # each marked with its language, and links both home pages.
+    # It is the default language's page, in its language (head, header and title), and says what
+    # happened in both languages, each marked with its language, linking both home pages.
+    assert re.search(r'<html lang="zh"', html) and "<title>注意力机制学习库</title>" in html, html[:300]
     body = article(html)
     said = {e.attrs.get("lang"): e.text() for e in body.find_all(lambda e: e.attrs.get("lang") in ("zh", "en"))}
     assert re.search(f"[{CJK}]", said.get("zh", "")) and "not found" in said.get("en", "").lower(), said
