@@ -12,7 +12,6 @@ median of --repeats, alternating the two so that machine noise hits both.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -21,10 +20,9 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from run import machine  # noqa: E402 - the benchmark's machine description
+from run import machine, write_report  # noqa: E402 - the benchmark's machine description and its file
 
 from attention import TransformerLM  # noqa: E402
-from attention.experiments.benchmark_results import cpu_slug  # noqa: E402
 
 LENGTHS = (32, 64, 128, 256, 512)
 MODEL = {"vocab": 64, "dim": 64, "layers": 2, "heads": 4}
@@ -55,10 +53,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     report = {"machine": machine(), "model": MODEL, "prompt_tokens": 1, "repeats": args.repeats,
               "results": measure(repeats=args.repeats)}
-    out = args.out or HERE / "decoding" / f"{cpu_slug(report['machine'])}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=1), encoding="utf-8")
-    print(f"wrote {out}", file=sys.stderr)
+    print(f"wrote {write_report(report, args.out, 'decoding')}", file=sys.stderr)
     return 0
 
 

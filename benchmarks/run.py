@@ -390,6 +390,17 @@ def machine() -> dict:
     return info
 
 
+def write_report(report: dict, out: Path | None, folder: str) -> Path:
+    """Write a benchmark's ``report`` (it has a ``machine``) to ``out``, by default
+    ``benchmarks/<folder>/<cpu-slug>.json``, so that each machine's results sit side by side."""
+    from attention.experiments.benchmark_results import cpu_slug
+
+    out = out or HERE / folder / f"{cpu_slug(report['machine'])}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=1), encoding="utf-8")
+    return out
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="256,1024,4096,16384,65536")
@@ -463,12 +474,7 @@ def main(argv=None) -> int:
               "breakdown": json.loads(proc.stdout)}
     if "torch" in impls:
         report["separate"] = separate(1 if args.quick else args.separate, 3 if args.quick else args.calls)
-    if args.out is None:
-        from attention.experiments.benchmark_results import cpu_slug
-
-        args.out = HERE / "results" / f"{cpu_slug(report['machine'])}.json"
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=1))
+    out = write_report(report, args.out, "results")
     from attention.experiments.benchmark_results import breakdown_table, comparison_table, table
 
     print(table([report]))
@@ -476,7 +482,7 @@ def main(argv=None) -> int:
     print(comparison_table([report]))
     print()
     print(breakdown_table([report]))
-    print(f"wrote {args.out}", file=sys.stderr)
+    print(f"wrote {out}", file=sys.stderr)
     return 0
 
 

@@ -12,7 +12,6 @@ after one warm-up run. Chromium: Debian's (/usr/bin/chromium), through Playwrigh
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import sys
 import tempfile
@@ -23,10 +22,9 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from run import machine  # noqa: E402 - the benchmark's machine description
+from run import machine, write_report  # noqa: E402 - the benchmark's machine description and its file
 
 from attention.experiments import notes_lm  # noqa: E402
-from attention.experiments.benchmark_results import cpu_slug  # noqa: E402
 
 CORE = HERE.parent / "docs" / "javascripts" / "attention-core.js"
 TIME_IN_PAGE = """([ids, repeats]) => {
@@ -90,10 +88,7 @@ def main(argv=None) -> int:
     report["ratio"] = report["chromium_ms"] / report["numpy_ms"]
     print(f"one forward over {context} characters: Chromium {report['chromium_ms']:.1f} ms, "
           f"numpy {report['numpy_ms']:.1f} ms, ratio {report['ratio']:.1f}", file=sys.stderr)
-    out = args.out or HERE / "trained-model" / f"{cpu_slug(report['machine'])}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=1), encoding="utf-8")
-    print(f"wrote {out}", file=sys.stderr)
+    print(f"wrote {write_report(report, args.out, 'trained-model')}", file=sys.stderr)
     return 0
 
 

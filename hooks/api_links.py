@@ -17,8 +17,6 @@ from mkdocs.utils import get_relative_url
 from vault import language
 from vault.text import outside
 
-import attention
-
 #: What is left alone: code blocks, links (no link inside a link) and headings.
 PROTECTED = re.compile(r"<(pre|a|h[1-6]|summary)\b.*?</\1\s*>", re.S | re.I)
 NAMED = re.compile(r"<code>(?:attention\.)?(?P<name>\w+)(?:\([^<]*\))?</code>")
@@ -31,9 +29,9 @@ DOCUMENTED = re.compile(r"^::: attention\.(?:\w+\.)?(\w+)", re.M)
 def link_api_names(html: str, api_urls: dict[str, str]) -> str:
     """``html`` with each public name written as code linked to ``api_urls[name]#attention.<name>``."""
 
-    def link(match: re.Match) -> str:
+    def link(match: re.Match) -> str:  # the API pages document exactly attention.__all__ (tests/test_api.py)
         name = match["name"]
-        if name not in attention.__all__ or name not in api_urls:
+        if name not in api_urls:
             return match.group(0)
         return f'<a class="api-link" href="{api_urls[name]}#attention.{name}">{match.group(0)}</a>'
 
@@ -55,9 +53,20 @@ def api_pages(files, lang: str) -> dict[str, object]:
 EMPTY_ANCHOR = re.compile(r'<a href="" id="([^"]+)"></a>')
 
 
+#: :func:`api_pages` of each language, read once per build (reset when a build collects its files).
+_documented: dict[str, dict] = {}
+
+
+def on_files(files, config):
+    _documented.clear()
+    return files
+
+
 def on_page_content(html, page, config, files):
     lang = language(page.file.src_uri)
     if page.file.src_uri.startswith(f"{lang}/reference/api/"):
         return EMPTY_ANCHOR.sub(r'<a id="\1"></a>', html)
-    urls = {name: get_relative_url(file.url, page.url) for name, file in api_pages(files, lang).items()}
+    if lang not in _documented:
+        _documented[lang] = api_pages(files, lang)
+    urls = {name: get_relative_url(file.url, page.url) for name, file in _documented[lang].items()}
     return link_api_names(html, urls) if urls else html

@@ -17,6 +17,7 @@ from pathlib import Path
 from mkdocs.exceptions import PluginError
 from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File
+from vault import DEFAULT_LANGUAGE
 
 NODE_MODULES = Path(__file__).resolve().parent.parent / "node_modules"
 KATEX = NODE_MODULES / "katex" / "dist"
@@ -53,6 +54,9 @@ def on_files(files, config):
 
 def on_post_build(config):
     # Written into the built site, not added as a page file: the i18n plugin needs every file to have a source.
+    # Every language's build writes into the same site folder: the default language's writes it once.
+    if (config.theme.get("language") or DEFAULT_LANGUAGE) != DEFAULT_LANGUAGE:
+        return
     out = Path(config.site_dir) / "assets" / "notes-lm.js"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(f"window.NotesLMWeights = {NOTES_LM.read_text(encoding='utf-8')};\n", encoding="utf-8")

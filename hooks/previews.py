@@ -19,6 +19,7 @@ import re
 from pathlib import Path
 
 from mkdocs.plugins import event_priority
+from vault import DEFAULT_LANGUAGE
 
 VOID = {"area", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 TAG = re.compile(r"<(/?)([a-zA-Z][\w-]*)\b[^>]*?(/?)>")
@@ -89,18 +90,18 @@ def previews_of(html: str, title: str) -> dict:
 
 
 def on_pre_build(config):
-    _previews.pop(config.theme.get("language") or "zh", None)
+    _previews.pop(config.theme.get("language") or DEFAULT_LANGUAGE, None)
 
 
 @event_priority(-100)  # after the other hooks have written the page's HTML
 def on_page_content(html, page, config, files):
-    lang = config.theme.get("language") or "zh"
+    lang = config.theme.get("language") or DEFAULT_LANGUAGE
     _previews.setdefault(lang, {})[page.url] = previews_of(html, page.title or "")
     return html
 
 
 def on_post_build(config):
-    lang = config.theme.get("language") or "zh"
+    lang = config.theme.get("language") or DEFAULT_LANGUAGE
     out = Path(config.site_dir) / "assets" / f"previews-{lang}.js"
     out.parent.mkdir(parents=True, exist_ok=True)
     data = json.dumps(_previews.get(lang, {}), ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")

@@ -238,20 +238,27 @@
       return softmax(Array.from(logits, function (x) { return x / temperature; }));
     }
 
-    /* Continue ids by steps characters, greedy (temperature 0) or sampled with random() in [0, 1);
-     * with useCache each step runs one new position, without it the whole sequence again. */
+    /* The next id after logits: the most likely at temperature 0, else sampled from
+     * softmax(logits / temperature) with random() in [0, 1). */
+    function choose(logits, temperature, random) {
+      var next = 0;
+      if (temperature > 0) {
+        var probs = probabilities(logits, temperature), r = random(), acc = 0;
+        for (next = 0; next < probs.length - 1; next++) { acc += probs[next]; if (r < acc) break; }
+      } else {
+        for (var i = 1; i < logits.length; i++) if (logits[i] > logits[next]) next = i;
+      }
+      return next;
+    }
+
+    /* Continue ids by steps characters (:choose); with useCache each step runs one new position,
+     * without it the whole sequence again. */
     function generate(ids, steps, options) {
       options = options || {};
       var out = ids.slice(), cache = {}, temperature = options.temperature || 0;
       var logits = forward(out, cache).logits.pop();
       for (var s = 0; s < steps; s++) {
-        var next = 0;
-        if (temperature > 0) {
-          var probs = probabilities(logits, temperature), r = options.random(), acc = 0;
-          for (next = 0; next < probs.length - 1; next++) { acc += probs[next]; if (r < acc) break; }
-        } else {
-          for (var i = 1; i < logits.length; i++) if (logits[i] > logits[next]) next = i;
-        }
+        var next = choose(logits, temperature, options.random);
         out.push(next);
         if (s < steps - 1) logits = (options.useCache === false ? forward(out, {}) : forward([next], cache)).logits.pop();
       }
@@ -259,7 +266,7 @@
     }
 
     return { config: c, vocab: file.vocab, forward: forward, encode: encode, probabilities: probabilities,
-             generate: generate };
+             choose: choose, generate: generate };
   }
 
   root.AttentionCore = {

@@ -502,13 +502,7 @@
 
     function step(sampled) {  // one more character: one new position through the cache, unless the window is full
       if (!logits) return;
-      var t = Number(temperature.value), next = 0, p = model.probabilities(logits, t);
-      if (sampled) {
-        var r = Math.random(), acc = 0;
-        for (next = 0; next < p.length - 1; next++) { acc += p[next]; if (r < acc) break; }
-      } else {
-        for (var v = 1; v < p.length; v++) if (p[v] > p[next]) next = v;
-      }
+      var next = model.choose(logits, sampled ? Number(temperature.value) : 0, Math.random);
       text += model.vocab[next];
       generated += 1;
       input.value = text;

@@ -94,10 +94,9 @@ def held_out_windows(data: Corpus, context: int) -> np.ndarray:
 
 def held_out_loss(model: TransformerLM, data: Corpus, context: int) -> float:
     """Mean cross-entropy per held-out character (nats), see the module's docstring."""
-    windows = held_out_windows(data, context)  # (W, T + 1)
-    losses = [cross_entropy(model.forward(w[:, :-1]), w[:, 1:])[0] for w in np.array_split(windows, 8)]
-    sizes = [len(w) for w in np.array_split(windows, 8)]
-    return float(np.average(losses, weights=sizes))
+    parts = np.array_split(held_out_windows(data, context), 8)  # (W, T + 1) in 8 batches
+    losses = [cross_entropy(model.forward(w[:, :-1]), w[:, 1:])[0] for w in parts]
+    return float(np.average(losses, weights=[len(w) for w in parts]))
 
 
 def _tensor(x: np.ndarray) -> dict:
