@@ -59,9 +59,11 @@ pytest_collect_file = _Notes(
 
 def pytest_xdist_make_scheduler(config, log):
     """pytest-xdist: a file's tests on one worker (``--dist loadfile``: a note's python blocks share a
-    namespace, a module's fixtures are made once), except the views of every page (a minute each), one
-    per language, so that the two workers share them. (``--dist loadgroup`` with markers would say the
-    same, but pytest-xdist 3.8 cannot rename pytest 9.2's node ids, so its groups are ignored.)"""
+    namespace, a module's fixtures are made once), except the site tests, handed out one by one: they
+    share only the session's builds and browser, and a file of them on one worker (the views of every
+    page: two minutes; the widgets: one) would keep it busy long after the other has finished. (``--dist
+    loadgroup`` with markers would say the same, but pytest-xdist 3.8 cannot rename pytest 9.2's node
+    ids, so its groups are ignored.)"""
     if config.getvalue("dist") != "loadfile":
         return None
     from xdist.scheduler import LoadScopeScheduling
@@ -73,6 +75,6 @@ def pytest_xdist_make_scheduler(config, log):
     class ByFile(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
             file = nodeid.split("::")[0]
-            return nodeid if file.endswith("test_every_page.py") else file
+            return nodeid if file.startswith("tests/site/") else file
 
     return ByFile(config, log)

@@ -20,10 +20,12 @@ def reads_a_site(item) -> bool:
 
 
 def pytest_collection_modifyitems(items):
-    # Tests that read a built site run last, so that the other tests run while the sites build, except
-    # the views of every page (a minute each, mostly waiting for the browser): one starts on each worker
-    # at once, waits for the site, and runs while the other builds use the cores.
-    items.sort(key=lambda item: ("test_every_page.py" not in item.nodeid, reads_a_site(item)))
+    # Tests that read a built site run after those that need none, which use the cores while the sites
+    # build. The views of every page (a minute or more each: the longest tests) go first, so that none is
+    # left running alone at the end: the first starts at once on one worker, waits for the site and then
+    # runs beside the other worker's tests; the others come right after the tests that need no site.
+    views = [item for item in items if "test_every_page.py" in item.nodeid]
+    items.sort(key=lambda item: (0 if item in views[:1] else 2 if item in views else 1 + 2 * reads_a_site(item)))
 
 
 @pytest.fixture(scope="session", autouse=True)

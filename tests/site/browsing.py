@@ -7,6 +7,7 @@ import functools
 import os
 import shutil
 import threading
+import time
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlparse
 
@@ -51,17 +52,32 @@ def serve(directory):
 STORAGE = "cookies,local_storage,indexeddb,service_workers,cache_storage,file_systems,websql"
 
 
+#: The viewport of a new page (Playwright's default), to which a reused page is set back.
+VIEWPORT = {"width": 1280, "height": 720}
+
+
 def open_page(context):
-    """A new page at 1280 x 720 that records every URL it requests (``page.requested``)."""
+    """A new page at 1280 x 720 that records every URL it requests (``page.requested``) and the event
+    handlers a test adds to it (``page.on``), so that :func:`reset` can take them off again."""
     page = context.new_page()
-    page.requested = []
-    page.on("request", lambda request: page.requested.append(request.url))
+    page.requested, page.pending = [], set()
+    page.on("request", lambda request: page.requested.append(request.url) or page.pending.add(request))
+    page.on("requestfinished", lambda request: page.pending.discard(request))
+    page.on("requestfailed", lambda request: page.pending.discard(request))
+    page.handlers = []
+    add_handler = page.on
+
+    def on(event, handler):
+        page.handlers.append((event, handler))
+        add_handler(event, handler)
+
+    page.on = on
     return page
 
 
-def forget(page) -> None:
-    """Close ``page`` and clear what it stored (cookies, localStorage — where Material keeps the palette
-    choice —, IndexedDB, ...) for every origin it requested, so that the next test's page starts clean."""
+def _clear_storage(page) -> None:
+    """Clear what ``page`` stored in the context (cookies, localStorage — where Material keeps the palette
+    choice —, IndexedDB, ...) for every origin it requested."""
     origins = {f"{u.scheme}://{u.netloc}" for u in map(urlparse, page.requested) if u.scheme in ("http", "https")}
     if any(url.startswith("file:") for url in page.requested):
         origins.add("file://")
@@ -69,8 +85,44 @@ def forget(page) -> None:
     for origin in origins:
         cdp.send("Storage.clearDataForOrigin", {"origin": origin, "storageTypes": STORAGE})
     cdp.detach()
-    page.close()
     page.context.clear_cookies()
+
+
+def forget(page) -> None:
+    """Close ``page`` and clear what it stored, so that the next test's page starts clean."""
+    page.goto("about:blank")  # its scripts stop before its storage is cleared
+    _clear_storage(page)
+    page.close()
+
+
+def wait_for_quiet_network(page, quiet: float = 0.15, timeout: float = 15) -> None:
+    """Wait for the page's load event, then until no request is in flight and none has started for
+    ``quiet`` seconds. Playwright's "networkidle" waits 500 ms without a request: on a page whose
+    requests all start at once, a third of a second per page more."""
+    page.wait_for_load_state("load")
+    deadline, started = time.monotonic() + timeout, -1
+    while page.pending or len(page.requested) != started:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"requests still in flight after {timeout} s: {[r.url for r in page.pending]}")
+        started = len(page.requested)
+        page.wait_for_timeout(quiet * 1000)
+
+
+def reset(page) -> None:
+    """Make a used page what :func:`open_page` returns: blank, with nothing stored, no handler or route a
+    test added, no emulated media and the default viewport. The browser tests reuse one page this way: a
+    new page for each test cost about 0.3 s of CPU more (Chromium 156)."""
+    for event, handler in page.handlers:
+        page.remove_listener(event, handler)
+    page.handlers.clear()
+    page.unroute_all(behavior="ignoreErrors")
+    page.goto("about:blank")
+    _clear_storage(page)
+    page.emulate_media(media="null", color_scheme="null", reduced_motion="null", forced_colors="null")
+    page.set_viewport_size(VIEWPORT)
+    page.mouse.move(0, 0)
+    page.requested.clear()
+    page.pending.clear()
 
 
 def assert_only_loopback(page):

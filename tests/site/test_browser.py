@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 from browsing import assert_only_loopback as _assert_only_loopback
-from browsing import each_view, forget, open_page
+from browsing import each_view, forget, open_page, reset
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 pytestmark = pytest.mark.browser
@@ -135,15 +135,29 @@ def test_figures_are_named_images_in_the_accessibility_tree(page, site_url, path
 
 
 def test_each_test_page_starts_with_nothing_stored(browser, browsing_context, site_url):
-    """The browser tests share one context (its HTTP cache stays warm), so what a page stores must not
-    reach the next test: a reader's dark-scheme choice, kept by Material in localStorage, is forgotten,
-    and the next page sees what a page of a brand-new context sees."""
+    """The browser tests share one context (its HTTP cache stays warm) and one page, so what a test
+    stores or changes must not reach the next test: a reader's dark-scheme choice, kept by Material in
+    localStorage, is forgotten, and the next page sees what a page of a brand-new context sees — whether
+    it is a new page (``forget``) or the same page set back (``reset``, what the ``page`` fixture does)."""
+    stored = ("() => [document.body.getAttribute('data-md-color-scheme'), document.cookie,"
+              " Object.entries(localStorage).sort(), Object.entries(sessionStorage).sort(), innerWidth, innerHeight,"
+              " matchMedia('(prefers-reduced-motion: reduce)').matches, matchMedia('print').matches]")
+    context = browser.new_context()
+    new = context.new_page()
+    new.goto(f"{site_url}/en/")
+    fresh = new.evaluate(stored)
+    assert fresh[:2] == ["default", ""] and fresh[4:] == [1280, 720, False, False]
+    context.close()
+
+    def dirty(page):
+        page.goto(f"{site_url}/en/")
+        for _, scheme in each_view(page):
+            if scheme == "dark":
+                break
+        page.evaluate("() => { document.cookie = 'seen=1; path=/'; sessionStorage.setItem('seen', '1'); }")
+
     first = open_page(browsing_context)
-    first.goto(f"{site_url}/en/")
-    for _, scheme in each_view(first):
-        if scheme == "dark":
-            break
-    first.evaluate("() => { document.cookie = 'seen=1; path=/'; sessionStorage.setItem('seen', '1'); }")
+    dirty(first)
     second = open_page(browsing_context)
     second.goto(f"{site_url}/en/")
     assert second.evaluate("document.body.getAttribute('data-md-color-scheme')") == "slate"  # kept, as in a browser
@@ -151,12 +165,24 @@ def test_each_test_page_starts_with_nothing_stored(browser, browsing_context, si
     forget(first)
     third = open_page(browsing_context)
     third.goto(f"{site_url}/en/")
-    stored = ("() => [document.body.getAttribute('data-md-color-scheme'), document.cookie,"
-              " Object.entries(localStorage).sort()]")
-    context = browser.new_context()
-    new = context.new_page()
-    new.goto(f"{site_url}/en/")
-    assert third.evaluate(stored) == new.evaluate(stored)
-    assert third.evaluate(stored)[:2] == ["default", ""]
-    context.close()
+    assert third.evaluate(stored) == fresh
+
+    dirty(third)
+    heard = []
+    third.on("console", lambda message: heard.append(message.text))
+    routed = []
+    third.route("**/*", lambda route: routed.append(route.request.url) or route.continue_())
+    third.emulate_media(media="print", reduced_motion="reduce")
+    third.set_viewport_size({"width": 390, "height": 900})
+    third.reload()
+    scheme, cookie, _, session, *media = third.evaluate(stored)
+    assert [scheme, cookie, session, media] == ["slate", "seen=1", [["seen", "1"]], [390, 900, True, True]]
+    third.evaluate("() => console.log('before the reset')")
+    assert heard == ["before the reset"] and routed
+    routed.clear()
+    reset(third)
+    third.goto(f"{site_url}/en/")
+    third.evaluate("() => console.log('after the reset')")
+    assert third.evaluate(stored) == fresh
+    assert heard == ["before the reset"] and routed == [] and third.handlers == []  # what the test added is gone
     forget(third)

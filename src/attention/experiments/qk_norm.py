@@ -11,7 +11,7 @@ import numpy as np
 
 from ..qk_norm import l2_normalize
 from .plotting import WIDTH, pyplot, save
-from .scaling import row_statistics
+from .scaling import draws, row_statistics
 
 METHODS = {
     # name: (normalise q and k?, factor as a function of d_k)
@@ -25,21 +25,29 @@ INIT_SCALES = (1.0, 4.0)
 
 def measure(d_k: int, method: str, init_scale: float, *, rows: int = 256, keys: int = 64, seed: int = 0):
     """``(entropy, max_weight, score_grad)`` for q, k ~ N(0, init_scale^2) (see the scaling experiment)."""
+    return _measure(draws(d_k, rows=rows, keys=keys, seed=seed), method, init_scale)
+
+
+def _measure(drawn: tuple[np.ndarray, ...], method: str, init_scale: float):
+    """:func:`measure` of the scaling experiment's draws ``drawn``, q and k times ``init_scale``."""
     normalise, factor = METHODS[method]
-    rng = np.random.default_rng([seed, d_k])
-    q = init_scale * rng.standard_normal((rows, 1, d_k))  # (R, 1, E)
-    k = init_scale * rng.standard_normal((rows, keys, d_k))  # (R, S, E)
-    v = rng.standard_normal((rows, keys, 16))  # (R, S, Ev)
-    grad_out = rng.standard_normal((rows, 1, 16))  # (R, 1, Ev)
+    q, k, v, grad_out = drawn  # (R, 1, E), (R, S, E), (R, S, Ev), (R, 1, Ev)
+    q, k = init_scale * q, init_scale * k
     if normalise:
         q, k = l2_normalize(q), l2_normalize(k)
-    return row_statistics(factor(d_k) * (q @ k.transpose(0, 2, 1)), v, grad_out)
+    return row_statistics(factor(q.shape[-1]) * (q @ k.transpose(0, 2, 1)), v, grad_out)
 
 
 @functools.lru_cache(maxsize=1)
 def run() -> dict:
-    """``{(method, init_scale): [(d_k, entropy, max_weight, score_grad), ...]}`` over the grid."""
-    return {(m, s): [(d, *measure(d, m, s)) for d in D_KS] for m in METHODS for s in INIT_SCALES}
+    """``{(method, init_scale): [(d_k, entropy, max_weight, score_grad), ...]}`` over the grid (the
+    draws made once per d_k)."""
+    cells: dict = {(m, s): [] for m in METHODS for s in INIT_SCALES}
+    for d in D_KS:
+        drawn = draws(d)
+        for m, s in cells:
+            cells[(m, s)].append((d, *_measure(drawn, m, s)))
+    return cells
 
 
 TEXT = {

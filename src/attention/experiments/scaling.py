@@ -76,12 +76,25 @@ def measure(d_k: int, scale: str | float, *, rows: int = 256, keys: int = 64, se
         raise ValueError(f"scale must be one of {list(SCALES)} or a number, got {scale!r}")
     if min(d_k, rows, keys) < 1:
         raise ValueError(f"d_k, rows and keys must be positive, got {d_k}, {rows}, {keys}")
-    rng = np.random.default_rng([seed, d_k])  # the same draws for every scale at this d_k
+    return _measure(draws(d_k, rows=rows, keys=keys, seed=seed), scale)
+
+
+def draws(d_k: int, *, rows: int = 256, keys: int = 64, seed: int = 0) -> tuple[np.ndarray, ...]:
+    """The random ``(q, k, v, grad_out)`` of one d_k: the same for every scale (and for the QK-norm
+    note's experiment), so a grid draws them once per d_k."""
+    rng = np.random.default_rng([seed, d_k])
     q = rng.standard_normal((rows, 1, d_k))  # (R, L=1, E)
     k = rng.standard_normal((rows, keys, d_k))  # (R, S, E)
     # Ev is fixed so that only the scores change with d_k, not the size of what flows back.
     v = rng.standard_normal((rows, keys, VALUE_DIM))  # (R, S, Ev)
     grad_out = rng.standard_normal((rows, 1, VALUE_DIM))  # (R, 1, Ev): a random upstream gradient
+    return q, k, v, grad_out
+
+
+def _measure(drawn: tuple[np.ndarray, ...], scale: str | float) -> Measurement:
+    """:func:`measure` of the draws ``drawn``."""
+    q, k, v, grad_out = drawn  # (R, 1, E), (R, S, E), (R, S, Ev), (R, 1, Ev)
+    d_k = q.shape[-1]
     factor = SCALES[scale](d_k) if isinstance(scale, str) else float(scale)
 
     entropy, max_weight, score_grad = row_statistics(factor * (q @ k.transpose(0, 2, 1)), v, grad_out)
@@ -102,11 +115,7 @@ def gradient_by_key(d_k: int, scale: str = "1", *, rows: int = 256, keys: int = 
     the norm of what the most-weighted key, the runner-up and all other keys together add to the
     query's gradient (``dQ = scale * sum_j dS_j k_j``), and the norm of each group's own gradient
     (``dK_j = scale * dS_j q``; for "rest", the mean over the other keys)."""
-    rng = np.random.default_rng([seed, d_k])  # the same draws as measure()
-    q = rng.standard_normal((rows, 1, d_k))  # (R, 1, E)
-    k = rng.standard_normal((rows, keys, d_k))  # (R, S, E)
-    v = rng.standard_normal((rows, keys, VALUE_DIM))  # (R, S, Ev)
-    grad_out = rng.standard_normal((rows, 1, VALUE_DIM))  # (R, 1, Ev)
+    q, k, v, grad_out = draws(d_k, rows=rows, keys=keys, seed=seed)  # the same draws as measure()
     factor = SCALES[scale](d_k)
     p = softmax(factor * (q @ k.transpose(0, 2, 1)))[:, 0]  # (R, S)
     ds = softmax_backward(p, (grad_out @ v.transpose(0, 2, 1))[:, 0])  # (R, S)
@@ -147,7 +156,8 @@ def run(d_ks: tuple[int, ...] = D_KS, scales: tuple[str, ...] = tuple(SCALES), *
     """
     out = []
     for i, d_k in enumerate(d_ks):
-        out += [measure(d_k, s, seed=seed) for s in scales]
+        drawn = draws(d_k, seed=seed)
+        out += [_measure(drawn, s) for s in scales]
         if progress is not None:
             progress(i + 1, len(d_ks), d_k)
     return tuple(out)
