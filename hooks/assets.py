@@ -1,5 +1,6 @@
 """Serve the front-end libraries from the site itself (no CDN): KaTeX for math, mermaid for diagrams,
-and, for the offline copy (``make offline``), the iframe-worker shim that lets search run from ``file://``.
+d3-force for the graph view, and, for the offline copy (``make offline``), the iframe-worker shim that
+lets search run from ``file://``.
 
 Their versions are pinned by package-lock.json and installed into node_modules by `make setup`
 (`npm ci`). This hook adds the files the pages need as generated site files, so `mkdocs build`
@@ -23,6 +24,9 @@ NODE_MODULES = Path(__file__).resolve().parent.parent / "node_modules"
 KATEX = NODE_MODULES / "katex" / "dist"
 MERMAID = NODE_MODULES / "mermaid" / "dist" / "mermaid.min.js"
 IFRAME_WORKER = NODE_MODULES / "iframe-worker" / "shim" / "index.js"
+#: d3-force and what it needs (17 KB), for the graph view; docs/javascripts/graph.js loads them, in this order,
+#: only when a graph comes near the screen.
+D3 = ("d3-dispatch", "d3-quadtree", "d3-timer", "d3-force")
 #: The trained character model's weights (``python -m attention train-transformer --task notes-lm``), served
 #: as a script that sets ``window.NotesLMWeights``: a script loads from file:// too, where fetch() fails.
 #: The trained-model widget adds it to its page; no other page loads it.
@@ -39,13 +43,15 @@ def on_config(config):
 
 
 def on_files(files, config):
-    if not all(path.is_file() for path in (KATEX / "katex.min.js", MERMAID, IFRAME_WORKER)):
+    d3 = [NODE_MODULES / name / "dist" / f"{name}.min.js" for name in D3]
+    if not all(path.is_file() for path in (KATEX / "katex.min.js", MERMAID, IFRAME_WORKER, *d3)):
         raise PluginError(f"front-end assets are missing in {NODE_MODULES}: run `make setup` (it runs `npm ci`).")
     wanted = {f"assets/katex/{name}": KATEX / name
               for name in ("katex.min.js", "katex.min.css", "contrib/auto-render.min.js")}
     wanted |= {f"assets/katex/fonts/{p.name}": p for p in sorted((KATEX / "fonts").glob("*.woff2"))}
     wanted["assets/mermaid/mermaid.min.js"] = MERMAID
     wanted["assets/iframe-worker/shim.js"] = IFRAME_WORKER
+    wanted |= {f"assets/d3/{name}.min.js": NODE_MODULES / name / "dist" / f"{name}.min.js" for name in D3}
     for uri, path in wanted.items():
         if files.get_file_from_path(uri) is None:
             files.append(File.generated(config, uri, abs_src_path=str(path)))

@@ -16,6 +16,8 @@ backlinks, and a learner's own notes that never break the build.
   section, a block); ``^block-ids``; inline ``#tags`` (into the tags index). Links and embeds
   that resolve nowhere render as styled text, with a warning, never as a dead link.
 - **Frontmatter**: see ``vault.meta``.
+- **Graph view** (``vault.graph``): the pages and the backlinks' link table, written to
+  ``assets/graph-<lang>.js``; every note (the project's and a learner's) has a local graph.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from mkdocs.structure.files import File
 from mkdocs.structure.nav import Section
 from mkdocs.utils import get_relative_url
 from mkdocs.utils.meta import get_data
-from vault import DEFAULT_LANGUAGE, LANGUAGES, SET_ASIDE, canvas, language, navigation
+from vault import DEFAULT_LANGUAGE, LANGUAGES, SET_ASIDE, canvas, graph, language, navigation
 from vault import meta as fm
 from vault.links import DRAWING, Note, Page, Vault, drawing, links_of, transform
 from vault.text import (
@@ -370,6 +372,7 @@ def on_page_context(context, page, config, nav):
     urls = _build["urls"]
     page.backlinks = [{"title": _build["vault"].notes[src].title, "url": get_relative_url(urls[src], page.url or ".")}
                       for src in _build["backlinks"].get(page.file.src_uri, []) if src in urls]
+    page.local_graph = page.file.src_uri in urls and (is_note(page) or not is_project(page.file.src_uri))
     return context
 
 
@@ -407,8 +410,13 @@ def on_nav(nav, config, files):
 
 
 def on_post_build(config):
-    """Write a redirect page for every permalink (under ``en/`` for English)."""
+    """Write a redirect page for every permalink (under ``en/`` for English), and the graph's data."""
     lang = config.theme.get("language") or DEFAULT_LANGUAGE
+    titles = {src: note.title for src, note in _build["vault"].notes.items()}
+    data = graph.graph_data(titles, _build["urls"], _build["backlinks"], is_project, lang)
+    out = Path(config.site_dir) / "assets" / f"graph-{lang}.js"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(graph.graph_script(data), encoding="utf-8")
     prefix = "" if lang == DEFAULT_LANGUAGE else f"{lang}/"
     for src, path in _build["permalinks"]:
         where = f"{prefix}{path}/"
