@@ -179,16 +179,22 @@
       link.setAttribute("class", "vault-graph-node vault-graph-g" + (g % SHAPES.length) + (mine ? " vault-graph-here" : ""));
       link.setAttribute("data-url", node.url);
       el("path", { d: shapePath(SHAPES[g % SHAPES.length], mine ? 9 : 7) }, link);
-      var right = p[0] < width / 2, cut = node.title.length > short;
+      var cut = node.title.length > short;
       // The shown name is the start of the link's name (WCAG 2.5.3); a cut one ends in "…" outside the link.
-      var label = el("text", { x: right ? 12 : -12, y: 4, "text-anchor": right ? "start" : "end" }, link);
+      var label = el("text", { y: 4 }, link);
       label.textContent = cut ? shorten(node.title, short - 1) : node.title;
-      if (cut) {
-        var length = label.getComputedTextLength(), start = right ? 12 : -12 - length - 12;
-        label.setAttribute("x", start);
-        label.setAttribute("text-anchor", "start");
-        el("text", { x: start + length, y: 4, "aria-hidden": "true", class: "vault-graph-more" }, spot).textContent = "…";
+      var more = cut ? el("text", { y: 4, "aria-hidden": "true", class: "vault-graph-more" }, spot) : null;
+      if (more) more.textContent = "…";
+      var length = label.getComputedTextLength() + (more ? more.getComputedTextLength() : 0);
+      // Beside the dot, on the side with room; below it when neither side has room: inside the box.
+      var x = p[0] < width / 2 ? 12 : -12 - length, y = 4;
+      if (p[0] + x < 2 || p[0] + x + length > width - 2) {
+        x = Math.max(2 - p[0], Math.min(width - 2 - p[0] - length, -length / 2));
+        y = 24;
       }
+      label.setAttribute("x", x);
+      label.setAttribute("y", y);
+      if (more) { more.setAttribute("x", x + label.getComputedTextLength()); more.setAttribute("y", y); }
     });
     var caption = document.createElement("figcaption");
     var out = data.links.filter(function (l) { return l[0] === centre; }).length;
