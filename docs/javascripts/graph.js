@@ -59,7 +59,7 @@
     var url = location.href.split(/[?#]/)[0];
     if (!url.startsWith(root.href)) return -1;
     url = key(decodeURIComponent(url.slice(root.href.length)));
-    for (var i = 0; i < data.nodes.length; i++) if (key(data.nodes[i].url) === url) return i;
+    for (var i = 0; i < data.nodes.length; i++) if (key(decodeURIComponent(data.nodes[i].url)) === url) return i;
     return -1;
   }
 

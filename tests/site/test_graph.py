@@ -217,6 +217,18 @@ def test_the_graph_page_shows_every_page_and_link(page, built_site, site_url, la
 
 
 @pytest.mark.browser
+def test_a_learner_note_with_a_chinese_name_has_its_local_graph(page, vault_site, vault_url):
+    """A learner's note (garden/欢迎.md) is the centre of its own graph, with its folder as a group."""
+    data = graph_data(vault_site[0], "zh")
+    urls = [unquote(n["url"]) for n in data["nodes"]]
+    centre = urls.index("garden/欢迎/")
+    box = open_graph(page, f"{vault_url}/garden/欢迎/")
+    assert unquote(box.locator(".vault-graph-here").get_attribute("data-url")) == "garden/欢迎/"
+    assert {unquote(u) for u in node_urls(page)} == {urls[i] for i in neighbours(data, centre, 1)}
+    assert "garden" in box.locator(".vault-graph-legend").text_content()
+
+
+@pytest.mark.browser
 def test_the_graph_draws_in_the_offline_copy(page, offline_site):
     page.goto((offline_site / "en" / "graph.html").as_uri())
     page.locator("[data-graph][data-ready]").wait_for(timeout=15_000)
