@@ -186,9 +186,10 @@
       var more = cut ? el("text", { y: 4, "aria-hidden": "true", class: "vault-graph-more" }, spot) : null;
       if (more) more.textContent = "…";
       var length = label.getComputedTextLength() + (more ? more.getComputedTextLength() : 0);
-      // Beside the dot, on the side with room; below it when neither side has room: inside the box.
+      // Beside the dot, on the side with room; below it for the note itself (its neighbours' names run
+      // towards it from both sides) or when neither side has room: inside the box.
       var x = p[0] < width / 2 ? 12 : -12 - length, y = 4;
-      if (p[0] + x < 2 || p[0] + x + length > width - 2) {
+      if (mine || p[0] + x < 2 || p[0] + x + length > width - 2) {
         x = Math.max(2 - p[0], Math.min(width - 2 - p[0] - length, -length / 2));
         y = 24;
       }
