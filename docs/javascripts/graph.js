@@ -113,7 +113,7 @@
     return index;
   }
 
-  function layout(data, ids, centre, width, minHeight) {  // {id: [x, y]} inside the box, 1:1 with the page
+  function layout(data, ids, centre, width, minHeight, shown) {  // {id: [x, y]} inside the box, 1:1 with the page
     var nodes = ids.map(function (id) { return { id: id }; });
     var at = {};
     nodes.forEach(function (n, i) { at[n.id] = i; });
@@ -142,6 +142,33 @@
     nodes.forEach(function (n) {
       out[n.id] = [width / 2 + (n.x - (x0 + x1) / 2) * scale, height / 2 + (n.y - (y0 + y1) / 2) * scale];
     });
+    // Names must not cover each other: where two names' boxes (estimated: 12 px a Chinese character,
+    // 7 px another) overlap, the two dots move apart vertically; the box grows to keep them inside.
+    var boxOf = function (id) {
+      var p = out[id], text = shown(data.nodes[id].title), w = 0;
+      for (var c = 0; c < text.length; c++) w += /[\u2e80-\u9fff\uff00-\uffef]/.test(text[c]) ? 12 : 7;
+      if (id === centre) return [p[0] - w / 2, p[0] + w / 2, p[1] - 10, p[1] + 30];
+      return p[0] < width / 2 ? [p[0] - 10, p[0] + 14 + w, p[1] - 10, p[1] + 10] : [p[0] - 14 - w, p[0] + 10, p[1] - 10, p[1] + 10];
+    };
+    for (var round = 0; round < 30; round++) {
+      var moved = false;
+      for (var a = 0; a < ids.length; a++) {
+        for (var b = a + 1; b < ids.length; b++) {
+          var A = boxOf(ids[a]), B = boxOf(ids[b]);
+          if (A[0] >= B[1] || B[0] >= A[1] || A[2] >= B[3] || B[2] >= A[3]) continue;
+          var upper = out[ids[a]][1] <= out[ids[b]][1] ? ids[a] : ids[b], lower = upper === ids[a] ? ids[b] : ids[a];
+          var push = (Math.min(A[3], B[3]) - Math.max(A[2], B[2])) / 2 + 1;
+          out[upper][1] -= push;
+          out[lower][1] += push;
+          moved = true;
+        }
+      }
+      if (!moved) break;
+    }
+    var top = Math.min.apply(null, ids.map(function (id) { return out[id][1]; }));
+    var bottom = Math.max.apply(null, ids.map(function (id) { return out[id][1]; }));
+    ids.forEach(function (id) { out[id][1] += padY - top; });
+    height = Math.max(height, bottom - top + 2 * padY + (centre >= 0 ? 24 : 0));
     return { height: height, at: out, links: links.map(function (l) { return [nodes[l.source.index].id, nodes[l.target.index].id]; }) };
   }
 
@@ -159,8 +186,9 @@
     }
     figure.textContent = "";
     var width = Math.max(240, Math.floor(box.clientWidth));
-    var placed = layout(data, ids, local ? centre : -1, width, local ? 200 : 320), height = placed.height;
     var short = width < 600 ? 16 : 26;  // characters of a name shown beside its dot (all of it is the link's name)
+    var shown = function (title) { return title.length > short ? shorten(title, short - 1) + "…" : title; };
+    var placed = layout(data, ids, local ? centre : -1, width, local ? 200 : 320, shown), height = placed.height;
     var groups = groupIndex(data);
     var svg = el("svg", { viewBox: "0 0 " + width + " " + height, width: width, height: height, role: "group",
                           "aria-label": local ? TEXT.local : TEXT.global, class: "vault-graph-svg" }, figure);
