@@ -17,6 +17,8 @@ from urllib.parse import unquote, urljoin
 import pytest
 from browsing import assert_only_loopback, axe_in_both_schemes, each_view
 
+pytestmark = pytest.mark.slow  # reads built sites
+
 LANGS = {"zh": "", "en": "/en"}
 NOTE = "notes/attention-mechanism/"
 
