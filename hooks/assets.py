@@ -51,7 +51,7 @@ def on_files(files, config):
     wanted |= {f"assets/katex/fonts/{p.name}": p for p in sorted((KATEX / "fonts").glob("*.woff2"))}
     wanted["assets/mermaid/mermaid.min.js"] = MERMAID
     wanted["assets/iframe-worker/shim.js"] = IFRAME_WORKER
-    wanted |= {f"assets/d3/{name}.min.js": NODE_MODULES / name / "dist" / f"{name}.min.js" for name in D3}
+    wanted |= {f"assets/d3/{path.name}": path for path in d3}
     for uri, path in wanted.items():
         if files.get_file_from_path(uri) is None:
             files.append(File.generated(config, uri, abs_src_path=str(path)))

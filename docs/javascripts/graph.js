@@ -113,7 +113,7 @@
     return index;
   }
 
-  function layout(data, ids, centre, width, minHeight, shown) {  // {id: [x, y]} inside the box, 1:1 with the page
+  function layout(data, ids, centre, width, minHeight, nameOf) {  // {id: [x, y]} inside the box, 1:1 with the page
     var nodes = ids.map(function (id) { return { id: id }; });
     var at = {};
     nodes.forEach(function (n, i) { at[n.id] = i; });
@@ -144,9 +144,14 @@
     });
     // Names must not cover each other: where two names' boxes (estimated: 12 px a Chinese character,
     // 7 px another) overlap, the two dots move apart vertically; the box grows to keep them inside.
-    var boxOf = function (id) {
-      var p = out[id], text = shown(data.nodes[id].title), w = 0;
+    var nameWidth = {};
+    ids.forEach(function (id) {
+      var name = nameOf(data.nodes[id].title), text = name.shown + (name.cut ? "…" : ""), w = 0;
       for (var c = 0; c < text.length; c++) w += /[\u2e80-\u9fff\uff00-\uffef]/.test(text[c]) ? 12 : 7;
+      nameWidth[id] = w;
+    });
+    var boxOf = function (id) {
+      var p = out[id], w = nameWidth[id];
       if (id === centre) return [p[0] - w / 2, p[0] + w / 2, p[1] - 10, p[1] + 30];
       return p[0] < width / 2 ? [p[0] - 10, p[0] + 14 + w, p[1] - 10, p[1] + 10] : [p[0] - 14 - w, p[0] + 10, p[1] - 10, p[1] + 10];
     };
@@ -172,11 +177,13 @@
     return { height: height, at: out, links: links.map(function (l) { return [nodes[l.source.index].id, nodes[l.target.index].id]; }) };
   }
 
+  function widthOf(box) { return Math.max(240, Math.floor(box.clientWidth)); }  // the layout's width
+
   function draw(box, data) {
     var local = box.getAttribute("data-graph") === "local", centre = here(data);
     var twoHops = box.getAttribute("data-hops") === "2";
-    var ids = local ? neighbours(data, centre, twoHops ? 2 : 1) : data.nodes.map(function (_, i) { return i; });
     if (local && centre < 0) return;
+    var ids = local ? neighbours(data, centre, twoHops ? 2 : 1) : data.nodes.map(function (_, i) { return i; });
     ids.sort(function (a, b) { return a === centre ? -1 : b === centre ? 1 : data.nodes[a].title.localeCompare(data.nodes[b].title); });
     var figure = box.querySelector(".vault-graph-figure");
     if (!figure) {
@@ -185,10 +192,13 @@
       box.appendChild(figure);
     }
     figure.textContent = "";
-    var width = Math.max(240, Math.floor(box.clientWidth));
+    var width = widthOf(box);
     var short = width < 600 ? 16 : 26;  // characters of a name shown beside its dot (all of it is the link's name)
-    var shown = function (title) { return title.length > short ? shorten(title, short - 1) + "…" : title; };
-    var placed = layout(data, ids, local ? centre : -1, width, local ? 200 : 320, shown), height = placed.height;
+    var nameOf = function (title) {  // {shown, cut}: what is written beside the dot, and whether "…" follows
+      var shown = title.length > short ? shorten(title, short - 1) : title;
+      return { shown: shown, cut: shown !== title };
+    };
+    var placed = layout(data, ids, local ? centre : -1, width, local ? 200 : 320, nameOf), height = placed.height;
     var groups = groupIndex(data);
     var svg = el("svg", { viewBox: "0 0 " + width + " " + height, width: width, height: height, role: "group",
                           "aria-label": local ? TEXT.local : TEXT.global, class: "vault-graph-svg" }, figure);
@@ -207,11 +217,11 @@
       link.setAttribute("class", "vault-graph-node vault-graph-g" + (g % SHAPES.length) + (mine ? " vault-graph-here" : ""));
       link.setAttribute("data-url", node.url);
       el("path", { d: shapePath(SHAPES[g % SHAPES.length], mine ? 9 : 7) }, link);
-      var cut = node.title.length > short;
+      var name = nameOf(node.title);
       // The shown name is the start of the link's name (WCAG 2.5.3); a cut one ends in "…" outside the link.
       var label = el("text", { y: 4 }, link);
-      label.textContent = cut ? shorten(node.title, short - 1) : node.title;
-      var more = cut ? el("text", { y: 4, "aria-hidden": "true", class: "vault-graph-more" }, spot) : null;
+      label.textContent = name.shown;
+      var more = name.cut ? el("text", { y: 4, "aria-hidden": "true", class: "vault-graph-more" }, spot) : null;
       if (more) more.textContent = "…";
       var length = label.getComputedTextLength() + (more ? more.getComputedTextLength() : 0);
       // Beside the dot, on the side with room; below it for the note itself (its neighbours' names run
@@ -267,7 +277,7 @@
       draw(box, data);
       if (window.ResizeObserver) {  // a new layout for a new width: the text keeps its size
         new ResizeObserver(function () {
-          if (String(Math.max(240, Math.floor(box.clientWidth))) !== box.getAttribute("data-width")) draw(box, data);
+          if (String(widthOf(box)) !== box.getAttribute("data-width")) draw(box, data);
         }).observe(box);
       }
     });

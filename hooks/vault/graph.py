@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import json
 
+from . import navigation
+
 #: Groups of the project's own pages, by the first folder of their path inside the language folder.
-PROJECT_GROUPS = {"notes": ("笔记", "Notes"), "reference": ("参考", "Reference")}
-#: The home and tags pages of each language, and a learner's notes at the top of docs/.
-OTHER_GROUPS = {"home": ("首页与标签", "Home and tags"), "folder:": ("我的笔记", "My notes")}
+PROJECT_GROUPS = {"notes": {"zh": "笔记", "en": "Notes"}, "reference": {"zh": "参考", "en": "Reference"}}
+#: The home and tags pages of each language, and a learner's notes at the top of docs/ (named as their
+#: section of the navigation is).
+OTHER_GROUPS = {"home": {"zh": "首页与标签", "en": "Home and tags"}, "folder:": navigation.TITLES}
 
 
 def group_of(src: str, project: bool) -> str:
@@ -22,9 +25,8 @@ def group_of(src: str, project: bool) -> str:
     top folder of a learner's note (``folder:`` alone at the top of docs/), so that a learner's folder
     named like one of the project's (``notes/``) is a group of its own."""
     parts = src.split("/")
-    if project:
-        inner = parts[1:] if parts[0] in ("zh", "en") else parts
-        return inner[0] if len(inner) > 1 and inner[0] in PROJECT_GROUPS else "home"
+    if project:  # <lang>/<folder>/...
+        return parts[1] if len(parts) > 2 and parts[1] in PROJECT_GROUPS else "home"
     return "folder:" + (parts[0] if len(parts) > 1 else "")
 
 
@@ -39,8 +41,7 @@ def graph_data(titles: dict[str, str], urls: dict[str, str], backlinks: dict[str
                     for source in sources if source in index and source != target})
     labels = {**PROJECT_GROUPS, **OTHER_GROUPS}
     seen = sorted({node["group"] for node in nodes}, key=lambda g: (g not in labels, g != "notes", g.casefold()))
-    zh = lang == "zh"
-    groups = [{"id": g, "label": labels[g][0 if zh else 1] if g in labels else g.removeprefix("folder:")} for g in seen]
+    groups = [{"id": g, "label": labels[g][lang] if g in labels else g.removeprefix("folder:")} for g in seen]
     return {"groups": groups, "nodes": nodes, "links": [list(link) for link in links]}
 
 

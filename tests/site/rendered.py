@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import urljoin, urlparse
 
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 #: Where text is shown as written, not as prose: code, math (before KaTeX), drawings, scripts.
@@ -119,3 +120,9 @@ def page_of(site: Path, docs: Path, source: Path) -> Path:
 def language_of(docs: Path, source: Path) -> str:
     rel = source.relative_to(docs).as_posix()
     return "en" if rel.startswith("en/") or rel.endswith(".en.md") else "zh"
+
+
+def resolve(page: Path, site: Path, href: str) -> str:
+    """A link of a built page as a site path (``notes/scaling/``), without fragment or query."""
+    base = "http://site/" + page.parent.relative_to(site).as_posix() + "/"
+    return urlparse(urljoin(base, href)).path.lstrip("/")

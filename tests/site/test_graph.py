@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 import re
-from html.parser import HTMLParser
 from pathlib import Path
-from urllib.parse import unquote, urljoin
+from urllib.parse import unquote, urlparse
 
 import pytest
 from browsing import assert_only_loopback, axe_in_both_schemes, each_view
+from rendered import article, resolve
 
 pytestmark = pytest.mark.slow  # reads built sites
 
@@ -29,51 +29,27 @@ def graph_data(site: Path, lang: str) -> dict:
     return json.loads(text.removeprefix("window.VaultGraph = ").rstrip().rstrip(";"))
 
 
-class _Links(HTMLParser):
-    """The hrefs of a built page: inside its article (not in the backlinks list, the local graph, a
-    headerlink, a tag or a code name's link to the API reference: no note's link), and inside its backlinks list."""
-
-    def __init__(self):
-        super().__init__()
-        self.article, self.backlinks, self.stack = [], [], []
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        classes = (attrs.get("class") or "").split()
-        if tag not in ("br", "img", "input", "meta", "link", "hr", "source", "col", "wbr", "area", "path", "line"):
-            self.stack.append((tag, classes))
-        if tag != "a" or "href" not in attrs:
-            return
-        inside = [c for _, cs in self.stack for c in cs]
-        if "backlinks" in inside:
-            self.backlinks.append(attrs["href"])
-        elif "md-content__inner" in inside and not ({"headerlink", "md-tag", "footnote-ref", "footnote-backref",
-                                                     "vault-graph", "md-content__button", "api-link", "autorefs"}
-                & set(inside + classes)):
-            self.article.append(attrs["href"])
-
-    def handle_endtag(self, tag):
-        for i in range(len(self.stack) - 1, -1, -1):
-            if self.stack[i][0] == tag:
-                del self.stack[i:]
-                break
+#: Links in an article that are no note's link: a heading's permalink, a tag, a footnote, the edit
+#: button, and a code name's link to the API reference (``api-link``, mkdocstrings' ``autorefs``).
+NOT_A_NOTES_LINK = {"headerlink", "md-tag", "footnote-ref", "footnote-backref", "md-content__button", "api-link",
+                    "autorefs"}
 
 
 def page_links(site: Path, url: str) -> tuple[set[str], set[str]]:
-    """``(pages the article links to, pages its backlinks list names)``, as site-relative URLs."""
-    parser = _Links()
-    parser.feed((site / url / "index.html").read_text(encoding="utf-8"))
-    base = f"http://site/{url}"
-
-    def pages(hrefs):
-        out = set()
-        for href in hrefs:
-            target = urljoin(base, href).split("#")[0]
-            if target.startswith("http://site/") and not re.search(r"\.\w+$", target):
-                out.add(unquote(target.removeprefix("http://site/")))
-        return out - {url}
-
-    return pages(parser.article), pages(parser.backlinks)
+    """``(pages the article links to, pages its backlinks list names)``, as site-relative URLs; the local
+    graph's own links are neither."""
+    page = site / url / "index.html"
+    links_to, linked_from = set(), set()
+    for a in article(page.read_text(encoding="utf-8")).find_all(lambda e: e.tag == "a" and "href" in e.attrs):
+        target = unquote(resolve(page, site, a.attrs["href"]))
+        if urlparse(a.attrs["href"]).scheme or re.search(r"\.\w+$", target) or target == url:
+            continue  # another site, a file (an image, a download), or this page
+        around = set().union(a.classes, *(e.classes for e in a.ancestors()))
+        if "backlinks" in around:
+            linked_from.add(target)
+        elif not around & (NOT_A_NOTES_LINK | {"vault-graph"}):
+            links_to.add(target)
+    return links_to, linked_from
 
 
 def key(url: str) -> str:

@@ -6,10 +6,9 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from urllib.parse import urljoin, urlparse
 
 import pytest
-from rendered import CJK, Element, article, language_of, page_of, parse, prose
+from rendered import CJK, Element, article, language_of, page_of, parse, prose, resolve
 from site_build import ROOT, VAULT
 
 pytestmark = pytest.mark.slow  # reads built sites
@@ -136,12 +135,6 @@ def test_search_worker_segments_a_chinese_query_up_to_its_last_character(built_s
     # Material's segmenter stops one character short (缩放 → 缩); the build patches it (hooks/languages.py).
     worker = next((built_site / "assets" / "javascripts" / "workers").glob("search.*.min.js"))
     assert "o<=t.length;o++)t.slice(s,o)in e" in worker.read_text(encoding="utf-8")
-
-
-def resolve(page: Path, site: Path, href: str) -> str:
-    """A link of a built page as a site path (``notes/scaling/``), without fragment or query."""
-    base = "http://site/" + page.parent.relative_to(site).as_posix() + "/"
-    return urlparse(urljoin(base, href)).path.lstrip("/")
 
 
 def links(element: Element | None, page: Path, site: Path, kind: str = "") -> list[str]:
