@@ -20,9 +20,10 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[$(EXTRAS)]'
 	touch $@
 
-# KaTeX and mermaid are served by the site itself; their versions are pinned by package-lock.json.
+# KaTeX (run by Node.js when the site is built), mermaid and d3-force are served by the site itself;
+# their versions are pinned by package-lock.json.
 $(ASSETS): package.json package-lock.json
-	@command -v npm >/dev/null || { echo "npm is needed once to install the pinned KaTeX and mermaid assets (Debian: apt-get install nodejs npm)"; exit 1; }
+	@command -v npm >/dev/null || { echo "Node.js and npm are needed to install the pinned KaTeX and mermaid assets and to typeset the math (Debian: apt-get install nodejs npm)"; exit 1; }
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 

@@ -1,11 +1,12 @@
 """Serve the front-end libraries from the site itself (no CDN): KaTeX for math, mermaid for diagrams,
 d3-force for the graph view, and, for the offline copy (``make offline``), the iframe-worker shim that
-lets search run from ``file://``.
+lets search run from ``file://``. KaTeX's script runs when the site is built (``vault.katex``): pages get its
+stylesheet and fonts only.
 
 Their versions are pinned by package-lock.json and installed into node_modules by `make setup`
 (`npm ci`). This hook adds the files the pages need as generated site files, so `mkdocs build`
-and `mkdocs serve` both serve them under ``assets/``. KaTeX is loaded by every page
-(``extra_javascript``); mermaid (3.5 MB) only by pages with a diagram: ``hooks/obsidian.py``
+and `mkdocs serve` both serve them under ``assets/``. KaTeX's stylesheet is loaded by every page
+(``extra_css``); mermaid (3.5 MB) only by pages with a diagram: ``hooks/obsidian.py``
 marks them, ``overrides/main.html`` loads it before Material's bundle, which then uses this
 ``mermaid`` instead of fetching its own from a CDN. Material's offline plugin would load the
 iframe-worker shim from unpkg.com; with this copy listed first in ``extra.polyfills`` it does not.
@@ -44,10 +45,9 @@ def on_config(config):
 
 def on_files(files, config):
     d3 = [NODE_MODULES / name / "dist" / f"{name}.min.js" for name in D3]
-    if not all(path.is_file() for path in (KATEX / "katex.min.js", MERMAID, IFRAME_WORKER, *d3)):
+    if not all(path.is_file() for path in (KATEX / "katex.min.css", MERMAID, IFRAME_WORKER, *d3)):
         raise PluginError(f"front-end assets are missing in {NODE_MODULES}: run `make setup` (it runs `npm ci`).")
-    wanted = {f"assets/katex/{name}": KATEX / name
-              for name in ("katex.min.js", "katex.min.css", "contrib/auto-render.min.js")}
+    wanted = {"assets/katex/katex.min.css": KATEX / "katex.min.css"}
     wanted |= {f"assets/katex/fonts/{p.name}": p for p in sorted((KATEX / "fonts").glob("*.woff2"))}
     wanted["assets/mermaid/mermaid.min.js"] = MERMAID
     wanted["assets/iframe-worker/shim.js"] = IFRAME_WORKER

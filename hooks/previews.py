@@ -1,6 +1,7 @@
 """Link previews, as Obsidian and Quartz show them: hovering or focusing a link to another page of the
 site shows that page's title and first paragraph, or, for a link to a heading, that section's first
-paragraph, with its math typeset (``docs/javascripts/previews.js``).
+paragraph, with its math typeset when the site is built (``vault.katex``; ``docs/javascripts/previews.js``
+shows them).
 
 Material 9.8's own preview (``data-preview``) previews only pages in the sitemap, fetches them by
 XHR (which fails from ``file://``) and typesets no math. So the build writes what each page of a
@@ -19,7 +20,7 @@ import re
 from pathlib import Path
 
 from mkdocs.plugins import event_priority
-from vault import DEFAULT_LANGUAGE
+from vault import DEFAULT_LANGUAGE, katex
 
 VOID = {"area", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 TAG = re.compile(r"<(/?)([a-zA-Z][\w-]*)\b[^>]*?(/?)>")
@@ -89,6 +90,14 @@ def previews_of(html: str, title: str) -> dict:
     return page
 
 
+def _typeset(preview: dict) -> dict:
+    """A page's previews as the reader sees them: titles as HTML, and all their math typeset (vault.katex)."""
+    typeset = {"title": katex.typeset_text(preview["title"]), "text": katex.typeset(preview["text"])}
+    if "sections" in preview:
+        typeset["sections"] = {key: _typeset(section) for key, section in preview["sections"].items()}
+    return typeset
+
+
 def on_pre_build(config):
     _previews.pop(config.theme.get("language") or DEFAULT_LANGUAGE, None)
 
@@ -104,5 +113,6 @@ def on_post_build(config):
     lang = config.theme.get("language") or DEFAULT_LANGUAGE
     out = Path(config.site_dir) / "assets" / f"previews-{lang}.js"
     out.parent.mkdir(parents=True, exist_ok=True)
-    data = json.dumps(_previews.get(lang, {}), ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
+    previews = {url: _typeset(preview) for url, preview in _previews.get(lang, {}).items()}
+    data = json.dumps(previews, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
     out.write_text(f"window.LinkPreviews = {data};\n", encoding="utf-8")

@@ -1,4 +1,9 @@
-"""Chinese typesetting that HTML does not do by itself.
+"""Typesetting that HTML does not do by itself: formulas, and Chinese text.
+
+- **Formulas typeset when the site is built** (``vault.katex``): each page is served with KaTeX's
+  HTML and MathML in place of the TeX, so a formula shows before any script runs, with none, and
+  offline, and the page does not move when it loads. On Lighthouse's phone, typesetting in the
+  browser had blocked the main thread for up to 1.2 s a note and shifted the qk-norm note by 0.12.
 
 - **No space from a line break between Chinese characters.** A paragraph written over several
   lines is one line to the reader; a browser turns each line break into a space, which Chinese
@@ -15,6 +20,7 @@ from __future__ import annotations
 
 import re
 
+from vault import katex
 from vault.text import outside
 
 CJK = "\u2e80-\u2fff\u3000-\u303f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef"
@@ -37,3 +43,11 @@ def on_page_content(html, page, config, files):
     html = join_cjk_lines(html)
     html = MATH_THEN_PUNCT.sub(r'<span class="nowrap">\1\2</span>', html)
     return PUNCT_THEN_MATH.sub(r'<span class="nowrap">\1\2</span>', html)
+
+
+def on_post_page(output, page, config):
+    return katex.typeset(output)
+
+
+def on_shutdown():
+    katex.render.close()

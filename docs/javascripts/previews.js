@@ -1,6 +1,7 @@
 /* Link previews: point at (or focus) a link to another page of the site and see that page's title and
- * first paragraph, or the linked section's, with its math typeset. The previews of the page's language
- * (hooks/previews.py writes assets/previews-<lang>.js) load when a reader first points at a link.
+ * first paragraph, or the linked section's, with its math (typeset when the site was built). The previews
+ * of the page's language (hooks/previews.py writes assets/previews-<lang>.js) load when a reader first
+ * points at a link.
  * WCAG 1.4.13: Esc dismisses a preview, the pointer may move onto it, and it stays until the pointer
  * or the focus leaves. A touch is a tap: it follows the link and shows nothing.
  * A classic script, so that it also runs in the offline copy opened from file://.
@@ -61,16 +62,13 @@
       box.textContent = "";
       var title = document.createElement("p");
       title.className = "link-preview-title";
-      title.textContent = section ? page.title + " › " + section.title : page.title;
+      // The site's own HTML, written at build time, math typeset (hooks/previews.py), as the text below.
+      title.innerHTML = section ? page.title + " › " + section.title : page.title;
       var text = document.createElement("div");
       text.className = "link-preview-text";
       text.innerHTML = (section && section.text) || page.text;  // the site's own HTML, written at build time
       box.appendChild(title);
       box.appendChild(text);
-      if (window.renderMathInElement) {
-        renderMathInElement(text, { delimiters: [{ left: "\\(", right: "\\)", display: false },
-                                                 { left: "\\[", right: "\\]", display: true }], throwOnError: false });
-      }
       box.hidden = false;
       place(link);
       if (shownFor && shownFor !== link) shownFor.removeAttribute("aria-describedby");

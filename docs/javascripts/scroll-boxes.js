@@ -64,7 +64,7 @@
       contents.observe(content);
     });
   }
-  if (typeof document$ !== "undefined") document$.subscribe(watch);  // after katex-init.js
+  if (typeof document$ !== "undefined") document$.subscribe(watch);
   else document.addEventListener("DOMContentLoaded", watch);
   window.addEventListener("resize", soon);
   window.addEventListener("load", soon);

@@ -1,5 +1,6 @@
 """Obsidian's Markdown for MkDocs: ``text`` (comments, lists, code-aware scanning), ``links`` (the
-vault index, link resolution, wikilinks, embeds, block ids, inline tags), ``meta`` (frontmatter).
+vault index, link resolution, wikilinks, embeds, block ids, inline tags), ``meta`` (frontmatter),
+``katex`` (the math, typeset when the site is built, as Obsidian shows it while one writes).
 
 Why our own code for these, and libraries for the rest (evaluated 2026-11, read and tried here):
 

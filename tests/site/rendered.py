@@ -60,6 +60,12 @@ def is_math(e: Element) -> bool:
     return "arithmatex" in e.classes or "katex" in e.classes
 
 
+def as_written(e: Element) -> bool:
+    """``skip`` for :meth:`Element.text`: a typeset formula read as its TeX, once (KaTeX draws it twice: as
+    MathML, whose annotation is the TeX, and as HTML for the eye)."""
+    return "katex-html" in e.classes or (e.parent is not None and e.parent.tag == "semantics" and e.tag != "annotation")
+
+
 def prose(e: Element) -> bool:
     """``skip`` for :meth:`Element.text`: what is not prose (code, math, drawings, scripts)."""
     return e.tag in VERBATIM or is_math(e)

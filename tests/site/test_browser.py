@@ -24,6 +24,26 @@ def test_note_math_is_typeset_offline(page, site_url, lang_prefix):
     _assert_only_loopback(page)
 
 
+
+@pytest.mark.parametrize("lang_prefix", ["", "/en"])
+def test_math_shows_with_javascript_off(browser, site_url, lang_prefix):
+    """A reader whose browser runs no script (or has not run it yet) sees the formulas drawn, in KaTeX's
+    fonts from the site, not their TeX: the math is typeset when the site is built."""
+    context = browser.new_context(java_script_enabled=False)
+    try:
+        page = context.new_page()
+        page.goto(f"{site_url}{lang_prefix}/notes/attention-mechanism/")
+        page.wait_for_load_state("load")
+        formula = page.locator("article .katex-display").first
+        assert formula.is_visible() and "\\[" not in page.locator("article").inner_text()
+        box = formula.locator(".katex-html").bounding_box()
+        assert box["width"] > 100 and box["height"] > 20, box  # drawn, not a line of source
+        fonts = page.evaluate("() => [...document.fonts].filter(f => f.status === 'loaded').map(f => f.family)")
+        assert {"KaTeX_Main", "KaTeX_Math"} <= {f.strip('"') for f in fonts}, fonts
+        assert page.locator("article .katex-error").count() == 0
+    finally:
+        context.close()
+
 def test_language_switch_lands_on_twin_page(page, site_url):
     page.goto(f"{site_url}/notes/attention-mechanism/")
     page.hover(".md-header__option .md-select")
