@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 
+from mkdocs.exceptions import PluginError
 from vault import katex
 from vault.text import outside
 
@@ -46,7 +47,10 @@ def on_page_content(html, page, config, files):
 
 
 def on_post_page(output, page, config):
-    return katex.typeset(output)
+    try:
+        return katex.typeset(output)
+    except katex.KatexError as error:  # Node or KaTeX missing: say so, without a traceback
+        raise PluginError(f"{page.file.src_uri}: {error}") from error
 
 
 def on_shutdown():

@@ -1,0 +1,51 @@
+"""The math typesetting of hooks/vault/katex.py on its own (the built pages are checked in test_rendered.py):
+what it makes of each way a formula reaches it, and what it says when Node.js is missing."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+from rendered import as_written, parse
+from site_build import ROOT
+
+sys.path.insert(0, str(ROOT / "hooks"))
+from vault import katex  # noqa: E402  (hooks/ is where MkDocs finds it)
+
+PAGE = """<nav><a class="md-nav__link"><span class="md-ellipsis">Why \\(1/\\sqrt{d_k}\\)?</span></a></nav>
+<p>Scores <span class="arithmatex">\\(a &lt; b &amp;&amp; c\\)</span>, then</p>
+<div class="arithmatex">\\[
+\\mathrm{softmax}(QK^T)V
+\\]</div>
+<p>and a typo <span class="arithmatex">\\(\\frac{1}{x\\)</span>.</p>"""
+
+
+def as_written_text(element) -> str:
+    return element.text(as_written).strip()
+
+
+def test_each_formula_is_drawn_where_it_was_and_keeps_its_tex():
+    tree = parse(katex.typeset(PAGE))
+    inline, display, typo = tree.find_all(lambda e: "arithmatex" in e.classes)
+    assert as_written_text(inline) == "a < b && c"  # entities read as the TeX's characters
+    assert inline.first(lambda e: "katex-display" in e.classes) is None
+    assert as_written_text(display) == "\\mathrm{softmax}(QK^T)V"
+    assert display.children[0].classes == {"katex-display"}  # the box's width: extra.css
+    error = typo.first(lambda e: "katex-error" in e.classes)
+    assert error is not None and error.text() == "\\frac{1}{x" and error.attrs["title"].startswith("ParseError")
+    contents = tree.first(lambda e: "md-ellipsis" in e.classes)
+    assert as_written_text(contents) == "Why 1/\\sqrt{d_k}?"
+    assert "\\(" not in tree.text(as_written) and "\\[" not in tree.text(as_written)
+    assert katex.typeset("<p>No math.</p>") == "<p>No math.</p>"
+
+
+def test_a_title_is_escaped_text_with_its_math_drawn():
+    title = katex.typeset_text("A <b> & \\(x^2\\)")
+    assert title.startswith("A &lt;b&gt; &amp; <span class=\"katex\">")
+    assert as_written_text(parse(title)) == "A <b> & x^2"
+
+
+def test_without_node_the_build_says_what_to_install(monkeypatch):
+    monkeypatch.setattr(katex.shutil, "which", lambda name: None)
+    with pytest.raises(katex.KatexError, match="Node.js is needed to typeset the math"):
+        katex._Renderer()([("x", False)])
