@@ -132,10 +132,12 @@ def on_files(files, config):
     lang = config.theme.get("language") or DEFAULT_LANGUAGE
     _place_learner_notes(files, config, lang)
     docs = sorted((f for f in files if f.is_documentation_page()), key=lambda f: (not is_project(f.src_uri), f.src_uri))
+    unpublished = set()
     for f in docs:
         meta, _, _ = _source(f)
         if fm.unpublished(meta):
             files.remove(f)
+            unpublished.add(f.src_uri)
             project_log.info("%s: not published (dg-publish/publish: false or draft: true)", f.src_uri)
             continue
         unknown = fm.unknown_keys(meta)
@@ -145,6 +147,8 @@ def on_files(files, config):
                             "(README, 'Notes in Obsidian')")
     present = {f.src_uri for f in files}
     docs = [f for f in docs if f.src_uri in present]
+    if config.nav:  # a draft in the reading order (`python -m attention new-note`) stays out of the nav till it is done
+        config.nav = without_pages(config.nav, {src.split("/", 1)[1] for src in unpublished if is_project(src)})
     _build["tags"] = {}
     for f in docs:  # project notes come first: their spelling of a tag is the one shown
         meta = _source(f)[0]
@@ -165,6 +169,21 @@ def on_files(files, config):
     _build["permalinks"] = _permalinks(docs, files)
     _build["urls"] = {f.src_uri: f.url for f in docs}
     return files
+
+
+def without_pages(nav: list, paths: set[str]) -> list:
+    """The configured ``nav`` (a list of paths, ``{title: path}`` and ``{title: [...]}``) without the pages at
+    ``paths`` (relative to a language folder), and without the sections that leaves empty."""
+    kept = []
+    for item in nav:
+        title, value = next(iter(item.items())) if isinstance(item, dict) else (None, item)
+        if isinstance(value, list):
+            value = without_pages(value, paths) or None
+        elif value in paths:
+            value = None
+        if value is not None:
+            kept.append({title: value} if title is not None else value)
+    return kept
 
 
 def _place_learner_notes(files, config, lang: str) -> None:

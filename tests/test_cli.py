@@ -24,7 +24,11 @@ def test_every_experiment_registers_a_command():
     assert registered == notes, "src/attention/cli.py: EXPERIMENTS lists one experiment module per note"
 
 
-@pytest.mark.parametrize("name", sorted(commands()))
+#: Commands that are no experiment: they take neither --lang nor --plot.
+TOOLS = {"new-note"}
+
+
+@pytest.mark.parametrize("name", sorted(set(commands()) - TOOLS))
 def test_every_command_takes_lang_and_plot(name):
     sub = commands()[name]
     args = sub.parse_args(["--lang", "zh", "--plot", "x.svg"])

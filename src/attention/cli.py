@@ -15,6 +15,7 @@ from pathlib import Path
 from .experiments import (
     attention_mechanism,
     long_sequences,
+    new_note,
     qk_norm,
     scaling,
     scoring_functions,
@@ -44,6 +45,12 @@ class Commands:
         parser.set_defaults(run=run)
         return parser
 
+    def add_tool(self, name: str, *, help: str, run) -> argparse.ArgumentParser:
+        """Add command ``name`` that is no experiment (no ``--lang``, no ``--plot``)."""
+        parser = self._subparsers.add_parser(name, help=help, description=help)
+        parser.set_defaults(run=run)
+        return parser
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m attention",
@@ -51,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = Commands(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
     for module in EXPERIMENTS:
         module.register(commands)
+    new_note.register(commands)
     return parser
 
 

@@ -123,6 +123,13 @@ def page_of(site: Path, docs: Path, source: Path) -> Path:
     return site / rel / "index.html"
 
 
+def is_draft(markdown: str) -> bool:
+    """Whether a note's frontmatter says ``draft: true`` (not built: ``python -m attention new-note`` writes
+    its notes so until their text is written)."""
+    front = re.match(r"---\n(.*?)\n---\n", markdown, re.S)
+    return bool(front and re.search(r"^draft:\s*true\b", front.group(1), re.M | re.I))
+
+
 def language_of(docs: Path, source: Path) -> str:
     rel = source.relative_to(docs).as_posix()
     return "en" if rel.startswith("en/") or rel.endswith(".en.md") else "zh"

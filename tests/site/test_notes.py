@@ -5,7 +5,10 @@ from __future__ import annotations
 import re
 
 import pytest
+from rendered import is_draft
 from site_build import ROOT
+
+from attention.experiments.new_note import PLACEHOLDER
 
 DOCS = ROOT / "docs"
 NOTES = sorted(p.relative_to(DOCS / "en") for p in (DOCS / "en" / "notes").glob("*.md"))
@@ -51,15 +54,23 @@ def test_every_decimal_number_in_the_prose_comes_from_code_on_the_page(built_sit
 
 
 def test_every_note_has_its_place_in_the_navigation_and_both_home_tables():
-    """Adding a note is three files by hand (README, "Writing a note"); the places that list notes
-    are checked here, and a failure names the file to edit."""
+    """Adding a note (``python -m attention new-note``, README "Writing a note") lists it in the nav and
+    both home tables; the places that list notes are checked here, and a failure names the file to edit.
+    A draft's row is an Obsidian comment (``%% ... %%``: shown nowhere, so nothing links a page that is not
+    built); a published note's is not."""
     nav = re.findall(r"^\s+- (notes/[\w-]+\.md)", (ROOT / "mkdocs.yml").read_text(encoding="utf-8"), re.M)
     for rel in NOTES:
         path = f"notes/{rel.name}"
         assert path in nav, f"mkdocs.yml: add `- {path}` to the nav's notes, in reading order"
+        draft = is_draft(note("en", rel))
         for lang in ("zh", "en"):
             home = (DOCS / lang / "index.md").read_text(encoding="utf-8")
-            assert f"]({path})" in home, f"docs/{lang}/index.md: add a row for {path} to the reading-order table"
+            rows = [line for line in home.splitlines() if f"]({path})" in line and line.lstrip("% ").startswith("|")]
+            assert len(rows) == 1, f"docs/{lang}/index.md: add a row for {path} to the reading-order table"
+            commented = rows[0].startswith("%%") and rows[0].rstrip().endswith("%%")
+            assert commented == draft, (f"docs/{lang}/index.md: {path} is published: remove the %% around its row"
+                                        if not draft else f"docs/{lang}/index.md: {path} is a draft: put its row "
+                                                          "between %% and %% until it is published")
     assert sorted(nav) == sorted(f"notes/{rel.name}" for rel in NOTES), \
         "mkdocs.yml: the nav lists a note that does not exist"
 
@@ -77,3 +88,18 @@ def test_every_widget_is_drawn_and_tested():
     for name in embedded:
         assert f'"{name}"' in drawn.group(1), f"docs/javascripts/widgets.js: add {name!r} to WIDGETS"
         assert f'"{name}"' in tested.group(1), f"tests/site/test_widgets.py: add {name!r} to PAGES, and a test"
+
+
+@pytest.mark.parametrize("rel", NOTES, ids=str)
+def test_no_placeholder_text_is_ever_published(rel):
+    """``python -m attention new-note`` writes a note pair, its experiment module and its test with
+    placeholder text (``TODO(new-note)``) and the notes as drafts. Both notes of a pair are drafts or
+    neither is, and while any of the four files still holds a placeholder, they are."""
+    zh, en = note("zh", rel), note("en", rel)
+    assert is_draft(zh) == is_draft(en), f"docs/zh/{rel} and docs/en/{rel}: both `draft: true`, or neither"
+    module = rel.stem.replace("-", "_")
+    for path in (DOCS / "zh" / rel, DOCS / "en" / rel, ROOT / "src" / "attention" / "experiments" / f"{module}.py",
+                 ROOT / "tests" / f"test_note_{module}.py"):
+        if path.is_file() and PLACEHOLDER in path.read_text(encoding="utf-8"):
+            assert is_draft(en), (f"{path.relative_to(ROOT)}: replace every {PLACEHOLDER} before the note is "
+                                  "published (or keep `draft: true` in both notes)")

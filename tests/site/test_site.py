@@ -10,7 +10,7 @@ import sys
 from urllib.parse import urlparse
 
 import pytest
-from rendered import parse
+from rendered import is_draft, parse
 from site_build import ROOT, hook
 
 pytestmark = pytest.mark.slow  # builds the site (tens of seconds)
@@ -59,6 +59,8 @@ def test_every_note_has_its_twin():
 
 def test_twin_pages_are_built_in_both_languages(built_site):
     for page in (DOCS / "zh").rglob("*.md"):
+        if is_draft(page.read_text(encoding="utf-8")):
+            continue  # not built until it is written (python -m attention new-note)
         rel = page.relative_to(DOCS / "zh").as_posix()[: -len(".md")]
         url = "" if rel == "index" else rel.removesuffix("index") if rel.endswith("/index") else rel + "/"
         assert (built_site / url / "index.html").is_file(), rel
