@@ -4,9 +4,10 @@ and switched in place (``browsing.each_view``): each width in the light scheme, 
 (``browsing.CHECKED_VIEWS``; with SCREENSHOT_DIR set, a 390 px phone in both schemes too).
 
 On each page: math typeset, no request that fails, the page never wider than the screen and nothing cut
-off sideways, figure text large enough and in a readable colour, each widget inside the screen with its
-caption and controls shown and its text standing out, and axe-core (WCAG 2.0/2.1 A and AA,
-pinned in package-lock.json) with no critical or serious violation — no rule disabled, nothing excluded.
+off sideways, no text under 12 px on the narrowest phone, figure text large enough and in a readable
+colour, each widget inside the screen with its caption and controls shown and its text standing out, and
+axe-core (WCAG 2.0/2.1 A and AA, pinned in package-lock.json) with no critical or serious violation — no
+rule disabled, nothing excluded.
 With SCREENSHOT_DIR set, a full-page screenshot of each view is kept to look at.
 """
 
@@ -38,6 +39,19 @@ FONT_SIZES = """() => [...document.querySelectorAll('article svg text')].map(t =
 COLOURS = """() => [getComputedStyle(document.querySelector('article')).color,
     getComputedStyle(document.body).backgroundColor,
     [...document.querySelectorAll('article svg text')].map(t => getComputedStyle(t).fill)]"""
+#: Text of the article (not figures or math, whose sizes are checked apart) under 12 px: what a phone shows
+#: too small to read (Lighthouse's legibility audit: the API pages' code was 10.9 px at 390 px).
+SMALL_TEXT = """() => {
+    const found = [], walker = document.createTreeWalker(document.querySelector('article'), NodeFilter.SHOW_TEXT);
+    for (let node; (node = walker.nextNode());) {
+        const e = node.parentElement;
+        if (!node.textContent.trim() || e.closest('svg, .katex, [hidden], .md-clipboard')
+            || !e.getClientRects().length) continue;
+        const size = parseFloat(getComputedStyle(e).fontSize);
+        if (size < 12) found.push(`${e.tagName.toLowerCase()} ${size.toFixed(1)} px: ${node.textContent.slice(0, 30)}`);
+    }
+    return found.slice(0, 5);
+}"""
 RAW_MATH_IN_NAVIGATION = ("() => [...document.querySelectorAll('.md-nav__link')].map(a => a.textContent)"
                           ".filter(t => t.includes('\\\\('))")
 
@@ -90,6 +104,8 @@ def test_every_page_in_every_view(page, built_site, site_url, lang):
                 f"{path}: the page is wider than the screen at {width} px"
             # Nothing is cut off: what is wider than the screen scrolls in a box that says so.
             assert hidden_sideways(page) == [], (path, width)
+            if width == NARROWEST:
+                assert page.evaluate(SMALL_TEXT) == [], f"{path}: text under 12 px on a {width} px phone"
             if sizes := page.evaluate(FONT_SIZES):
                 smallest[(path, width)] = min(sizes)
             text, background, fills = page.evaluate(COLOURS)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from html import unescape as entities_unescape
 from pathlib import Path
 
 import pytest
@@ -243,7 +244,7 @@ def test_every_public_name_written_as_code_links_to_its_api_entry(built_site, la
         api = parse(api_page.read_text(encoding="utf-8"))
         section = api_page.parent.relative_to(built_site).as_posix() + "/"
         home |= {e.attrs["id"]: section for e in api.walk() if e.attrs.get("id", "").startswith("attention.")}
-        headings += [e.attrs["id"] for e in api.find_all(lambda e: "doc-heading" in e.classes and e.tag == "h3")]
+        headings += [e.attrs["id"] for e in api.find_all(lambda e: "doc-heading" in e.classes and e.tag == "h2")]
         assert not api.find_all(lambda e: "doc-symbol-module" in e.classes), "a module documented as an entry"
         assert len(api_page.read_bytes()) <= 400 * 1024, api_page
     # One entry per public name (softmax and gradcheck sit under their modules' paths, with the
@@ -516,3 +517,41 @@ def test_math_is_typeset_in_the_pages_as_built(built_site, vault_site):
     typo = parse((site / "garden" / "读书笔记" / "数学笔记" / "index.html").read_text(encoding="utf-8"))
     errors = typo.find_all(lambda e: "katex-error" in e.classes)
     assert [e.text() for e in errors] == ["\\frac{1}{\\sqrt{d_k}"], errors  # the learner's missing brace
+
+
+def test_headings_never_skip_a_level(built_site, vault_site):
+    """A screen reader's user moves through a page by its headings: a page whose headings go from h1 to h3
+    reads as if a section were missing (axe's heading-order, in Lighthouse's accessibility score). The API
+    pages' entries were h3 right under the page's h1."""
+    for site in (built_site, vault_site[0]):
+        for path in sorted(site.rglob("*.html")):
+            found = parse(path.read_text(encoding="utf-8")).first(lambda e: e.tag == "article")
+            if found is None:
+                continue
+            levels = [int(e.tag[1]) for e in found.walk() if re.fullmatch(r"h[1-6]", e.tag)]
+            skips = [(a, b) for a, b in zip(levels, levels[1:]) if b > a + 1]
+            assert skips == [] and levels[:1] in ([], [1]), f"{path.relative_to(site)}: headings {levels}"
+
+
+def test_every_page_reads_its_frontmatter_and_never_shows_it(built_site):
+    """Frontmatter that YAML cannot read (an unquoted ': ' inside a value) is not frontmatter to MkDocs: the
+    page shows it as text under a rule ("title: … description: …") and loses its title and description, as
+    the English API pages did. Each note's frontmatter reads as YAML, its description is the page's, and no
+    article shows a frontmatter line."""
+    import yaml
+
+    for source in sorted(DOCS.glob("[ze][hn]/**/*.md")):
+        text = source.read_text(encoding="utf-8")
+        front = re.match(r"---\n(.*?)\n---\n", text, re.S)
+        if front is None or is_draft(text):
+            continue
+        try:
+            meta = yaml.safe_load(front.group(1))
+        except yaml.YAMLError as error:
+            pytest.fail(f"{source.relative_to(ROOT)}: its frontmatter is not YAML (quote the value): {error}")
+        html = page_of(built_site, DOCS, source).read_text(encoding="utf-8")
+        shown = article(html).text()
+        assert not re.search(r"^\s*(title|description|tags):", shown, re.M), f"{source}: frontmatter shown as text"
+        if meta.get("description"):
+            described = re.search(r'<meta name="description" content="([^"]*)"', html)
+            assert described and entities_unescape(described[1]) == meta["description"], source
