@@ -28,6 +28,10 @@ IN_TEXT = re.compile(r"\\\((.+?)\\\)", re.S)
 CONTENTS_LINK = re.compile(r'(<span class="md-ellipsis">)(.*?)(</span>)', re.S)
 
 
+#: Where a formula is in a page (start, end) and what it is (TeX, displayed).
+Found = tuple[int, int, tuple[str, bool]]
+
+
 class KatexError(RuntimeError):
     """Node or KaTeX is missing, or the renderer stopped."""
 
@@ -76,31 +80,32 @@ render = _Renderer()
 
 def typeset(page: str) -> str:
     """``page`` (HTML) with every arithmatex formula, and the inline math of the contents' links, typeset."""
-    wrapped = list(WRAPPED.finditer(page))
-    contents = [(m, list(IN_TEXT.finditer(m[2]))) for m in CONTENTS_LINK.finditer(page) if "\\(" in m[2]]
-    formulas = [(html.unescape(m[3]).strip(), m[2] == "div") for m in wrapped]
-    formulas += [(html.unescape(f[1]).strip(), False) for _, found in contents for f in found]
-    if not formulas:
-        return page
-    drawn = iter(render(formulas))
-    edits = [(m.start(3) - 2, m.end(3) + 2, next(drawn)) for m in wrapped]  # the delimiters go too
-    for link, found in contents:
-        edits += [(link.start(2) + f.start(), link.start(2) + f.end(), next(drawn)) for f in found]
-    out, end = [], 0
-    for start, stop, replacement in sorted(edits):
-        out += [page[end:start], replacement]
-        end = stop
-    return "".join(out) + page[end:]
+    found = [(m.start(3) - 2, m.end(3) + 2, (html.unescape(m[3]).strip(), m[2] == "div"))  # the delimiters go too
+             for m in WRAPPED.finditer(page)]
+    for link in CONTENTS_LINK.finditer(page):
+        found += _inline_math(link[2], link.start(2))
+    return _replace(page, found)
 
 
 def typeset_text(text: str) -> str:
     """Plain ``text`` (a heading's, with its math as ``\\(…\\)``) as HTML, its math typeset."""
-    found = list(IN_TEXT.finditer(text))
+    escaped = html.escape(text, quote=False)
+    return _replace(escaped, _inline_math(escaped, 0))
+
+
+def _inline_math(text: str, offset: int) -> list[Found]:
+    """Each ``\\(…\\)`` in HTML ``text``, which starts at ``offset`` in its page."""
+    return [(offset + m.start(), offset + m.end(), (html.unescape(m[1]).strip(), False))
+            for m in IN_TEXT.finditer(text)]
+
+
+def _replace(page: str, found: list[Found]) -> str:
+    """``page`` with each ``(start, end, formula)`` of ``found`` (apart from each other) typeset."""
     if not found:
-        return html.escape(text, quote=False)
-    drawn = render([(m[1].strip(), False) for m in found])
+        return page
+    found.sort()
     out, end = [], 0
-    for m, formula in zip(found, drawn, strict=True):
-        out += [html.escape(text[end:m.start()], quote=False), formula]
-        end = m.end()
-    return "".join(out) + html.escape(text[end:], quote=False)
+    for (start, stop, _), drawn in zip(found, render([formula for _, _, formula in found]), strict=True):
+        out += [page[end:start], drawn]
+        end = stop
+    return "".join(out) + page[end:]

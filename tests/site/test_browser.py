@@ -24,7 +24,6 @@ def test_note_math_is_typeset_offline(page, site_url, lang_prefix):
     _assert_only_loopback(page)
 
 
-
 @pytest.mark.parametrize("lang_prefix", ["", "/en"])
 def test_math_shows_with_javascript_off(browser, site_url, lang_prefix):
     """A reader whose browser runs no script (or has not run it yet) sees the formulas drawn, in KaTeX's
@@ -43,6 +42,7 @@ def test_math_shows_with_javascript_off(browser, site_url, lang_prefix):
         assert page.locator("article .katex-error").count() == 0
     finally:
         context.close()
+
 
 def test_language_switch_lands_on_twin_page(page, site_url):
     page.goto(f"{site_url}/notes/attention-mechanism/")
