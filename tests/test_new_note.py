@@ -76,6 +76,10 @@ def test_it_refuses_a_bad_name_a_note_that_exists_and_a_folder_that_is_no_checko
     assert main(["new-note", "scaling", "--root", str(project), *TITLES]) == 0  # the copy has no scaling note
     assert main(["new-note", "scaling", "--root", str(project), *TITLES]) == 2
     assert "note 'scaling' exists already: docs/zh/notes/scaling.md" in capsys.readouterr().err
+    (project / "docs" / "en" / "index.md").write_text("# Home\n\nNo table here.\n", encoding="utf-8")
+    assert main(["new-note", "relative-position", "--root", str(project), *TITLES]) == 2
+    assert "docs/en/index.md: no reading-order table" in capsys.readouterr().err
+    assert not list(project.rglob("*relative*"))  # nothing written: no half-made note to clean up
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     assert main(["new-note", "x", "--root", str(elsewhere), *TITLES]) == 2

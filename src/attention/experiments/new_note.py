@@ -218,67 +218,70 @@ def project_root() -> Path:
 
 def new_note(root: Path, slug: str, titles: dict[str, str], questions: dict[str, str],
              today: datetime.date | None = None) -> list[Path]:
-    """Write the files of note ``slug`` under ``root`` and list it where notes are listed; the paths written."""
+    """Write the files of note ``slug`` under ``root`` and list it where notes are listed; the paths written.
+    Nothing is written unless every file can be: a bad slug, a note that exists or a list that cannot be found
+    raises first."""
     if not SLUG.fullmatch(slug):
         raise ValueError(f"slug must be lowercase words joined by '-', like 'relative-position'; got {slug!r}")
     module = slug.replace("-", "_")
     files = {lang: root / "docs" / lang / "notes" / f"{slug}.md" for lang in ("zh", "en")}
     files["experiment"] = root / "src" / "attention" / "experiments" / f"{module}.py"
     files["test"] = root / "tests" / f"test_note_{module}.py"
-    for required in ("mkdocs.yml", "src/attention/cli.py", "docs/zh/index.md", "docs/en/index.md"):
-        if not (root / required).is_file():
-            raise FileNotFoundError(f"{root / required} is missing: run new-note in the project's checkout "
-                                    "(or pass --root)")
+    lists = {"nav": root / "mkdocs.yml", "cli": root / "src" / "attention" / "cli.py",
+             **{f"home-{lang}": root / "docs" / lang / "index.md" for lang in ("zh", "en")}}
+    for path in lists.values():
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} is missing: run new-note in the project's checkout (or pass --root)")
     taken = [str(path.relative_to(root)) for path in files.values() if path.exists()]
     if taken:
         raise FileExistsError(f"note {slug!r} exists already: {', '.join(taken)}")
     today = today or datetime.date.today()
     fields = {"todo": PLACEHOLDER, "today": today.isoformat(), "module": module, "slug": slug}
+    texts = {lang: NOTE[lang].format(title=titles[lang], question=questions[lang], **fields) for lang in ("zh", "en")}
+    texts["experiment"] = EXPERIMENT.format(**fields)
+    texts["test"] = NOTE_TEST.format(**fields)
+    listed = {name: path.read_text(encoding="utf-8") for name, path in lists.items()}
+    texts["nav"] = _in_nav(listed["nav"], slug)
+    texts["cli"] = _in_cli(listed["cli"], module)
     for lang in ("zh", "en"):
-        files[lang].write_text(NOTE[lang].format(title=titles[lang], question=questions[lang], **fields),
-                               encoding="utf-8")
-    files["experiment"].write_text(EXPERIMENT.format(**fields), encoding="utf-8")
-    files["test"].write_text(NOTE_TEST.format(**fields), encoding="utf-8")
-    cli = root / "src" / "attention" / "cli.py"
-    homes = [_add_to_home(root / "docs" / lang / "index.md", slug, titles[lang], questions[lang])
-             for lang in ("zh", "en")]
-    return [*files.values(), _add_to_nav(root / "mkdocs.yml", slug), _add_to_cli(cli, module), *homes]
+        texts[f"home-{lang}"] = _in_home(listed[f"home-{lang}"], lang, slug, titles[lang], questions[lang])
+    paths = files | lists
+    for name, text in texts.items():
+        paths[name].write_text(text, encoding="utf-8")
+    return list(paths.values())
 
 
-def _add_to_nav(path: Path, slug: str) -> Path:
-    text = path.read_text(encoding="utf-8")
+def _in_nav(text: str, slug: str) -> str:
+    """``mkdocs.yml``'s text with the note after the nav's last note."""
     notes = list(re.finditer(r"^(\s+- )notes/[\w-]+\.md.*$", text, re.M))
     if not notes:
-        raise ValueError(f"{path}: no notes/*.md entry in the nav to add notes/{slug}.md after")
+        raise ValueError(f"mkdocs.yml: no notes/*.md entry in the nav to add notes/{slug}.md after")
     last = notes[-1]
-    path.write_text(text[: last.end()] + f"\n{last.group(1)}notes/{slug}.md" + text[last.end():], encoding="utf-8")
-    return path
+    return text[: last.end()] + f"\n{last.group(1)}notes/{slug}.md" + text[last.end():]
 
 
-def _add_to_cli(path: Path, module: str) -> Path:
-    text = path.read_text(encoding="utf-8")
+def _in_cli(text: str, module: str) -> str:
+    """``cli.py``'s text with the module imported and last in ``EXPERIMENTS``, within ruff's 120 columns."""
     imports = re.search(r"from \.experiments import \((.*?)\)", text, re.S)
     experiments = re.search(r"EXPERIMENTS = \((.*?)\)", text, re.S)
     if not imports or not experiments:
-        raise ValueError(f"{path}: no experiments import or EXPERIMENTS tuple to add {module} to")
+        raise ValueError(f"src/attention/cli.py: no experiments import or EXPERIMENTS tuple to add {module} to")
     names = sorted({*re.findall(r"\w+", imports.group(1)), module})
     order = [*re.findall(r"\w+", experiments.group(1)), module]
-    listed = textwrap.fill(", ".join(order), width=120, initial_indent="EXPERIMENTS = (", subsequent_indent=" " * 15)
-    text = (text[: imports.start()] + "from .experiments import (\n" + "".join(f"    {n},\n" for n in names) + ")"
+    listed = textwrap.fill(", ".join(order), width=119, initial_indent="EXPERIMENTS = (", subsequent_indent=" " * 15)
+    return (text[: imports.start()] + "from .experiments import (\n" + "".join(f"    {n},\n" for n in names) + ")"
             + text[imports.end(): experiments.start()] + listed + ")" + text[experiments.end():])
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
-def _add_to_home(path: Path, slug: str, title: str, question: str) -> Path:
-    text = path.read_text(encoding="utf-8")
+def _in_home(text: str, lang: str, slug: str, title: str, question: str) -> str:
+    """``docs/<lang>/index.md``'s text with the note's row (commented: a draft's) at the end of its reading-order
+    table."""
     rows = list(re.finditer(r"^(?:%% )?\| (\d+) \| .*$", text, re.M))
     if not rows:
-        raise ValueError(f"{path}: no reading-order table to add notes/{slug}.md to")
+        raise ValueError(f"docs/{lang}/index.md: no reading-order table to add notes/{slug}.md to")
     n = max(int(row.group(1)) for row in rows) + 1
     row = HOME_ROW.format(n=n, title=title, slug=slug, question=question)
-    path.write_text(text[: rows[-1].end()] + "\n" + row + text[rows[-1].end():], encoding="utf-8")
-    return path
+    return text[: rows[-1].end()] + "\n" + row + text[rows[-1].end():]
 
 
 def register(commands) -> None:
