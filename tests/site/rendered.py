@@ -3,6 +3,7 @@ HTMLParser; no extra dependency), and the pages of a built site with the source 
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -96,7 +97,10 @@ class _Builder(HTMLParser):
         self.node.children.append(data)
 
 
+@functools.lru_cache(maxsize=128)
 def parse(html: str) -> Element:
+    """The element tree of ``html``; a page several tests read is parsed once per process (the trees are
+    only read, never changed: about 10 s of CPU a run went to parsing the same pages again)."""
     builder = _Builder()
     builder.feed(html)
     builder.close()

@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 from browsing import assert_only_loopback as _assert_only_loopback
-from browsing import each_view, forget, open_page, reset
+from browsing import axe_in_both_schemes, each_view, forget, open_page, reset
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 pytestmark = pytest.mark.browser
@@ -206,3 +206,50 @@ def test_each_test_page_starts_with_nothing_stored(browser, browsing_context, si
     assert third.evaluate(stored) == fresh
     assert heard == ["before the reset"] and routed == [] and third.handlers == []  # what the test added is gone
     forget(third)
+
+
+SOURCE_LISTINGS = """() => [...document.querySelectorAll('details.mkdocstrings-source')].map(d => ({
+    elements: d.querySelectorAll(':scope > :not(summary, noscript), :scope > :not(summary, noscript) *').length,
+    lines: d.querySelectorAll('pre').length ? d.querySelector('td.code pre, pre').textContent.split('\\n').length : 0,
+    highlighted: d.querySelectorAll('td.code pre span[class]').length}))"""
+
+
+@pytest.mark.parametrize("lang_prefix", ["", "/en"])
+def test_an_api_entrys_source_is_drawn_when_the_reader_opens_it(page, site_url, lang_prefix):
+    """Each API entry's "Source code" (mkdocstrings) costs the page nothing until the reader opens it —
+    the listings were half of the largest API page's elements (5,228 of 9,517), styled, laid out and
+    walked by every script on each load; opened, it shows the code, highlighted and numbered, readable in
+    both schemes (axe), and a code block wider than the screen takes the keyboard focus to scroll."""
+    page.set_viewport_size({"width": 390, "height": 900})
+    page.goto(f"{site_url}{lang_prefix}/reference/api/attention/")
+    page.wait_for_load_state("load")
+    closed = page.evaluate(SOURCE_LISTINGS)
+    assert len(closed) >= 10 and all(listing["elements"] == 0 for listing in closed), closed
+    first = page.locator("details.mkdocstrings-source").first
+    first.locator("summary").click()
+    assert "def scaled_dot_product_attention(" in first.inner_text()
+    assert re.search(r"^\s*\d+\s*$", first.locator("td.linenos").inner_text().split("\n")[0])  # line numbers
+    page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
+    assert first.locator("pre > code").last.get_attribute("tabindex") == "0"  # it scrolls at 390 px
+    assert axe_in_both_schemes(page, "details.mkdocstrings-source[open]") == {}
+    first.locator("summary").click()  # closed and opened again: drawn once, not twice
+    first.locator("summary").click()
+    assert first.locator("table.highlighttable").count() == 1
+    summaries = page.locator("details.mkdocstrings-source > summary")
+    for i in range(1, summaries.count() if lang_prefix else 2):  # the code is the same in both languages
+        summaries.nth(i).click()
+    opened = page.evaluate(SOURCE_LISTINGS)
+    drawn = [o for o in opened if o["elements"]]
+    assert len(drawn) == (len(opened) if lang_prefix else 2), opened  # those opened, and only those
+    assert all(o["lines"] >= 2 and o["highlighted"] > 0 for o in drawn), opened
+
+
+def test_an_api_entrys_source_shows_with_javascript_off(browser, site_url):
+    context = browser.new_context(java_script_enabled=False)
+    try:
+        page = context.new_page()
+        page.goto(f"{site_url}/en/reference/api/attention/")
+        page.locator("details.mkdocstrings-source > summary").first.click()
+        assert "def scaled_dot_product_attention(" in page.locator("details.mkdocstrings-source").first.inner_text()
+    finally:
+        context.close()
