@@ -8,7 +8,7 @@ EXTRAS ?= docs,test
 # pytest-xdist workers for make test / make quick (auto: one per core); JOBS=0 runs in one process.
 JOBS   ?= auto
 
-.PHONY: setup serve build offline test quick long lint doctest parity bench audit mutate lock clean
+.PHONY: setup serve build offline test quick long lint doctest parity bench audit mutate lock clean notebook
 
 setup: $(STAMP) $(ASSETS)
 
@@ -66,6 +66,17 @@ parity: setup
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[bench]'
 	$(BIN)/python -m pytest -k torch $(PYTEST_ARGS)
 
+# A note as a notebook in JupyterLab: `make notebook NOTE=scaling` writes every note's notebook into notebooks/
+# (both languages) and opens that note's two. Installs the notebook extra first (JupyterLab is not part of the
+# default setup). JUPYTER_ARGS passes options to JupyterLab (the tests use --no-browser).
+NOTE ?= attention-mechanism
+JUPYTER_ARGS ?=
+notebook: setup
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[notebook]'
+	$(BIN)/python -m attention notebooks --out notebooks
+	@test -f notebooks/$(NOTE).zh.ipynb || { echo "no note '$(NOTE)': NOTE is a file name under docs/zh/notes/ without .md (make notebook NOTE=scaling)"; exit 1; }
+	cd notebooks && $(abspath $(BIN))/jupyter lab $(NOTE).zh.ipynb $(NOTE).en.ipynb $(if $(filter 0,$(shell id -u)),--allow-root) $(JUPYTER_ARGS)
+
 # Mutation testing (not part of make test): installs the mutate extra (mutmut), mutates each library
 # module against its own test file and doctests, prints the table; see tools/mutate.py.
 mutate: setup
@@ -93,4 +104,4 @@ lock:
 	rm -rf .lock-venv
 
 clean:
-	rm -rf $(VENV) node_modules site site-offline attention-vault-site.zip .pytest_cache .hypothesis
+	rm -rf $(VENV) node_modules site site-offline attention-vault-site.zip notebooks .pytest_cache .hypothesis

@@ -25,7 +25,7 @@ def test_every_experiment_registers_a_command():
 
 
 #: Commands that are no experiment: they take neither --lang nor --plot.
-TOOLS = {"new-note"}
+TOOLS = {"new-note", "notebooks"}
 
 
 @pytest.mark.parametrize("name", sorted(set(commands()) - TOOLS))

@@ -82,6 +82,37 @@ def _serve_answers(command: str, url: str = "http://127.0.0.1:8000/") -> None:
         _stop(process)
 
 
+def _notebook_opens(command: str) -> None:
+    """``make notebook NOTE=...`` without a browser: JupyterLab, installed by the command, serves the note's
+    two notebooks (stopped once it does; 600 s for the install the first time)."""
+    import json
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    note = re.search(r"NOTE=(\S+)", command)[1]
+    env = dict(os.environ, JUPYTER_ARGS=f"--no-browser --port={port} --ServerApp.token=readme")
+    process = subprocess.Popen(command.split(), cwd=ROOT, env=env, start_new_session=True, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            assert process.poll() is None, f"{command} exited:\n{process.stdout.read()}"
+            try:
+                for lang in ("zh", "en"):
+                    url = f"http://127.0.0.1:{port}/api/contents/{note}.{lang}.ipynb?token=readme"
+                    with urllib.request.urlopen(url, timeout=5) as response:
+                        book = json.loads(response.read().decode("utf-8"))
+                    assert book["type"] == "notebook" and book["content"]["metadata"]["attention"]["lang"] == lang
+                return
+            except OSError:
+                time.sleep(1)
+        pytest.fail(f"{command} did not open the notebooks within 600 s")
+    finally:
+        _stop(process)
+
+
 @pytest.mark.long
 @pytest.mark.parametrize("command", run_here())
 def test_readme_command_works(command, tmp_path):
@@ -89,6 +120,8 @@ def test_readme_command_works(command, tmp_path):
     checkout (they find the notes and results themselves)."""
     if command == "make serve":
         return _serve_answers(command)
+    if command.startswith("make notebook"):
+        return _notebook_opens(command)
     env = dict(os.environ)  # as a user runs them
     if command == "make bench":  # the README's quick form: small sizes, results kept out of the note
         env["BENCH_ARGS"] = f"--quick --out {tmp_path / 'quick.json'}"

@@ -16,6 +16,7 @@ from .experiments import (
     attention_mechanism,
     long_sequences,
     new_note,
+    notebooks,
     qk_norm,
     scaling,
     scoring_functions,
@@ -59,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     for module in EXPERIMENTS:
         module.register(commands)
     new_note.register(commands)
+    notebooks.register(commands)
     return parser
 
 

@@ -10,7 +10,7 @@ import sys
 from urllib.parse import urlparse
 
 import pytest
-from rendered import is_draft, parse
+from rendered import is_draft, parse, resolve
 from site_build import ROOT, hook
 
 pytestmark = pytest.mark.slow  # builds the site (tens of seconds)
@@ -255,3 +255,33 @@ def test_a_build_time_block_that_fails_fails_the_strict_build(tmp_path):
                           capture_output=True, text=True, env=os.environ | {"NO_MKDOCS_2_WARNING": "1"})
     assert done.returncode != 0
     assert "exited with errors" in done.stderr and "broken on purpose" in done.stderr
+
+
+NOTEBOOK_LINK = {"zh": "下载 Notebook", "en": "Download notebook"}
+
+
+@pytest.mark.parametrize("kind", ["site", "offline"])
+def test_every_note_links_its_notebook_under_its_title_in_both_languages(built_site, offline_site, kind):
+    """Each note's page, in both languages (and in the offline copy), offers its notebook right under its
+    title: a download link to ``notebooks/<slug>.<lang>.ipynb``, a notebook of that note in that language."""
+    site = built_site if kind == "site" else offline_site
+    notes = sorted((ROOT / "docs").glob("*/notes/*.md"))
+    assert len(notes) >= 16
+    for note in notes:
+        lang, slug = note.parts[-3], note.stem
+        if is_draft(note.read_text(encoding="utf-8")):
+            continue
+        folder = site / ("en/" if lang == "en" else "") / "notes"
+        page = folder / slug / "index.html" if kind == "site" else folder / f"{slug}.html"
+        article = parse(page.read_text(encoding="utf-8")).first(lambda e: e.tag == "article")
+        blocks = [e for e in article.children if not isinstance(e, str)]
+        heading = next(i for i, e in enumerate(blocks) if e.tag == "h1")
+        link = blocks[heading + 1]
+        assert link.tag == "p" and "notebook-link" in link.classes, (page, link.tag)  # right under the title
+        anchor = link.first(lambda e: e.tag == "a")
+        assert anchor.text().strip() == NOTEBOOK_LINK[lang] and "download" in anchor.attrs, page
+        assert f"make notebook NOTE={slug}" in link.text(), page
+        target = resolve(page, site, anchor.attrs["href"])
+        assert target == f"notebooks/{slug}.{lang}.ipynb", (page, target)
+        book = json.loads((site / target).read_text(encoding="utf-8"))
+        assert book["metadata"]["attention"] == {"note": slug, "lang": lang} and len(book["cells"]) > 5

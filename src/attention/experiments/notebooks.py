@@ -1,0 +1,293 @@
+"""Every note as a Jupyter notebook that runs top to bottom, in its language: the note is the source.
+
+The site's build writes one per note and language (hooks/notebooks.py; each note links its own), and
+``python -m attention notebooks --out DIR`` writes them into any folder: notebooks are outputs, never
+files in docs/. From a note (``docs/<lang>/notes/<slug>.md``) to ``<slug>.<lang>.ipynb``:
+
+- prose becomes Markdown cells, math as written; Obsidian's syntax becomes plain Markdown: a callout's
+  title in bold, ``%% comments %%`` dropped, a wikilink as its text, a link to another note to its notebook;
+- each python block becomes a code cell, in order, also inside callouts (found with markdown-it, as
+  the site finds them); a ``>>>`` block becomes its code without prompts, one cell per stated output,
+  which is kept as a comment and in the cell's metadata (``attention.expected``: the tests compare it
+  with what the cell prints, as doctest does);
+- a block the site runs at build time (``exec="1"``) shows what it printed on the page: a table or a
+  sentence as Markdown, a figure drawn by matplotlib in the notebook; an interactive widget, which needs
+  the site's scripts, becomes a line that says so;
+- what the note folds (an exercise's answer, inside the folded question) stays folded: its cells are
+  collapsed (JupyterLab's ``jupyter.source_hidden``), the question shown.
+
+Defined for the notes of docs/{zh,en}/notes/; tests/test_notebooks.py runs every notebook in a fresh kernel.
+"""
+
+from __future__ import annotations
+
+import ast
+import doctest
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import project_file
+
+LANGS = ("zh", "en")
+#: What the first cell says when ``import attention`` fails, and what stands for a widget.
+TEXT = {
+    "en": {"install": "this notebook needs the vault's package `attention`: in a clone of the project run "
+                      "`make notebook NOTE={slug}` (or `pip install -e '.[notebook]'`)",
+           "header": "Generated from the note `docs/en/notes/{slug}.md` of the attention study vault: "
+                     "run the cells from the top. Exercise answers are folded: click the bar beside a cell "
+                     "to show it.",
+           "widget": "*An interactive widget stands here in the note on the site: it needs the site's "
+                     "scripts.*",
+           "font": "Chinese labels need a CJK font (Debian: apt install fonts-noto-cjk)"},
+    "zh": {"install": "这个 notebook 需要本仓库的 `attention` 包：在项目的克隆里运行 "
+                      "`make notebook NOTE={slug}`（或 `pip install -e '.[notebook]'`）",
+           "header": "由注意力学习库的笔记 `docs/zh/notes/{slug}.md` 生成：从上到下运行各单元。"
+                     "练习答案是折叠的：点击单元旁的竖条即可展开。",
+           "widget": "*网站上的笔记在这里有一个交互小部件：它需要网站的脚本。*",
+           "font": "中文标签需要 CJK 字体（Debian：apt install fonts-noto-cjk）"},
+}
+#: Blockquote markers at the start of a line (a callout is a blockquote; ``> >`` one inside another).
+QUOTE = re.compile(r"^(?:[ \t]{0,3}>[ \t]?)+")
+CALLOUT = re.compile(r"^\[!(?P<kind>[\w-]+)\](?P<fold>[-+]?)[ \t]*(?P<title>.*)$")
+COMMENT = re.compile(r"%%.*?%%", re.S)
+WIKILINK = re.compile(r"!?\[\[(?P<target>[^\]|#]*)(?:#[^\]|]*)?(?:\|(?P<alias>[^\]]*))?\]\]")
+LINK = re.compile(r"(?<!!)\[(?P<text>[^\]]*)\]\((?P<href>[^)\s]+)\)")
+
+
+@dataclass
+class Cell:
+    """A notebook cell before it is written: ``kind`` is "markdown" or "code"."""
+
+    kind: str
+    source: str
+    hidden: bool = False
+    expected: str | None = None  # a doctest's stated output: what the cell must print
+
+
+def _depth(line: str) -> int:
+    marks = QUOTE.match(line)
+    return marks.group(0).count(">") if marks else 0
+
+
+def _unquoted(line: str) -> str:
+    return QUOTE.sub("", line, count=1)
+
+
+def _folded_lines(lines: list[str]) -> list[bool]:
+    """For each line, whether it is inside a folded callout (``> [!kind]-``): a folded callout's title is
+    shown, what it holds is not."""
+    folded, stack = [], []  # stack: (depth, folds) of the callouts the line is inside
+    for line in lines:
+        depth = _depth(line)
+        while stack and stack[-1][0] > depth:  # a line with fewer markers has left the callout
+            stack.pop()
+        title = CALLOUT.match(_unquoted(line).strip()) if depth else None
+        if title:
+            while stack and stack[-1][0] >= depth:
+                stack.pop()
+        folded.append(any(folds for _, folds in stack))
+        if title:
+            stack.append((depth, title["fold"] == "-"))
+    return folded
+
+
+def _plain_markdown(text: str, notes: set[str], lang: str) -> str:
+    """Obsidian's syntax as plain Markdown, for a notebook's Markdown cell."""
+    out = []
+    for line in COMMENT.sub("", text).split("\n"):
+        title = CALLOUT.match(line.strip())
+        if title:
+            line = f"**{title['title'].strip() or title['kind'].capitalize()}**\n"  # a paragraph of its own
+        out.append(line)
+    text = WIKILINK.sub(lambda m: (m["alias"] or m["target"]).strip(), "\n".join(out))
+
+    def link(m: re.Match) -> str:
+        href = m["href"]
+        if "://" in href or href.startswith(("#", "mailto:")):
+            return m.group(0)
+        path = href.split("#")[0]
+        if path.endswith(".md") and "/" not in path and path[:-3] in notes:
+            return f"[{m['text']}]({path[:-3]}.{lang}.ipynb)"
+        return m["text"]  # a page of the site (the API reference, a home page): its name
+
+    return LINK.sub(link, text).strip("\n")
+
+
+def _exec_cell(code: str, info: str, lang: str) -> Cell:
+    """A build-time block as a cell that shows what the page shows: the figure itself (matplotlib draws
+    it in the notebook), or the printed Markdown rendered; a widget, as a line that says it is on the site."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:  # the build reports it; the notebook keeps the block as written
+        return Cell("code", code)
+    last = tree.body[-1] if tree.body else None
+    call = last.value if isinstance(last, ast.Expr) else None
+    printed = isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "print"
+    head = "\n".join(code.split("\n")[:last.lineno - 1]) if last is not None else ""
+    if 'html="1"' in info:
+        figure = printed and len(call.args) == 1 and isinstance(call.args[0], ast.Call) \
+            and getattr(call.args[0].func, "id", "") == "to_svg"
+        if not figure:
+            return Cell("markdown", TEXT[lang]["widget"])
+        head = "\n".join(line for line in head.split("\n") if not re.fullmatch(r"from \S+ import to_svg", line))
+        shown = ast.get_source_segment(code, call.args[0].args[0])  # the Figure: Jupyter draws it
+        return Cell("code", f"{head}\n{shown}".strip("\n"))
+    if not printed or call.keywords:
+        return Cell("code", code)
+    parts = [ast.get_source_segment(code, arg) for arg in call.args]
+    shown = parts[0] if len(parts) == 1 else f"' '.join([{', '.join(parts)}])"
+    return Cell("code", f"{head}\nMarkdown({shown})".strip("\n"))
+
+
+def _doctest_cells(code: str) -> list[Cell]:
+    """A ``>>>`` block: its examples without prompts, a cell ending at each stated output."""
+    cells, source = [], []
+    for example in doctest.DocTestParser().get_examples(code):
+        source.append(example.source.rstrip("\n"))
+        if example.want:
+            want = example.want.rstrip("\n")
+            note = "\n".join(f"# {line}" if line else "#" for line in want.split("\n"))
+            cells.append(Cell("code", "\n".join(source) + "\n" + note, expected=example.want))
+            source = []
+    if source:
+        cells.append(Cell("code", "\n".join(source)))
+    return cells
+
+
+def _fences(text: str) -> list:
+    """The python code blocks of ``text`` at any depth of callouts (markdown-it's fence tokens)."""
+    try:
+        from markdown_it import MarkdownIt
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError("notebooks need markdown-it-py and nbformat: pip install 'attention-vault[notebook]'") \
+            from exc
+    tokens = MarkdownIt("commonmark").parse(text)
+    return [t for t in tokens if t.type == "fence" and t.info.split()[:1] == ["python"] and t.map]
+
+
+def note_cells(text: str, slug: str, lang: str, notes: set[str] = frozenset()) -> list[Cell]:
+    """The cells of a note's notebook (``text``: the note as written, frontmatter included)."""
+    parts = text.split("---", 2)
+    body = parts[2] if text.startswith("---") and len(parts) == 3 else text  # the frontmatter left out
+    lines = body.split("\n")
+    folded = _folded_lines(lines)
+    cells = [Cell("markdown", TEXT[lang]["header"].format(slug=slug)), Cell("code", _first_code(slug, lang))]
+    prose: list[tuple[bool, str]] = []
+
+    def flush() -> None:
+        while prose:
+            hidden = prose[0][0]
+            run = []
+            while prose and prose[0][0] == hidden:
+                run.append(prose.pop(0)[1])
+            markdown = _plain_markdown("\n".join(run), notes, lang)
+            if markdown.strip():
+                cells.append(Cell("markdown", markdown, hidden=hidden))
+
+    fences = {token.map[0]: token for token in _fences(body)}
+    i = 0
+    while i < len(lines):
+        token = fences.get(i)
+        if token is None:
+            prose.append((folded[i], _unquoted(lines[i])))
+            i += 1
+            continue
+        flush()
+        code = token.content.rstrip("\n")
+        if 'exec="1"' in token.info:
+            made = [_exec_cell(code, token.info, lang)]
+        elif code.lstrip().startswith(">>>"):
+            made = _doctest_cells(code)
+        else:
+            made = [Cell("code", code)]
+        for cell in made:
+            cell.hidden = folded[i]
+            cells.append(cell)
+        i = token.map[1]
+    flush()
+    return cells
+
+
+def _first_code(slug: str, lang: str) -> str:
+    """The first code cell: the package is there (or how to get it), what the others display with, and
+    for a Chinese notebook, whether matplotlib has a font that draws Chinese."""
+    install = TEXT[lang]["install"].format(slug=slug)
+    code = ["try:", "    import attention", "except ImportError:",
+            f"    raise ImportError({install!r}) from None",
+            "from IPython import get_ipython",
+            "from IPython.display import Markdown", "",
+            "%matplotlib inline",
+            "# As in the note's >>> examples, every expression shows its value (not only a cell's last one).",
+            'get_ipython().ast_node_interactivity = "all"']
+    if lang == "zh":
+        code += ["from attention.experiments.plotting import has_cjk_font", "",
+                 "if not has_cjk_font():", f"    print({TEXT[lang]['font']!r})"]
+    return "\n".join(code)
+
+
+def notebook(path: Path, lang: str, notes: set[str] = frozenset()):
+    """The notebook (an ``nbformat`` node) of the note at ``path``, in ``lang``."""
+    try:
+        import nbformat
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError("notebooks need nbformat: pip install 'attention-vault[notebook]'") from exc
+    if lang not in LANGS:
+        raise ValueError(f"lang must be one of {LANGS}, got {lang!r}")
+    slug = path.stem
+    book = nbformat.v4.new_notebook()
+    book.metadata.update({"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+                          "language_info": {"name": "python"}, "attention": {"note": slug, "lang": lang}})
+    for cell in note_cells(path.read_text(encoding="utf-8"), slug, lang, notes):
+        made = (nbformat.v4.new_markdown_cell if cell.kind == "markdown" else nbformat.v4.new_code_cell)(cell.source)
+        if cell.hidden:
+            made.metadata["jupyter"] = {"source_hidden": True, "outputs_hidden": True}
+        if cell.expected is not None:
+            made.metadata["attention"] = {"expected": cell.expected}
+        book.cells.append(made)
+    for number, made in enumerate(book.cells):
+        made.id = f"{slug}-{lang}-{number}"  # stable: the same note gives the same file
+    return book
+
+
+def note_files(docs: Path) -> dict[tuple[str, str], Path]:
+    """``{(slug, lang): path}`` of every note under ``docs/<lang>/notes/``, drafts left out."""
+    found = {}
+    for lang in LANGS:
+        for path in sorted((docs / lang / "notes").glob("*.md")):
+            head = path.read_text(encoding="utf-8").split("---", 2)
+            if not re.search(r"^draft:\s*true\s*$", head[1] if len(head) == 3 else "", re.M):
+                found[(path.stem, lang)] = path
+    return found
+
+
+def write_notebooks(out: Path, docs: Path | None = None) -> list[Path]:
+    """Write ``<slug>.<lang>.ipynb`` for every note into ``out``; the files written."""
+    import nbformat
+
+    docs = project_file("docs") if docs is None else docs
+    files = note_files(docs)
+    if not files:
+        raise FileNotFoundError(f"no notes under {docs}/zh/notes or {docs}/en/notes")
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for (slug, lang), path in files.items():
+        target = out / f"{slug}.{lang}.ipynb"
+        target.write_text(nbformat.writes(notebook(path, lang, {s for s, _ in files})), encoding="utf-8")
+        written.append(target)
+    return written
+
+
+def _run(args) -> int:
+    import sys
+
+    written = write_notebooks(Path(args.out), Path(args.docs) if args.docs else None)
+    print(f"wrote {len(written)} notebooks to {args.out}", file=sys.stderr)
+    return 0
+
+
+def register(commands) -> None:
+    """Add the ``notebooks`` command."""
+    parser = commands.add_tool("notebooks", help="write every note as a Jupyter notebook (both languages)", run=_run)
+    parser.add_argument("--out", required=True, help="the folder to write <note>.<lang>.ipynb into")
+    parser.add_argument("--docs", help="the notes' docs/ folder (default: the checkout's)")
