@@ -63,23 +63,30 @@ def _stop(process: subprocess.Popen) -> None:
     process.wait(timeout=30)
 
 
-def _serve_answers(command: str, url: str = "http://127.0.0.1:8000/") -> None:
-    process = subprocess.Popen(command.split(), cwd=ROOT, start_new_session=True, text=True,
+def _runs_until_it_answers(command: str, urls: list[str], seconds: float, env: dict | None = None) -> list[str]:
+    """Start ``command`` (which runs until stopped), wait until each of ``urls`` answers, stop it; the answers."""
+    process = subprocess.Popen(command.split(), cwd=ROOT, env=env, start_new_session=True, text=True,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 300
+        deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             assert process.poll() is None, f"{command} exited:\n{process.stdout.read()}"
             try:
-                with urllib.request.urlopen(url, timeout=5) as response:
-                    page = response.read().decode("utf-8")
-                assert "注意力" in page, page[:500]
-                return
+                answers = []
+                for url in urls:
+                    with urllib.request.urlopen(url, timeout=5) as response:
+                        answers.append(response.read().decode("utf-8"))
+                return answers
             except OSError:
                 time.sleep(1)
-        pytest.fail(f"{command} did not serve {url} within 300 s")
+        pytest.fail(f"{command} did not answer {urls} within {seconds} s")
     finally:
         _stop(process)
+
+
+def _serve_answers(command: str, url: str = "http://127.0.0.1:8000/") -> None:
+    [page] = _runs_until_it_answers(command, [url], 300)
+    assert "注意力" in page, page[:500]
 
 
 def _notebook_opens(command: str) -> None:
@@ -93,24 +100,11 @@ def _notebook_opens(command: str) -> None:
         port = probe.getsockname()[1]
     note = re.search(r"NOTE=(\S+)", command)[1]
     env = dict(os.environ, JUPYTER_ARGS=f"--no-browser --port={port} --ServerApp.token=readme")
-    process = subprocess.Popen(command.split(), cwd=ROOT, env=env, start_new_session=True, text=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 600
-        while time.monotonic() < deadline:
-            assert process.poll() is None, f"{command} exited:\n{process.stdout.read()}"
-            try:
-                for lang in ("zh", "en"):
-                    url = f"http://127.0.0.1:{port}/api/contents/{note}.{lang}.ipynb?token=readme"
-                    with urllib.request.urlopen(url, timeout=5) as response:
-                        book = json.loads(response.read().decode("utf-8"))
-                    assert book["type"] == "notebook" and book["content"]["metadata"]["attention"]["lang"] == lang
-                return
-            except OSError:
-                time.sleep(1)
-        pytest.fail(f"{command} did not open the notebooks within 600 s")
-    finally:
-        _stop(process)
+    langs = ("zh", "en")
+    urls = [f"http://127.0.0.1:{port}/api/contents/{note}.{lang}.ipynb?token=readme" for lang in langs]
+    for lang, answer in zip(langs, _runs_until_it_answers(command, urls, 600, env)):
+        book = json.loads(answer)
+        assert book["type"] == "notebook" and book["content"]["metadata"]["attention"] == {"note": note, "lang": lang}
 
 
 @pytest.mark.long
