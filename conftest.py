@@ -1,4 +1,7 @@
-"""Run every fenced python block of the Markdown under docs/ (any depth) and of the README.
+"""Run every fenced python block of the Markdown under docs/ (any depth) and of the README — but the
+notes' (``docs/<lang>/notes/*.md``): tests/test_notebooks.py runs each of those as a notebook, in a fresh
+kernel, every block in order with each stated output compared as here (running them twice cost the suite
+about 11 s of CPU).
 
 Blocks starting with ``>>>`` are doctests (output compared); other python blocks just run.
 markdown-exec's build-time blocks (```python exec="1") are not run here: the strict site build
@@ -6,10 +9,11 @@ runs each of them and fails when one raises (tests/site/test_site.py checks that
 the tests read what they printed on the built pages. To keep a block from running, put
 ``<!-- skip: next -->`` on the line before it.
 
-Which files: :func:`is_note` (a path's parts, not a glob: ``Path.match`` treats ``**`` as a
+Which files: :func:`sybil_runs` (a path's parts, not a glob: ``Path.match`` treats ``**`` as a
 single folder before Python 3.13). ``tests/test_api.py`` counts the blocks independently.
 """
 
+import functools
 from doctest import ELLIPSIS, NORMALIZE_WHITESPACE
 from pathlib import Path
 
@@ -19,13 +23,22 @@ from sybil.parsers.markdown import CodeBlockParser, PythonCodeBlockParser, SkipP
 ROOT = Path(__file__).resolve().parent
 
 
-def is_note(path: Path) -> bool:
-    """Markdown under docs/ at any depth, or the README."""
+@functools.cache
+def notebook_notes() -> frozenset[Path]:
+    """The notes that are also notebooks (attention.experiments.notebooks.note_files: drafts are not)."""
+    from attention.experiments.notebooks import note_files
+
+    return frozenset(path.resolve() for path in note_files(ROOT / "docs").values())
+
+
+def sybil_runs(path: Path) -> bool:
+    """Markdown under docs/ at any depth but the notes that are notebooks, or the README."""
     try:
         rel = path.resolve().relative_to(ROOT)
     except ValueError:
         return False
-    return rel == Path("README.md") or (rel.parts[0] == "docs" and rel.suffix == ".md")
+    return rel == Path("README.md") or (rel.parts[0] == "docs" and rel.suffix == ".md"
+                                        and path.resolve() not in notebook_notes())
 
 
 class _PythonFence(CodeBlockParser):
@@ -47,7 +60,7 @@ class _PythonBlocks(PythonCodeBlockParser):
 
 class _Notes(Sybil):
     def should_parse(self, path: Path) -> bool:
-        return is_note(Path(path))
+        return sybil_runs(Path(path))
 
 
 pytest_collect_file = _Notes(
@@ -75,6 +88,7 @@ def pytest_xdist_make_scheduler(config, log):
     class ByFile(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
             file = nodeid.split("::")[0]
-            return nodeid if file.startswith("tests/site/") else file
+            # The notebooks too: each starts a kernel of its own (16 of them, a minute on one worker).
+            return nodeid if file.startswith("tests/site/") or file == "tests/test_notebooks.py" else file
 
     return ByFile(config, log)

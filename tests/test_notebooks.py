@@ -62,6 +62,9 @@ def test_the_notebook_runs_top_to_bottom_and_prints_what_the_note_states(slug, l
             assert CHECKER.check_output(expected, got, FLAGS), \
                 f"{lang}/notes/{slug}.md, cell {number}:\n{cell.source}\nexpected:\n{expected}\ngot:\n{got}"
             checked += 1
+        elif cell.cell_type == "code" and number > 1 and not cell.metadata.get("attention", {}).get("built"):
+            # as doctest: an example that states no output prints none
+            assert shown(cell) == "", f"{lang}/notes/{slug}.md, cell {number} printed what the note does not state"
         if cell.cell_type == "code" and "Markdown(" in cell.source.split("\n")[-1]:  # a table or sentence
             assert any(o.get("data", {}).get("text/markdown", "").strip() for o in cell.outputs), (slug, number)
     text = (ROOT / "docs" / lang / "notes" / f"{slug}.md").read_text(encoding="utf-8")

@@ -229,6 +229,9 @@ def test_an_api_entrys_source_is_drawn_when_the_reader_opens_it(page, site_url, 
     first.locator("summary").click()
     assert "def scaled_dot_product_attention(" in first.inner_text()
     assert re.search(r"^\s*\d+\s*$", first.locator("td.linenos").inner_text().split("\n")[0])  # line numbers
+    # Drawn as written, one line of code beside each number (a table cell's code was nowrap: one long line).
+    numbers, code = (first.locator(f"td.{side} pre").bounding_box()["height"] for side in ("linenos", "code"))
+    assert numbers > 500 and abs(code - numbers) < 40, (numbers, code)
     page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
     assert first.locator("pre > code").last.get_attribute("tabindex") == "0"  # it scrolls at 390 px
     assert axe_in_both_schemes(page, "details.mkdocstrings-source[open]") == {}

@@ -63,6 +63,7 @@ class Cell:
     source: str
     hidden: bool = False
     expected: str | None = None  # a doctest's stated output: what the cell must print
+    built: bool = False  # made from a block the site runs at build time: it shows what the page shows
 
 
 def _depth(line: str) -> int:
@@ -197,6 +198,7 @@ def note_cells(text: str, slug: str, lang: str, notes: set[str] = frozenset()) -
         code = token.content.rstrip("\n")
         if 'exec="1"' in token.info:
             made = [_exec_cell(code, token.info, lang)]
+            made[0].built = True
         elif code.lstrip().startswith(">>>"):
             made = _doctest_cells(code)
         else:
@@ -244,6 +246,8 @@ def notebook(path: Path, lang: str, notes: set[str] = frozenset()):
             made.metadata["jupyter"] = {"source_hidden": True, "outputs_hidden": True}
         if cell.expected is not None:
             made.metadata["attention"] = {"expected": cell.expected}
+        if cell.built and cell.kind == "code":
+            made.metadata["attention"] = {"built": True}
         book.cells.append(made)
     for number, made in enumerate(book.cells):
         made.id = f"{slug}-{lang}-{number}"  # stable: the same note gives the same file
