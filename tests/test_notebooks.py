@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import doctest
 import json
+import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from site_build import ONE_BLAS_THREAD
 
 from attention.experiments import notebooks
 
@@ -50,7 +52,9 @@ def test_the_notebook_runs_top_to_bottom_and_prints_what_the_note_states(slug, l
     # From a folder of its own, as a learner runs it (make notebook runs it from notebooks/).
     client = NotebookClient(book, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}})
     try:
-        client.execute()
+        # One BLAS thread in the kernel, as in the site builds: beside the other pytest-xdist worker, a kernel
+        # with a BLAS thread per core fights the tests for the two cores (the transformer notebook took 18 s, not 5).
+        client.execute(env=os.environ | ONE_BLAS_THREAD)
     except CellExecutionError as error:
         pytest.fail(f"{lang}/notes/{slug}.md: a cell failed\n{error}")
     nbformat.validate(book)
