@@ -220,6 +220,8 @@ def _first_code(slug: str, lang: str) -> str:
             "from IPython import get_ipython",
             "from IPython.display import Markdown", "",
             "%matplotlib inline",
+            "# The figures' text is the site's ink (near black): a white background keeps it readable in a dark theme.",
+            '%config InlineBackend.print_figure_kwargs = {"facecolor": "white", "bbox_inches": "tight"}',
             "# As in the note's >>> examples, every expression shows its value (not only a cell's last one).",
             'get_ipython().ast_node_interactivity = "all"']
     if lang == "zh":
@@ -260,7 +262,7 @@ def note_files(docs: Path) -> dict[tuple[str, str], Path]:
     for lang in LANGS:
         for path in sorted((docs / lang / "notes").glob("*.md")):
             head = path.read_text(encoding="utf-8").split("---", 2)
-            if not re.search(r"^draft:\s*true\s*$", head[1] if len(head) == 3 else "", re.M):
+            if not re.search(r"^draft:\s*true\s*(?:#.*)?$", head[1] if len(head) == 3 else "", re.M):
                 found[(path.stem, lang)] = path
     return found
 
