@@ -63,7 +63,7 @@ def defer_source_listings(html: str) -> str:
     elements of the largest API page, each styled and walked on every load);
     docs/javascripts/api-source.js draws it when the reader first opens it. With scripting off, the
     browser draws it as it is."""
-    return SOURCE_LISTING.sub(r"\1<noscript>\2</noscript>\3", html)
+    return SOURCE_LISTING.sub(r"\1<noscript data-search-exclude>\2</noscript>\3", html)
 
 
 #: :func:`api_pages` of each language, read once per build (reset when a build collects its files).

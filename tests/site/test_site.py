@@ -185,6 +185,11 @@ def test_search_indexes_are_per_language_and_previews_have_no_raw_latex(built_si
         assert "\\(" not in text and "\\[" not in text, "raw LaTeX in the search previews"
     claim = next(d["text"] for d in en["docs"] if d["location"] == "notes/scaling/#the-variance-argument")
     assert "Var(q · k) = d_k" in claim, claim[:300]  # the rendered formula, as plain text
+    # An API entry is found by what its docstring says, not by the lines of its source listing (a third of
+    # the index, downloaded by every page for its search): they are left out.
+    for index in (zh, en):
+        api = " ".join(d["text"] for d in index["docs"] if d["location"].startswith("reference/api/attention/"))
+        assert "Huge finite scores are exact" in api and "def scaled_dot_product_attention(" not in api
 
 
 def test_chinese_lines_join_without_spaces_and_math_keeps_its_punctuation(built_site):
