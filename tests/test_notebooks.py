@@ -123,6 +123,11 @@ def test_qk_norm_keeps_its_seven_blocks_and_folds_the_answers_not_the_questions(
     book = notebooks.notebook(ROOT / "docs" / "en" / "notes" / "qk-norm.md", "en", SLUGS)
     folded = [c for c in book.cells if c.metadata.get("jupyter", {}).get("source_hidden")]
     assert len(folded) == 6 and all(c.metadata["jupyter"]["outputs_hidden"] for c in folded)
+    # JupyterLab shows a Markdown cell's rendering even with its source collapsed: the answer's text is a
+    # closed <details> whose summary is the callout's title.
+    texts = [c.source for c in folded if c.cell_type == "markdown"]
+    assert len(texts) == 3 and all(t.startswith("<details>\n<summary>Answer</summary>\n\n") for t in texts), texts
+    assert all(t.endswith("\n</details>") and "**Answer**" not in t for t in texts)
     assert "[The scaling experiment](scaling.en.ipynb)" in book.cells[2].source
 
 

@@ -13,8 +13,8 @@ files in docs/. From a note (``docs/<lang>/notes/<slug>.md``) to ``<slug>.<lang>
 - a block the site runs at build time (``exec="1"``) shows what it printed on the page: a table or a
   sentence as Markdown, a figure drawn by matplotlib in the notebook; an interactive widget, which needs
   the site's scripts, becomes a line that says so;
-- what the note folds (an exercise's answer, inside the folded question) stays folded: its cells are
-  collapsed (JupyterLab's ``jupyter.source_hidden``), the question shown.
+- what the note folds (an exercise's answer, inside the folded question) stays folded, the question shown:
+  its text in a closed ``<details>``, its code cells collapsed (JupyterLab's ``jupyter.source_hidden``).
 
 Defined for the notes of docs/{zh,en}/notes/; tests/test_notebooks.py runs every notebook in a fresh kernel.
 """
@@ -35,17 +35,19 @@ TEXT = {
     "en": {"install": "this notebook needs the vault's package `attention`: in a clone of the project run "
                       "`make notebook NOTE={slug}` (or `pip install -e '.[notebook]'`)",
            "header": "Generated from the note `docs/en/notes/{slug}.md` of the attention study vault: "
-                     "run the cells from the top. Exercise answers are folded: click the bar beside a cell "
-                     "to show it.",
+                     "run the cells from the top. Exercise answers are folded: click \"Answer\" (or the "
+                     "bar beside a code cell) to show it.",
            "widget": "*An interactive widget stands here in the note on the site: it needs the site's "
                      "scripts.*",
-           "font": "Chinese labels need a CJK font (Debian: apt install fonts-noto-cjk)"},
+           "font": "Chinese labels need a CJK font (Debian: apt install fonts-noto-cjk)",
+           "answer": "Answer"},
     "zh": {"install": "这个 notebook 需要本仓库的 `attention` 包：在项目的克隆里运行 "
                       "`make notebook NOTE={slug}`（或 `pip install -e '.[notebook]'`）",
            "header": "由注意力学习库的笔记 `docs/zh/notes/{slug}.md` 生成：从上到下运行各单元。"
-                     "练习答案是折叠的：点击单元旁的竖条即可展开。",
+                     "练习答案是折叠的：点击「答案」（或代码单元旁的竖条）即可展开。",
            "widget": "*网站上的笔记在这里有一个交互小部件：它需要网站的脚本。*",
-           "font": "中文标签需要 CJK 字体（Debian：apt install fonts-noto-cjk）"},
+           "font": "中文标签需要 CJK 字体（Debian：apt install fonts-noto-cjk）",
+           "answer": "答案"},
 }
 #: Blockquote markers at the start of a line (a callout is a blockquote; ``> >`` one inside another).
 QUOTE = re.compile(r"^(?:[ \t]{0,3}>[ \t]?)+")
@@ -230,6 +232,15 @@ def _first_code(slug: str, lang: str) -> str:
     return "\n".join(code)
 
 
+def _folded(markdown: str, lang: str) -> str:
+    """A folded callout's text as an HTML ``<details>``, closed, its title as the summary: JupyterLab shows a
+    Markdown cell's rendering even when its source is collapsed, so an answer would be read at once."""
+    title, _, rest = markdown.partition("\n")
+    bold = re.fullmatch(r"\*\*(.+)\*\*", title.strip())
+    summary, body = (bold[1], rest) if bold else (TEXT[lang]["answer"], markdown)
+    return f"<details>\n<summary>{summary}</summary>\n\n{body.strip()}\n\n</details>"
+
+
 def notebook(path: Path, lang: str, notes: set[str] = frozenset()):
     """The notebook (an ``nbformat`` node) of the note at ``path``, in ``lang``."""
     try:
@@ -243,7 +254,8 @@ def notebook(path: Path, lang: str, notes: set[str] = frozenset()):
     book.metadata.update({"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
                           "language_info": {"name": "python"}, "attention": {"note": slug, "lang": lang}})
     for cell in note_cells(path.read_text(encoding="utf-8"), slug, lang, notes):
-        made = (nbformat.v4.new_markdown_cell if cell.kind == "markdown" else nbformat.v4.new_code_cell)(cell.source)
+        source = _folded(cell.source, lang) if cell.hidden and cell.kind == "markdown" else cell.source
+        made = (nbformat.v4.new_markdown_cell if cell.kind == "markdown" else nbformat.v4.new_code_cell)(source)
         if cell.hidden:
             made.metadata["jupyter"] = {"source_hidden": True, "outputs_hidden": True}
         if cell.expected is not None:
