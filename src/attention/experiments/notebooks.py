@@ -279,14 +279,17 @@ def note_files(docs: Path) -> dict[tuple[str, str], Path]:
     return found
 
 
-def write_notebooks(out: Path, docs: Path | None = None) -> list[Path]:
-    """Write ``<slug>.<lang>.ipynb`` for every note into ``out``; the files written."""
+def write_notebooks(out: Path, docs: Path | None = None,
+                    files: dict[tuple[str, str], Path] | None = None) -> list[Path]:
+    """Write ``<slug>.<lang>.ipynb`` into ``out`` for each of ``files`` (``{(slug, lang): note}``; default: every
+    note of ``docs``, drafts left out); the files written."""
     import nbformat
 
-    docs = project_file("docs") if docs is None else docs
-    files = note_files(docs)
-    if not files:
-        raise FileNotFoundError(f"no notes under {docs}/zh/notes or {docs}/en/notes")
+    if files is None:
+        docs = project_file("docs") if docs is None else docs
+        files = note_files(docs)
+        if not files:
+            raise FileNotFoundError(f"no notes under {docs}/zh/notes or {docs}/en/notes")
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for (slug, lang), path in files.items():
