@@ -227,6 +227,7 @@ def test_an_api_entrys_source_is_drawn_when_the_reader_opens_it(page, site_url, 
     assert len(closed) >= 10 and all(listing["elements"] == 0 for listing in closed), closed
     first = page.locator("details.mkdocstrings-source").first
     first.locator("summary").click()
+    first.locator("table.highlighttable").wait_for()  # drawn on the toggle event, a task after the click
     assert "def scaled_dot_product_attention(" in first.inner_text()
     assert re.search(r"^\s*\d+\s*$", first.locator("td.linenos").inner_text().split("\n")[0])  # line numbers
     # Drawn as written, one line of code beside each number (a table cell's code was nowrap: one long line).
@@ -241,6 +242,8 @@ def test_an_api_entrys_source_is_drawn_when_the_reader_opens_it(page, site_url, 
     summaries = page.locator("details.mkdocstrings-source > summary")
     for i in range(1, summaries.count() if lang_prefix else 2):  # the code is the same in both languages
         summaries.nth(i).click()
+    page.locator("details.mkdocstrings-source[open] table.highlighttable").nth(
+        summaries.count() - 1 if lang_prefix else 1).wait_for()
     opened = page.evaluate(SOURCE_LISTINGS)
     drawn = [o for o in opened if o["elements"]]
     assert len(drawn) == (len(opened) if lang_prefix else 2), opened  # those opened, and only those
