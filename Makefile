@@ -57,6 +57,7 @@ long: setup
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 doctest: $(STAMP)
 	$(BIN)/python -m pytest src

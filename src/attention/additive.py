@@ -24,7 +24,8 @@ from .softmax import softmax
 __all__ = ["additive_attention", "additive_attention_backward"]
 
 
-def _forward(query, key, value, w_query, w_key, w_score, attn_mask):
+def _forward(query: ArrayLike, key: ArrayLike, value: ArrayLike, w_query: ArrayLike, w_key: ArrayLike,
+             w_score: ArrayLike, attn_mask: ArrayLike | None) -> tuple[np.ndarray, ...]:
     q = as_real_array("query", query, min_ndim=2)  # (..., L, Eq)
     k = as_real_array("key", key, min_ndim=2)  # (..., S, Ek)
     v = as_real_array("value", value, min_ndim=2)  # (..., S, Ev)
@@ -138,7 +139,9 @@ def additive_attention_backward(grad_output: ArrayLike, query: ArrayLike, key: A
     ds = softmax_backward(p, dO @ np.swapaxes(v, -1, -2))  # (..., L, S)
     dz = ds[..., None] * w * (1 - t * t)  # (..., L, S, H): through tanh
     dhq, dhk = dz.sum(axis=-2), dz.sum(axis=-3)  # (..., L, H), (..., S, H)
-    flat = lambda a: a.reshape(-1, a.shape[-1])  # noqa: E731 - batch dims and rows together
+    def flat(a: np.ndarray) -> np.ndarray:  # batch dims and rows together
+        return a.reshape(-1, a.shape[-1])
+
     dw = flat(ds[..., None] * t).sum(axis=0)  # (H,)
     dq, dk = dhq @ Wq, dhk @ Wk  # (..., L, Eq), (..., S, Ek)
     dWq = flat(dhq).T @ flat(np.broadcast_to(q, dhq.shape[:-1] + q.shape[-1:]))  # (H, Eq)

@@ -142,6 +142,5 @@ def sdpa_backward(grad_output: ArrayLike, query: ArrayLike, key: ArrayLike, valu
     dK = np.swapaxes(dS, -1, -2) @ q  # (..., Hq, S, E)
     if groups > 1:  # each key/value head gets the sum over its group of query heads
         dK, dV = (g.reshape(*g.shape[:-3], g.shape[-3] // groups, groups, *g.shape[-2:]).sum(axis=-3) for g in (dK, dV))
-    return tuple(
-        sum_to_shape(g, a.shape).astype(dtype, copy=False) for g, a in ((dQ, q), (dK, k), (dV, v))
-    )
+    dq, dk, dv = (sum_to_shape(g, a.shape).astype(dtype, copy=False) for g, a in ((dQ, q), (dK, k), (dV, v)))
+    return dq, dk, dv

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from .experiments import (
@@ -33,10 +34,10 @@ EXPERIMENTS = (attention_mechanism, scaling, long_sequences, transformer, scorin
 class Commands:
     """The sub-command registry handed to each experiment module's ``register``."""
 
-    def __init__(self, subparsers):
+    def __init__(self, subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         self._subparsers = subparsers
 
-    def add(self, name: str, *, help: str, run) -> argparse.ArgumentParser:
+    def add(self, name: str, *, help: str, run: Callable[[argparse.Namespace], int]) -> argparse.ArgumentParser:
         """Add command ``name``; ``run(args) -> int`` gets the parsed arguments, with
         ``args.lang`` and ``args.plot`` (a Path or None). Returns the parser for more options."""
         parser = self._subparsers.add_parser(name, help=help, description=help)
@@ -46,7 +47,7 @@ class Commands:
         parser.set_defaults(run=run)
         return parser
 
-    def add_tool(self, name: str, *, help: str, run) -> argparse.ArgumentParser:
+    def add_tool(self, name: str, *, help: str, run: Callable[[argparse.Namespace], int]) -> argparse.ArgumentParser:
         """Add command ``name`` that is no experiment (no ``--lang``, no ``--plot``)."""
         parser = self._subparsers.add_parser(name, help=help, description=help)
         parser.set_defaults(run=run)

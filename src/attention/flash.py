@@ -47,7 +47,7 @@ from numpy.typing import ArrayLike
 from ._internal.blocked import blocked_attention
 from ._internal.blocked_backward import blocked_backward
 from ._internal.bounds import MAX_HEADROOM  # noqa: F401 - the long-sequences note explains it, as flash.MAX_HEADROOM
-from ._internal.problem import prepare
+from ._internal.problem import Problem, prepare
 from ._internal.tiles import KEY_BLOCK, MIN_TILE, QUERY_BLOCK  # noqa: F401 - likewise, the default block sizes
 from ._internal.validation import as_real_array, check_bool, check_int
 
@@ -146,7 +146,7 @@ def flash_attention(query: ArrayLike, key: ArrayLike, value: ArrayLike, attn_mas
     return blocked_attention(prob, **_block_sizes(prob, block_size), return_lse=return_lse)
 
 
-def _block_sizes(prob, block_size) -> dict:
+def _block_sizes(prob: Problem, block_size: int | None) -> dict[str, int]:
     """The key and query block sizes a ``block_size`` asks for (see ``flash_attention``); {} for the defaults."""
     if block_size is None:
         return {}
@@ -240,4 +240,5 @@ def flash_attention_backward(grad_output: ArrayLike, query: ArrayLike, key: Arra
             raise ValueError(f"{name} must have shape {dims} = {shape} for these inputs, got {x.shape}")
     grads = blocked_backward(prob, dO, out, lse, **({"key_block": sizes["key_block"]} if sizes else {}))
     shapes = [np.shape(x) for x in (query, key, value)]
-    return tuple(g.reshape(shape).astype(prob.out_dtype, copy=False) for g, shape in zip(grads, shapes))
+    dq, dk, dv = (g.reshape(shape).astype(prob.out_dtype, copy=False) for g, shape in zip(grads, shapes))
+    return dq, dk, dv

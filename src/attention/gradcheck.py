@@ -81,16 +81,16 @@ def gradcheck(f: Callable[..., tuple[float, Sequence[np.ndarray]]], *arrays: np.
     ...
     AssertionError: gradient of argument 0: relative error 0.333 > rtol 1e-06
     """
-    arrays = [np.array(a, dtype=np.float64) for a in arrays]
-    loss, grads = f(*arrays)
-    if len(grads) != len(arrays):
-        raise ValueError(f"f returned {len(grads)} gradients for {len(arrays)} arrays")
+    inputs = [np.array(a, dtype=np.float64) for a in arrays]
+    loss, grads = f(*inputs)
+    if len(grads) != len(inputs):
+        raise ValueError(f"f returned {len(grads)} gradients for {len(inputs)} arrays")
     errors, bad = [], []
-    for i, (a, g) in enumerate(zip(arrays, grads)):
+    for i, (a, g) in enumerate(zip(inputs, grads)):
         g = np.asarray(g, dtype=np.float64)
         if g.shape != a.shape:
             raise ValueError(f"gradient {i} has shape {g.shape}, but argument {i} has shape {a.shape}")
-        num = numerical_gradient(lambda *xs: float(f(*xs)[0]), arrays, i, eps=eps)
+        num = numerical_gradient(lambda *xs: float(f(*xs)[0]), inputs, i, eps=eps)
         difference = float(np.linalg.norm(num - g))
         errors.append(difference / max(float(np.linalg.norm(num) + np.linalg.norm(g)), 1e-12))
         round_off = 8 * np.finfo(np.float64).eps * max(abs(float(loss)), 1.0) / eps * np.sqrt(a.size)

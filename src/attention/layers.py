@@ -12,7 +12,7 @@ import math
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._internal.validation import as_real_array, check_generator, check_int, check_real
+from ._internal.validation import as_generator, as_real_array, check_generator, check_int, check_real
 from .multihead import MultiHeadAttention
 
 __all__ = ["layer_norm", "gelu", "gelu_backward", "FeedForward", "EncoderBlock", "DecoderBlock"]
@@ -92,7 +92,7 @@ class FeedForward:
     def __init__(self, embed_dim: int, hidden_dim: int, *, rng: np.random.Generator | None = None):
         embed_dim = check_int("embed_dim", embed_dim, minimum=1)
         hidden_dim = check_int("hidden_dim", hidden_dim, minimum=1)
-        rng = np.random.default_rng() if rng is None else check_generator(rng)
+        rng = as_generator(rng)
         # nn.Linear's default initialisation: uniform in +-1/sqrt(fan_in), here for both layers.
         self.w1 = rng.uniform(-1, 1, (hidden_dim, embed_dim)) / math.sqrt(embed_dim)  # (F, E)
         self.b1 = np.zeros(hidden_dim)  # (F,)
@@ -100,7 +100,7 @@ class FeedForward:
         self.b2 = np.zeros(embed_dim)  # (E,)
 
     def __call__(self, x: ArrayLike) -> np.ndarray:
-        h = gelu(x @ self.w1.T + self.b1)  # (..., F)
+        h = gelu(np.asarray(x) @ self.w1.T + self.b1)  # (..., F)
         return h @ self.w2.T + self.b2  # (..., E)
 
 

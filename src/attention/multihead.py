@@ -15,10 +15,10 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ._internal.validation import (
+    as_generator,
     as_mask,
     as_real_array,
     check_bool,
-    check_generator,
     check_int,
     check_probability,
     working_dtype,
@@ -32,12 +32,11 @@ __all__ = ["MultiHeadAttention"]
 class MultiHeadAttention:
     r"""Multi-head attention, like ``torch.nn.MultiheadAttention``, in numpy.
 
-    The signature, the defaults, the parameter names and shapes, the initial distribution
-    and the ``(L, B, E)`` layout (unless ``batch_first=True``) are PyTorch's, so code and
-    weights port both ways. Two differences: boolean masks mean **True = may attend** (as
-    in [scaled_dot_product_attention][attention.scaled_dot_product_attention]; PyTorch's
-    module reads them as True = ignore, so pass ``~mask``), and a fully masked row gives
-    0, not NaN.
+    The signature, the defaults, the parameter names and shapes, the initial distribution and the ``(L, B, E)``
+    layout (unless ``batch_first=True``) are PyTorch's, so code and weights port both ways. Two differences:
+    boolean masks mean **True = may attend** (as in
+    [scaled_dot_product_attention][attention.scaled_dot_product_attention]; PyTorch's module reads them as True =
+    ignore, so pass ``~mask``), and a fully masked row gives 0, not NaN.
 
     Parameters
     ----------
@@ -55,9 +54,8 @@ class MultiHeadAttention:
     batch_first : bool, default False
         Inputs and output are ``(B, L, E)`` if True, else PyTorch's default ``(L, B, E)``.
     num_kv_heads : int, optional
-        Number of key/value heads (grouped-query attention, which PyTorch's module lacks).
-        Must divide ``num_heads``; each group of ``H // num_kv_heads`` query heads shares
-        one key/value head. Defaults to ``num_heads``.
+        Number of key/value heads (grouped-query attention, which PyTorch's module lacks): it must divide
+        ``num_heads``, each group of ``H // num_kv_heads`` query heads shares one key/value head; default ``num_heads``.
     rng : numpy.random.Generator, optional
         For the initial weights and for dropout.
 
@@ -120,7 +118,7 @@ class MultiHeadAttention:
         self.dropout = check_probability("dropout", dropout)
         self.bias = check_bool("bias", bias)
         self.batch_first = check_bool("batch_first", batch_first)
-        self.rng = np.random.default_rng() if rng is None else check_generator(rng)
+        self.rng = as_generator(rng)
         self.training = True
         self._params = self._initial_parameters()
 
@@ -189,17 +187,17 @@ class MultiHeadAttention:
             loaded[name] = value
         self._params.update(loaded)
 
-    def _projections(self, dtype):
+    def _projections(self, dtype: np.dtype) -> list[tuple[np.ndarray, np.ndarray | None]]:
         """(weight, bias) for queries, keys and values, in ``dtype``."""
         p, E, Ekv = self._params, self.embed_dim, self.num_kv_heads * self.head_dim
         if self.packed:
             weights = np.split(p["in_proj_weight"], [E, 2 * E])  # (E, E) each
         else:
             weights = [p["q_proj_weight"], p["k_proj_weight"], p["v_proj_weight"]]
-        biases = np.split(p["in_proj_bias"], [E, E + Ekv]) if self.bias else [None] * 3
+        biases: list[np.ndarray | None] = [*np.split(p["in_proj_bias"], [E, E + Ekv])] if self.bias else [None] * 3
         return [(w.astype(dtype), None if b is None else b.astype(dtype)) for w, b in zip(weights, biases)]
 
-    def _heads(self, x: np.ndarray, weight: np.ndarray, bias, heads: int) -> np.ndarray:
+    def _heads(self, x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, heads: int) -> np.ndarray:
         """Project ``x (B, n, ·)`` and split the result into ``heads``: ``(B, heads, n, D)``."""
         y = x @ weight.T if bias is None else x @ weight.T + bias  # (B, n, heads*D)
         B, n, _ = y.shape
@@ -260,7 +258,7 @@ class MultiHeadAttention:
         dropout = self.dropout if self.training else 0.0
         result = scaled_dot_product_attention(q, k, v, mask, dropout, rng=self.rng if dropout else None,
                                               return_weights=need_weights, enable_gqa=True)
-        heads, weights = result if need_weights else (result, None)  # (B, H, L, D), (B, H, L, S)
+        heads, weights = result if isinstance(result, tuple) else (result, None)  # (B, H, L, D), (B, H, L, S)
         concat = heads.transpose(0, 2, 1, 3).reshape(B, L, self.embed_dim)  # (B, L, E)
         out = concat @ self._params["out_proj.weight"].astype(dtype).T  # (B, L, E)
         if self.bias:
@@ -274,7 +272,8 @@ class MultiHeadAttention:
 
     __call__ = forward
 
-    def _batch_first_inputs(self, query, key, value):
+    def _batch_first_inputs(self, query: ArrayLike, key: ArrayLike, value: ArrayLike
+                            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
         """Check the inputs and bring them to ``(B, n, features)``; also whether they were unbatched."""
         q = as_real_array("query", query, min_ndim=2)
         k = as_real_array("key", key, min_ndim=2)
@@ -294,7 +293,8 @@ class MultiHeadAttention:
                              f"disagree on B or S")
         return q, k, v, unbatched
 
-    def _mask(self, attn_mask, key_padding_mask, is_causal: bool, B: int, L: int, S: int, unbatched: bool):
+    def _mask(self, attn_mask: ArrayLike | None, key_padding_mask: ArrayLike | None, is_causal: bool, B: int, L: int,
+              S: int, unbatched: bool) -> np.ndarray | None:
         """One mask for ``scaled_dot_product_attention``, broadcastable to ``(B, H, L, S)``."""
         H = self.num_heads
         if attn_mask is not None:

@@ -178,6 +178,7 @@ def scaled_dot_product_attention(
         scores += mask  # (..., L, S)
     weights = softmax_inplace(scores, -1, where)  # (..., L, S)
     if dropout_p > 0:
+        assert rng is not None  # checked above
         keep = rng.random(scores_shape) >= dropout_p  # (..., L, S)
         weights *= keep
         weights *= 1.0 / (1.0 - dropout_p)

@@ -8,11 +8,13 @@ Explained in the note ``docs/en/notes/transformer.md`` (中文 ``docs/zh/notes/t
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numpy.typing import ArrayLike
 
 from ._internal.module import Module
-from ._internal.validation import as_class_ids, check_generator, check_int, check_real
+from ._internal.validation import as_class_ids, as_generator, check_int, check_real
 from .backward import sdpa_backward
 from .layers import gelu, gelu_backward
 from .positional import rotary_embedding, sinusoidal_encoding
@@ -55,7 +57,7 @@ class SelfAttention(Module):
     def _split(self, x: np.ndarray, heads: int) -> np.ndarray:
         return x.reshape(*x.shape[:-1], heads, self.head_dim).swapaxes(-2, -3)  # (B, heads, T, hd)
 
-    def forward(self, x: np.ndarray, cache: dict | None = None) -> np.ndarray:
+    def forward(self, x: np.ndarray, cache: dict[str, Any] | None = None) -> np.ndarray:
         B, T, _ = x.shape
         start = 0 if cache is None else cache.get("length", 0)
         self.positions = np.arange(start, start + T)  # (T,)
@@ -85,7 +87,10 @@ class SelfAttention(Module):
         dv = dv.reshape(B, self.kv_heads, G, T, -1).sum(axis=2)  # (B, Hkv, T, hd)
         if self.rope:  # the rotation's transpose rotates back by the same angles
             dq, dk = rotary_embedding(dq, -self.positions), rotary_embedding(dk, -self.positions)
-        merge = lambda t: t.swapaxes(1, 2).reshape(B, T, -1)  # noqa: E731 - (B, heads, T, hd) -> (B, T, heads*hd)
+
+        def merge(t: np.ndarray) -> np.ndarray:  # (B, heads, T, hd) -> (B, T, heads*hd)
+            return t.swapaxes(1, 2).reshape(B, T, -1)
+
         return self.q.backward(merge(dq)) + self.k.backward(merge(dk)) + self.v.backward(merge(dv))
 
 
@@ -108,7 +113,7 @@ class TransformerBlock(Module):
         self.attention = SelfAttention(dim, heads, kv_heads=kv_heads, rope=rope, rng=rng)
         self.up, self.down = Linear(dim, hidden or 4 * dim, rng=rng), Linear(hidden or 4 * dim, dim, rng=rng)
 
-    def forward(self, x: np.ndarray, cache: dict | None = None) -> np.ndarray:
+    def forward(self, x: np.ndarray, cache: dict[str, Any] | None = None) -> np.ndarray:
         x = x + self.attention.forward(self.ln1.forward(x), cache)  # (B, T, D)
         self.h = self.up.forward(self.ln2.forward(x))  # (B, T, F)
         return x + self.down.forward(gelu(self.h))  # (B, T, D)
@@ -144,7 +149,7 @@ class TransformerLM(Module):
                                      (("vocab", vocab), ("dim", dim), ("layers", layers), ("heads", heads)))
         if positions not in ("learned", "sinusoidal", "rope"):
             raise ValueError(f"positions must be 'learned', 'sinusoidal' or 'rope', got {positions!r}")
-        rng = np.random.default_rng() if rng is None else check_generator(rng)
+        rng = as_generator(rng)
         self.max_len, self.positions = check_int("max_len", max_len, minimum=1), positions
         # Rows of length about 1: tied to the output, they give logits of about unit size at the start.
         self.tokens = Embedding(vocab, dim, rng=rng, std=dim**-0.5)
@@ -156,7 +161,7 @@ class TransformerLM(Module):
         self.ln = LayerNorm(dim)
         self.head = None if tied else Linear(dim, vocab, bias=False, rng=rng)
 
-    def forward(self, ids: ArrayLike, caches: list | None = None) -> np.ndarray:
+    def forward(self, ids: ArrayLike, caches: list[dict[str, Any]] | None = None) -> np.ndarray:
         """Logits (B, T, V) for token ids (B, T); with ``caches`` (one dict per block), ``ids``
         continue the sequence the caches hold."""
         ids = self._check_ids(ids)
@@ -166,7 +171,7 @@ class TransformerLM(Module):
         x = self.tokens.forward(ids)  # (B, T, D)
         if self.positions == "learned":
             x = x + self.position.forward(np.broadcast_to(np.arange(start, start + ids.shape[1]), ids.shape))
-        elif self.positions == "sinusoidal":
+        elif self.table is not None:  # sinusoidal
             x = x + self.table[start:start + ids.shape[1]]
         for i, block in enumerate(self.blocks):
             x = block.forward(x, None if caches is None else caches[i])  # (B, T, D)
@@ -202,7 +207,7 @@ class TransformerLM(Module):
             raise ValueError(f"ids must be (B, T0) with T0 + steps <= max_len={self.max_len}, got {ids.shape} "
                              f"and steps={steps}")
         rng = np.random.default_rng() if rng is None else rng
-        caches = [{} for _ in self.blocks] if use_cache else None
+        caches: list[dict[str, Any]] | None = [{} for _ in self.blocks] if use_cache else None
         logits = self.forward(ids, caches)[:, -1]  # (B, V)
         for step in range(steps):
             if temperature > 0:

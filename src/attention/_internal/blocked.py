@@ -12,11 +12,19 @@ import numpy as np
 from .bounds import block_max, exp2_is_vectorised, fixed_limit, headroom, row_norms, value_limit, value_scale
 from .problem import Problem
 from .threads import run_each
-from .tiles import KEY_BLOCK, OnlineSoftmax, even_query_block, fixed_reference, forbidden, tiles, with_ones_column
+from .tiles import KEY_BLOCK, OnlineSoftmax, even_query_block, fixed_reference, forbidden, tiles
+
+
+def with_ones_column(x: np.ndarray) -> np.ndarray:
+    """``[x, 1]``: x with a column of ones appended."""
+    out = np.empty((*x.shape[:-1], x.shape[-1] + 1), dtype=x.dtype)  # (..., n, d+1)
+    out[..., :-1] = x
+    out[..., -1] = 1
+    return out
 
 
 def blocked_attention(prob: Problem, *, key_block: int = KEY_BLOCK, query_block: int | None = None,
-                      return_lse: bool = False):
+                      return_lse: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """The blocked computation on a validated ``Problem``. ``query_block=None`` splits the
     queries evenly into blocks of at most ``QUERY_BLOCK``. With ``return_lse``, returns
     ``(out, lse)``, ``lse`` being each row's log-sum-exp of its scores (..., L)."""
@@ -25,8 +33,8 @@ def blocked_attention(prob: Problem, *, key_block: int = KEY_BLOCK, query_block:
     batch, dtype, scale = prob.batch, q.dtype, prob.scale
     lse = np.full((*batch, L), -np.inf, dtype=dtype) if return_lse else None  # (..., L)
 
-    def finish(out):
-        return (prob.finish(out), prob.finish_rows(lse)) if return_lse else prob.finish(out)
+    def finish(out: np.ndarray) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+        return (prob.finish(out), prob.finish_rows(lse)) if lse is not None else prob.finish(out)
 
     if L == 0 or S == 0 or math.prod(batch) == 0:  # nothing to attend to, or nothing to compute
         return finish(np.zeros((*batch, L, Ev), dtype=dtype))
@@ -50,7 +58,7 @@ def blocked_attention(prob: Problem, *, key_block: int = KEY_BLOCK, query_block:
     keys_with_ones = None  # [K, 1] for the general path, built by the first block that takes it (typical inputs: none)
     keys_lock = threading.Lock()  # blocks on other threads wait for it rather than build their own copy
 
-    def general_keys():
+    def general_keys() -> np.ndarray:
         nonlocal keys_with_ones
         with keys_lock:
             if keys_with_ones is None:
@@ -62,7 +70,7 @@ def blocked_attention(prob: Problem, *, key_block: int = KEY_BLOCK, query_block:
         starts = starts[::-1]
     items = [(b, i0) for b in np.ndindex(batch) for i0 in starts]
 
-    def run(item) -> None:
+    def run(item: tuple[tuple[int, ...], int]) -> None:
         b, i0 = item
         i1 = min(i0 + query_block, L)
         qb = q[b][i0:i1]  # (Lb, E), not yet scaled
@@ -72,7 +80,7 @@ def blocked_attention(prob: Problem, *, key_block: int = KEY_BLOCK, query_block:
             q_norm = row_norms(qb) * abs(scale)  # (Lb,) norms of the scaled queries
         if float(q_norm.max()) * float(key_norm_all[b]) <= limit:
             sums = fixed_reference(qb, scale, k[b], values[b], rows_mask, visits, key_block, base2)
-            ref = 0  # the terms are e**s themselves
+            ref: float | np.ndarray = 0  # the terms are e**s themselves
         else:
             rows = OnlineSoftmax(qb, scale, q_norm, general_keys()[b], values[b], key_norm_max[b], key_block, room,
                                  rows_mask)

@@ -43,7 +43,8 @@ MAX_EXPONENT_ERROR = 1 / 16
 
 
 def blocked_backward(prob: Problem, dO: np.ndarray, out: np.ndarray, lse: np.ndarray, *,
-                     key_block: int = KEY_BLOCK, query_block: int = BACKWARD_QUERY_BLOCK):
+                     key_block: int = KEY_BLOCK, query_block: int = BACKWARD_QUERY_BLOCK
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Gradients ``(dq, dk, dv)`` of the blocked attention of ``prob``, given the upstream
     gradient ``dO`` (..., L, Ev), the forward's output ``out`` and its ``lse`` (..., L), all three
     with the output's batch dims (validated by the caller). Each gradient has the shape of the
@@ -82,7 +83,7 @@ def blocked_backward(prob: Problem, dO: np.ndarray, out: np.ndarray, lse: np.nda
         if prob.is_causal:  # early key blocks are seen by more queries: start them first
             items.sort(key=lambda item: item[2])
 
-        def run(item) -> None:
+        def run(item: tuple[int, tuple[int, ...], int]) -> None:
             n, b, j0 = item
             j1 = min(j0 + key_block, S)
             kernel.key_block_grads(b, j0, j1, dq[b], dk[b][j0:j1], dv[b][j0:j1], lock_id=n * (-(-L // query_block)))
@@ -96,14 +97,15 @@ def blocked_backward(prob: Problem, dO: np.ndarray, out: np.ndarray, lse: np.nda
         hit = keys_seen(bad, prob.mask, prob.is_causal, batch, S)  # (..., S)
         dk[hit] = np.nan
         dv[hit] = np.nan
-    return tuple(sum_to_shape(g, a.shape) for g, a in ((dq, q), (dk, k), (dv, v)))
+    return sum_to_shape(dq, q.shape), sum_to_shape(dk, k.shape), sum_to_shape(dv, v.shape)
 
 
 class Kernel:
     """The per-tile work of the backward, shared by the threads (read-only, but for the rows'
     normalisers, each row written by one thread)."""
 
-    def __init__(self, prob: Problem, mask, dO, lse, D, query_block: int, key_block: int):
+    def __init__(self, prob: Problem, mask: np.ndarray | None, dO: np.ndarray, lse: np.ndarray, D: np.ndarray,
+                 query_block: int, key_block: int) -> None:
         q, k, v, batch = prob.q, prob.k, prob.v, prob.batch
         L, dtype = q.shape[-2], q.dtype
         self.q = np.broadcast_to(q, (*batch, *q.shape[-2:]))  # (..., L, E)
@@ -146,7 +148,7 @@ class Kernel:
         self.inverse_sum = np.zeros_like(self.reference)
         self.D = self.D.copy()
 
-    def exponents(self, b, i0: int, i1: int, j0: int, j1: int, out: np.ndarray) -> np.ndarray:
+    def exponents(self, b: tuple[int, ...], i0: int, i1: int, j0: int, j1: int, out: np.ndarray) -> np.ndarray:
         """The scores of rows ``i0 .. i1`` and keys ``j0 .. j1`` of batch element ``b``, in the
         exponential's base, with -inf where the mask or causality forbids, into ``out`` (n, w).
         Both passes call this for the same tiles, so they see the same numbers."""
@@ -170,7 +172,7 @@ class Kernel:
         starts = [first, *range((first // qb + 1) * qb, self.L, qb)] if first < self.L else []
         return [(i0, min((i0 // qb + 1) * qb, self.L)) for i0 in starts]
 
-    def row_normalisers(self, item) -> None:
+    def row_normalisers(self, item: tuple[tuple[int, ...], int]) -> None:
         """For query rows ``i0 ..`` of batch element ``b``: their maximum m over the tiles' scores,
         1 / l with l = sum e**(s - m), and D = sum P dP, by the online softmax over key blocks."""
         b, i0 = item
@@ -196,12 +198,14 @@ class Kernel:
             pdp[t] = pdp[t] * rescale + np.einsum("nw,nw->n", x, dp)
             m[t] = new_m
         rows = slice(i0, i1)
+        assert self.inverse_sum is not None  # normalise_rows_itself made it
         seen = (total > 0) & np.isfinite(self.reference[b][rows])  # bad rows keep their +inf
         self.reference[b][rows] = np.where(seen, m, np.inf)
         self.inverse_sum[b][rows] = np.where(seen, 1 / np.where(seen, total, 1), 0)
         self.D[b][rows] = np.where(seen, pdp / np.where(seen, total, 1), 0)
 
-    def key_block_grads(self, b, j0: int, j1: int, dq, dk, dv, lock_id: int = 0) -> None:
+    def key_block_grads(self, b: tuple[int, ...], j0: int, j1: int, dq: np.ndarray, dk: np.ndarray, dv: np.ndarray,
+                        lock_id: int = 0) -> None:
         """Add the gradients from keys ``j0 .. j1`` of batch element ``b``: into ``dk`` and ``dv``
         (these keys' rows, owned by the caller) and into ``dq`` (this batch element's rows, shared:
         query block ``i`` is added under lock ``lock_id + i``, modulo the number of locks)."""
@@ -235,16 +239,17 @@ class Kernel:
                 dq[i0:i1] += dq_part
 
 
-def keys_seen(rows: np.ndarray, mask, is_causal: bool, batch, S: int) -> np.ndarray:
+def keys_seen(rows: np.ndarray, mask: np.ndarray | None, is_causal: bool, batch: tuple[int, ...], S: int) -> np.ndarray:
     """Which keys at least one of ``rows`` (..., L) may attend to: bool (..., S)."""
     if is_causal:  # key j is seen by rows i >= j: every key up to the last such row
         L = rows.shape[-1]
         last = np.where(rows.any(axis=-1), L - 1 - np.argmax(rows[..., ::-1], axis=-1), -1)  # (...)
         return np.arange(S) <= last[..., None]
+    some = np.asarray(rows.any(axis=-1))  # (...): whether any of the rows is one
     if mask is None:
-        return np.broadcast_to(rows.any(axis=-1)[..., None], (*batch, S))
-    ok = mask if mask.dtype == np.bool_ else mask != -np.inf  # (..., L or 1, S or 1)
+        return np.broadcast_to(some[..., None], (*batch, S))
+    ok: np.ndarray = mask if mask.dtype == np.bool_ else np.asarray(mask != -np.inf)  # (..., L or 1, S or 1)
     ok = np.broadcast_to(ok, (*ok.shape[:-2], ok.shape[-2], S))
     if ok.shape[-2] == 1:
-        return np.broadcast_to(ok[..., 0, :] & rows.any(axis=-1)[..., None], (*batch, S))
+        return np.broadcast_to(ok[..., 0, :] & some[..., None], (*batch, S))
     return np.broadcast_to((ok & rows[..., None]).any(axis=-2), (*batch, S))

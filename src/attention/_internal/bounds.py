@@ -12,6 +12,7 @@ import math
 from functools import cache
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 #: ``e**x == 2**(x * LOG2E)``.
 LOG2E = 1.4426950408889634
@@ -19,19 +20,19 @@ LOG2E = 1.4426950408889634
 MAX_HEADROOM = 40
 
 
-def sum_budget(S: int, dtype) -> float:
+def sum_budget(S: int, dtype: DTypeLike) -> float:
     """B with S * e**B = (largest float) * e**-8: S terms up to e**B, times values below 2, sum
     to at most twice that, a margin of e**8 / 2 below overflow."""
     return math.log(np.finfo(dtype).max) - 8 - math.log(S)
 
 
-def headroom(S: int, dtype) -> float:
+def headroom(S: int, dtype: DTypeLike) -> float:
     """How far (T) above the reference a score may go before the reference must move: at most
     ``MAX_HEADROOM``, and never beyond the budget of ``sum_budget``."""
     return float(min(MAX_HEADROOM, max(0.0, sum_budget(S, dtype))))
 
 
-def value_limit(S: int, dtype, headroom: float) -> float:
+def value_limit(S: int, dtype: DTypeLike, headroom: float) -> float:
     """Values below this keep the unnormalised sums as far from overflow as values below 2 do
     with terms up to e**budget: S terms up to e**headroom times it sum to at most
     2 * (largest float) * e**-8. In float32 with T = 40 and S = 4096 that is about 2e14."""
@@ -51,7 +52,7 @@ def value_scale(vmax: float, limit: float) -> float:
     return math.ldexp(1.0, math.frexp(vmax)[1] - 1)  # vmax < 2**e, so 2**(e-1) stays finite
 
 
-def fixed_limit(headroom: float, mask) -> float:
+def fixed_limit(headroom: float, mask: np.ndarray | None) -> float:
     """Query blocks whose every ``|score|`` is at most this need no reference at all (see
     ``tiles.fixed_reference``): the headroom. -1 (no block) with a float mask, which may shift
     scores anywhere. Exp2's fast range does not limit it: ``MAX_HEADROOM`` lies far inside it
@@ -61,7 +62,7 @@ def fixed_limit(headroom: float, mask) -> float:
     return headroom
 
 
-def exp2_floor(dtype) -> float:
+def exp2_floor(dtype: DTypeLike) -> float:
     """Scores may fall this far (natural units) below the reference and still keep exp2 in
     its fast range; -inf when exp2 has no fast path on this machine.
 

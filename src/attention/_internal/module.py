@@ -8,7 +8,7 @@ import numpy as np
 class Module:
     """Parameters (``params``), their gradients (``grads``) and sub-modules, by name."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.params: dict[str, np.ndarray] = {}
         self.grads: dict[str, np.ndarray] = {}
 

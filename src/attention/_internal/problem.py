@@ -21,9 +21,10 @@ made by ``prepare``, and hands its result to ``Problem.finish``. So they agree o
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import NamedTuple, overload
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .validation import as_mask, as_real_array, check_bool, check_scale, default_scale, working_dtype
 
@@ -45,14 +46,20 @@ class Problem(NamedTuple):
     out_batch: tuple[int, ...]  # the batch dims of the result (differs from batch with GQA)
     v_max: float  # max |v|
 
-    def finish(self, out: np.ndarray, weights: np.ndarray | None = None):
+    @overload
+    def finish(self, out: np.ndarray, weights: None = None) -> np.ndarray: ...
+
+    @overload
+    def finish(self, out: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def finish(self, out: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         """Apply the NaN rows, merge GQA groups back into heads and cast to the output dtype."""
         results = [out] if weights is None else [out, weights]
         for i, r in enumerate(results):
             if self.nan_rows is not None:  # every path hands over arrays of its own, writeable
                 r[np.broadcast_to(self.nan_rows, r.shape[:-1])] = np.nan
             results[i] = r.reshape(*self.out_batch, *r.shape[-2:]).astype(self.out_dtype, copy=False)
-        return results[0] if weights is None else tuple(results)
+        return results[0] if weights is None else (results[0], results[1])
 
     def finish_rows(self, x: np.ndarray) -> np.ndarray:
         """``finish`` for one number per query row (..., L), such as the log-sum-exp: NaN rows,
@@ -62,7 +69,8 @@ class Problem(NamedTuple):
         return x.reshape(*self.out_batch, x.shape[-1])
 
 
-def prepare(query, key, value, attn_mask=None, is_causal=False, scale=None, enable_gqa=False) -> Problem:
+def prepare(query: ArrayLike, key: ArrayLike, value: ArrayLike, attn_mask: ArrayLike | None = None,
+            is_causal: bool = False, scale: float | None = None, enable_gqa: bool = False) -> Problem:
     """Validate the inputs shared by every attention function and bring them to the working dtype."""
     q = as_real_array("query", query, min_ndim=2)  # (..., L, E)
     k = as_real_array("key", key, min_ndim=2)  # (..., S, E)
@@ -116,7 +124,7 @@ def prepare(query, key, value, attn_mask=None, is_causal=False, scale=None, enab
     return Problem(q, k, v, mask, is_causal, batch, out_dtype, float(scale), nan_rows, out_batch, extent[2])
 
 
-def _gqa_groups(q, k, v) -> int:
+def _gqa_groups(q: np.ndarray, k: np.ndarray, v: np.ndarray) -> int:
     """Query heads per key/value head, for ``enable_gqa=True``: heads are dim -3."""
     if min(q.ndim, k.ndim, v.ndim) < 3:
         raise ValueError(f"enable_gqa needs a heads dim (..., H, L, E): query {q.shape}, key {k.shape}, "
@@ -137,7 +145,7 @@ def _heads_as(x: np.ndarray, groups: int) -> tuple[int, ...]:
     return (*x.shape[:-3], x.shape[-3] * groups)
 
 
-def check_mask(attn_mask, scores_shape: tuple[int, ...]) -> np.ndarray:
+def check_mask(attn_mask: object, scores_shape: tuple[int, ...]) -> np.ndarray:
     """``attn_mask`` as a bool or floating array that broadcasts to ``scores_shape``."""
     mask = as_mask("attn_mask", attn_mask)
     try:
@@ -151,14 +159,15 @@ def check_mask(attn_mask, scores_shape: tuple[int, ...]) -> np.ndarray:
     return mask
 
 
-def allowed(mask: np.ndarray | None, is_causal: bool, L: int, S: int, cols=slice(None)) -> np.ndarray:
+def allowed(mask: np.ndarray | None, is_causal: bool, L: int, S: int,
+            cols: slice | np.ndarray = slice(None)) -> np.ndarray:
     """Which (row, key) pairs may attend, for the keys ``cols``: bool, broadcastable to (..., L, len(cols))."""
     if is_causal:
         return np.arange(L)[:, None] >= np.arange(S)[cols][None, :]  # (L, n): the causal mask's lower triangle
     if mask is None:
         return np.ones((1, 1), dtype=bool)
     sub = mask if mask.shape[-1] == 1 else mask[..., cols]
-    return sub if sub.dtype == np.bool_ else sub != -np.inf
+    return sub if sub.dtype == np.bool_ else np.not_equal(sub, -np.inf)
 
 
 def attends(mask: np.ndarray | None, is_causal: bool, L: int, S: int) -> np.ndarray:
@@ -167,7 +176,7 @@ def attends(mask: np.ndarray | None, is_causal: bool, L: int, S: int) -> np.ndar
         return np.zeros(1, dtype=bool)
     if mask is None or is_causal:  # causal: every row sees key 0
         return np.ones(1, dtype=bool)
-    return allowed(mask, False, L, S).any(axis=-1)
+    return np.asarray(allowed(mask, False, L, S).any(axis=-1))  # (..., L)
 
 
 def _finite_or_neg_inf(mask: np.ndarray) -> bool:
@@ -175,7 +184,8 @@ def _finite_or_neg_inf(mask: np.ndarray) -> bool:
     return bool(distinct(mask).max(initial=-np.inf) < np.inf)
 
 
-def _quarantine(q, k, v, mask, is_causal: bool, batch: tuple[int, ...]):
+def _quarantine(q: np.ndarray, k: np.ndarray, v: np.ndarray, mask: np.ndarray | None, is_causal: bool,
+                batch: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
     """Find the rows that come out NaN (see the module notes) and zero the non-finite entries."""
     L, S = q.shape[-2], k.shape[-2]
     bad_q = ~np.isfinite(q).all(axis=-1)  # (..., L)
@@ -214,7 +224,7 @@ def _abs_max(x: np.ndarray) -> float:
     return max(-lo, hi) if math.isfinite(lo) and math.isfinite(hi) else math.inf
 
 
-def score_bound(bound: float, mask) -> float:
+def score_bound(bound: float, mask: np.ndarray | None) -> float:
     """An upper bound on |scale q.k| + |mask|, from ``bound`` = E max|q| max|k| |scale|."""
     if mask is not None and mask.dtype != np.bool_ and mask.size:
         mask = distinct(mask)
@@ -233,7 +243,8 @@ def _norms(x: np.ndarray) -> np.ndarray:
     return m * np.sqrt(((x / unit) ** 2).sum(axis=-1))
 
 
-def _drop_overflowing_rows(q, k, scale: float, mask, is_causal: bool, nan_rows, batch):
+def _drop_overflowing_rows(q: np.ndarray, k: np.ndarray, scale: float, mask: np.ndarray | None, is_causal: bool,
+                           nan_rows: np.ndarray | None, batch: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
     """Rows that attend somewhere and whose scores could overflow float64 become NaN rows (their
     query is zeroed, so that nothing overflows on the way)."""
     L, S = q.shape[-2], k.shape[-2]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
 
 import numpy as np
@@ -45,7 +46,7 @@ def even_query_block(L: int, n_batch: int, is_causal: bool, threads: int | None 
     return -(-L // blocks)
 
 
-def tiles(Lb: int, i0: int, S: int, key_block: int, is_causal: bool):
+def tiles(Lb: int, i0: int, S: int, key_block: int, is_causal: bool) -> Iterator[tuple[int, int, int, int, int | None]]:
     """The tiles the query rows ``i0 .. i0 + Lb`` visit, in order, as ``(r0, r1, j0, j1, causal_offset)``:
     rows ``r0 .. r1`` (relative to ``i0``) meet keys ``j0 .. j1``; ``causal_offset`` is None
     when every pair is allowed, else the tile is masked above its diagonal (see ``visit``)."""
@@ -72,7 +73,8 @@ class OnlineSoftmax:
     ``mask`` holds these rows of the boolean "forbidden" mask or of the float mask.
     """
 
-    def __init__(self, qb, scale, q_norm, keys, values, key_norm_max, key_block, headroom, mask):
+    def __init__(self, qb: np.ndarray, scale: float, q_norm: np.ndarray, keys: np.ndarray, values: np.ndarray,
+                 key_norm_max: np.ndarray, key_block: int, headroom: float, mask: np.ndarray | None) -> None:
         Lb, E = qb.shape
         dtype = qb.dtype
         self.E = E
@@ -139,7 +141,8 @@ class OnlineSoftmax:
             np.exp(s, out=s)  # (n, Bk), every term <= e**headroom
         self.sums.add(r0, s, self.values[j0:j1])
 
-    def _scores(self, s: np.ndarray, r0: int, r1: int, j0: int, j1: int, causal_offset, *, shifted: bool) -> None:
+    def _scores(self, s: np.ndarray, r0: int, r1: int, j0: int, j1: int, causal_offset: int | None, *,
+                shifted: bool) -> None:
         """s = Q K^T (- r if ``shifted``) on this tile, with -inf where the tile is masked."""
         n, w = s.shape
         if shifted:
@@ -186,7 +189,8 @@ class OnlineSoftmax:
         np.multiply(self.ref[rows], -self.qa.dtype.type(LOG2E), out=self.qa2[rows, self.E])
 
 
-def fixed_reference(qb, scale: float, k, values, mask, visits, key_block: int, base2: bool) -> Sums:
+def fixed_reference(qb: np.ndarray, scale: float, k: np.ndarray, values: np.ndarray, mask: np.ndarray | None,
+                    visits: Iterable[tuple[int, int, int, int, int | None]], key_block: int, base2: bool) -> Sums:
     """The online softmax for query rows whose every score is known to lie in ``[-T, T]``
     (Cauchy–Schwarz: ``|q . k| <= |q| max|k|``), T at most the headroom and, with ``base2``,
     inside exp2's fast range. Then no reference is needed at all (r = 0 for every row):
@@ -220,7 +224,7 @@ class Sums:
     """The two sums of the online softmax for ``Lb`` query rows: ``a = sum_j p_j v_j`` (Lb, Ev)
     and ``l = sum_j p_j`` (Lb,), where ``p_j`` are the exponentials of one tile after another."""
 
-    def __init__(self, Lb: int, Ev: int, dtype):
+    def __init__(self, Lb: int, Ev: int, dtype: np.typing.DTypeLike) -> None:
         self.a = np.zeros((Lb, Ev), dtype=dtype)  # (Lb, Ev)
         self.l = np.zeros(Lb, dtype=dtype)  # (Lb,)
         self._a_part = np.empty((Lb, Ev), dtype=dtype)  # (Lb, Ev)
@@ -240,7 +244,7 @@ class Sums:
         self.a[rows] *= factor[:, None]
         self.l[rows] *= factor
 
-    def normalise(self, out: np.ndarray, lse: np.ndarray | None = None, ref=0) -> None:
+    def normalise(self, out: np.ndarray, lse: np.ndarray | None = None, ref: float | np.ndarray = 0) -> None:
         """out = a / l; rows that saw no allowed key (l = 0, so a = 0 too) get 0. With ``lse``
         also the row log-sum-exp ``ref + log l`` (-inf where l = 0), ``ref`` being what the
         terms were taken relative to (``e**(s - ref)``)."""
@@ -254,14 +258,14 @@ class Sums:
 
 
 @lru_cache(maxsize=8)
-def ones(n: int, dtype) -> np.ndarray:
+def ones(n: int, dtype: np.typing.DTypeLike) -> np.ndarray:
     """(n,) read-only ones, shared by the threads."""
     vector = np.ones(n, dtype=dtype)
     vector.flags.writeable = False
     return vector
 
 
-def forbidden(mask: np.ndarray | None, batch: tuple[int, ...], dtype) -> np.ndarray | None:
+def forbidden(mask: np.ndarray | None, batch: tuple[int, ...], dtype: np.typing.DTypeLike) -> np.ndarray | None:
     """A problem's mask as the kernels read it: broadcast to (..., L or 1, S or 1) over ``batch``,
     boolean masks inverted (True = forbidden), float masks in ``dtype``."""
     if mask is None:
@@ -278,7 +282,7 @@ def mask_tile(mask: np.ndarray, r0: int, r1: int, j0: int, j1: int) -> np.ndarra
 
 
 @lru_cache(maxsize=32)
-def causal_allowed(rows: int, cols: int, offset: int, dtype) -> np.ndarray:
+def causal_allowed(rows: int, cols: int, offset: int, dtype: np.dtype) -> np.ndarray:
     """(rows, cols): 1 where column ``c`` may be seen by row ``r`` (``c + offset <= r``), else 0;
     read-only, shared by the threads. The lower triangle ``np.tri`` is
     [causal_mask][attention.causal_mask]'s, shifted by ``offset``."""
@@ -288,25 +292,17 @@ def causal_allowed(rows: int, cols: int, offset: int, dtype) -> np.ndarray:
 
 
 @lru_cache(maxsize=16)
-def causal_penalty(rows: int, cols: int, offset: int, dtype) -> np.ndarray:
+def causal_penalty(rows: int, cols: int, offset: int, dtype: np.dtype) -> np.ndarray:
     """(rows, cols): 0 where ``causal_allowed``, -inf in the future; read-only."""
     penalty = np.where(causal_allowed(rows, cols, offset, dtype), 0.0, -np.inf).astype(dtype)
     penalty.flags.writeable = False
     return penalty
 
 
-def with_ones_column(x: np.ndarray) -> np.ndarray:
-    """``[x, 1]``: x with a column of ones appended."""
-    out = np.empty((*x.shape[:-1], x.shape[-1] + 1), dtype=x.dtype)  # (..., n, d+1)
-    out[..., :-1] = x
-    out[..., -1] = 1
-    return out
-
-
 _local = threading.local()
 
 
-def scratch(size: int, dtype, slot: int = 0) -> np.ndarray:
+def scratch(size: int, dtype: np.typing.DTypeLike, slot: int = 0) -> np.ndarray:
     """A per-thread buffer of at least ``size`` elements, reused across calls (fresh
     megabyte-sized allocations cost page faults on every call); buffers larger than
     ``SCRATCH_KEEP`` are not kept. Different ``slot``s are different buffers."""

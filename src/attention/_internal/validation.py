@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import math
 import numbers
+from typing import Any
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 
-def as_real_array(name: str, x, *, min_ndim: int = 0) -> np.ndarray:
+def as_real_array(name: str, x: object, *, min_ndim: int = 0) -> np.ndarray:
     """Return ``x`` as a real floating array; integers and bools become float64.
 
     Raises ``TypeError`` for complex, object, string or masked input and ``ValueError`` for
@@ -42,7 +44,7 @@ def as_real_array(name: str, x, *, min_ndim: int = 0) -> np.ndarray:
     return arr
 
 
-def as_mask(name: str, mask) -> np.ndarray:
+def as_mask(name: str, mask: object) -> np.ndarray:
     """``mask`` as a bool (True = may attend) or floating (added to the scores) array."""
     if isinstance(mask, np.ma.MaskedArray):
         raise TypeError(f"{name} is a numpy masked array; pass a plain bool or float array")
@@ -56,14 +58,14 @@ def as_mask(name: str, mask) -> np.ndarray:
     return arr
 
 
-def check_bool(name: str, value) -> bool:
+def check_bool(name: str, value: object) -> bool:
     """``value`` as a bool; only ``bool`` and ``numpy.bool_`` are accepted (``"False"`` is truthy)."""
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be a bool, got {type(value).__name__} {value!r}")
     return bool(value)
 
 
-def check_int(name: str, value, *, minimum: int = 0) -> int:
+def check_int(name: str, value: object, *, minimum: int = 0) -> int:
     """``value`` as an int >= ``minimum``; Python and numpy integers are accepted, bools are not."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
@@ -73,7 +75,7 @@ def check_int(name: str, value, *, minimum: int = 0) -> int:
     return int(value)
 
 
-def check_real(name: str, value, *, positive: bool = False, what: str = "a real number") -> float:
+def check_real(name: str, value: object, *, positive: bool = False, what: str = "a real number") -> float:
     """``value`` as a finite float (and > 0 with ``positive``)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be {what}, got {type(value).__name__} {value!r}")
@@ -83,7 +85,7 @@ def check_real(name: str, value, *, positive: bool = False, what: str = "a real 
     return value
 
 
-def check_probability(name: str, p) -> float:
+def check_probability(name: str, p: object) -> float:
     """Return ``p`` as a float in [0, 1), else raise naming ``name``."""
     if isinstance(p, (bool, np.bool_)) or not isinstance(p, numbers.Real):
         raise TypeError(f"{name} must be a real number in [0, 1), got {p!r}")
@@ -93,21 +95,21 @@ def check_probability(name: str, p) -> float:
     return p
 
 
-def check_scale(scale) -> float | None:
+def check_scale(scale: object) -> float | None:
     """Return ``scale`` as a finite float (or None), else raise."""
     return None if scale is None else check_real("scale", scale, what="a real number or None")
 
 
-def check_axis(axis, ndim: int, shape: tuple[int, ...], name: str = "x") -> int:
+def check_axis(axis: object, ndim: int, shape: tuple[int, ...], name: str = "x") -> int:
     """``axis`` as a non-negative int in range for an array of ``ndim`` dims."""
     if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, numbers.Integral):
         raise TypeError(f"axis must be an int, got {type(axis).__name__} {axis!r}")
-    if not -ndim <= axis < ndim:
+    if not -ndim <= int(axis) < ndim:
         raise ValueError(f"axis {axis} is out of range for {name} with shape {shape}")
     return int(axis) % ndim
 
 
-def check_generator(rng, *, name: str = "rng") -> np.random.Generator | None:
+def check_generator(rng: object, *, name: str = "rng") -> np.random.Generator | None:
     """``rng`` if it is a numpy Generator or None, else ``TypeError``."""
     if rng is not None and not isinstance(rng, np.random.Generator):
         raise TypeError(f"{name} must be a numpy.random.Generator (np.random.default_rng(seed)), "
@@ -115,7 +117,13 @@ def check_generator(rng, *, name: str = "rng") -> np.random.Generator | None:
     return rng
 
 
-def working_dtype(dtype) -> np.dtype:
+def as_generator(rng: object, *, name: str = "rng") -> np.random.Generator:
+    """``rng`` if it is a numpy Generator, a fresh one for None, else ``TypeError``."""
+    checked = check_generator(rng, name=name)
+    return np.random.default_rng() if checked is None else checked
+
+
+def working_dtype(dtype: DTypeLike) -> np.dtype[Any]:
     """The dtype arithmetic runs in: float16 is computed in float32, others as they are."""
     dtype = np.dtype(dtype)
     return np.dtype(np.float32) if dtype == np.float16 else dtype
@@ -126,7 +134,8 @@ def default_scale(E: int) -> float:
     return 1.0 / math.sqrt(E)
 
 
-def as_class_ids(name: str, ids, classes: int, *, what: str = "class ids", ignore: int | None = None) -> np.ndarray:
+def as_class_ids(name: str, ids: object, classes: int, *, what: str = "class ids",
+                 ignore: int | None = None) -> np.ndarray:
     """``ids`` as an integer array whose entries are in ``[0, classes)`` (or equal ``ignore``): a
     negative id would otherwise index from the end (-1 read as the last class)."""
     arr = np.asarray(ids)
