@@ -13,6 +13,8 @@ Explained in the note ``docs/en/notes/scoring-functions.md`` (中文 ``docs/zh/n
 
 from __future__ import annotations
 
+from typing import Literal, overload
+
 import numpy as np
 from numpy.typing import ArrayLike
 
@@ -45,6 +47,18 @@ def _forward(query: ArrayLike, key: ArrayLike, value: ArrayLike, w_query: ArrayL
         raise TypeError(f"attn_mask must be boolean (True = may attend), got dtype {allowed.dtype}")
     p = softmax(scores, where=allowed)  # (..., L, S); a fully masked row is 0
     return q, k, v, Wq, Wk, w, t, p
+
+
+@overload
+def additive_attention(query: ArrayLike, key: ArrayLike, value: ArrayLike, w_query: ArrayLike, w_key: ArrayLike,
+                       w_score: ArrayLike, attn_mask: ArrayLike | None = ..., *,
+                       return_weights: Literal[False] = ...) -> np.ndarray: ...
+
+
+@overload
+def additive_attention(query: ArrayLike, key: ArrayLike, value: ArrayLike, w_query: ArrayLike, w_key: ArrayLike,
+                       w_score: ArrayLike, attn_mask: ArrayLike | None = ..., *,
+                       return_weights: Literal[True]) -> tuple[np.ndarray, np.ndarray]: ...
 
 
 def additive_attention(query: ArrayLike, key: ArrayLike, value: ArrayLike, w_query: ArrayLike, w_key: ArrayLike,

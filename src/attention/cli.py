@@ -1,6 +1,6 @@
 """Command line: ``python -m attention <command>``; ``--help`` lists the commands.
 
-Each experiment module registers its commands with :class:`Commands`, which gives every
+Each experiment module registers its commands with ``attention.experiments.Commands``, which gives every
 command the same two options: ``--lang {zh,en}`` (labels and tables) and ``--plot FILE``
 (also write the figure; the format follows the suffix: .svg, .png, .pdf). Progress goes to
 stderr, results to stdout.
@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
-from pathlib import Path
 
 from .experiments import (
+    Commands,
     attention_mechanism,
     long_sequences,
     new_note,
@@ -29,29 +28,6 @@ from .experiments import (
 #: The experiment modules whose commands the CLI offers, in the notes' reading order.
 EXPERIMENTS = (attention_mechanism, scaling, long_sequences, transformer, scoring_functions, timeseries, vision,
                qk_norm)
-
-
-class Commands:
-    """The sub-command registry handed to each experiment module's ``register``."""
-
-    def __init__(self, subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-        self._subparsers = subparsers
-
-    def add(self, name: str, *, help: str, run: Callable[[argparse.Namespace], int]) -> argparse.ArgumentParser:
-        """Add command ``name``; ``run(args) -> int`` gets the parsed arguments, with
-        ``args.lang`` and ``args.plot`` (a Path or None). Returns the parser for more options."""
-        parser = self._subparsers.add_parser(name, help=help, description=help)
-        parser.add_argument("--lang", choices=("en", "zh"), default="en", help="language of labels and tables")
-        parser.add_argument("--plot", metavar="FILE", type=Path,
-                            help="also write the figure to FILE (format from the suffix: .svg, .png, .pdf)")
-        parser.set_defaults(run=run)
-        return parser
-
-    def add_tool(self, name: str, *, help: str, run: Callable[[argparse.Namespace], int]) -> argparse.ArgumentParser:
-        """Add command ``name`` that is no experiment (no ``--lang``, no ``--plot``)."""
-        parser = self._subparsers.add_parser(name, help=help, description=help)
-        parser.set_defaults(run=run)
-        return parser
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -11,6 +11,8 @@ Explained in the note ``docs/en/notes/attention-mechanism.md`` (中文 ``docs/zh
 
 from __future__ import annotations
 
+from typing import Literal, overload
+
 import numpy as np
 from numpy.typing import ArrayLike
 
@@ -26,6 +28,30 @@ from .masks import causal_mask
 BLOCKED_MIN_SCORES = 512 * 512
 
 __all__ = ["scaled_dot_product_attention"]
+
+
+@overload
+def scaled_dot_product_attention(
+    query: ArrayLike, key: ArrayLike, value: ArrayLike, attn_mask: ArrayLike | None = ..., dropout_p: float = ...,
+    is_causal: bool = ..., *, scale: float | None = ..., rng: np.random.Generator | None = ...,
+    return_weights: Literal[False] = ..., enable_gqa: bool = ...,
+) -> np.ndarray: ...
+
+
+@overload
+def scaled_dot_product_attention(
+    query: ArrayLike, key: ArrayLike, value: ArrayLike, attn_mask: ArrayLike | None = ..., dropout_p: float = ...,
+    is_causal: bool = ..., *, scale: float | None = ..., rng: np.random.Generator | None = ...,
+    return_weights: Literal[True], enable_gqa: bool = ...,
+) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+@overload
+def scaled_dot_product_attention(
+    query: ArrayLike, key: ArrayLike, value: ArrayLike, attn_mask: ArrayLike | None = ..., dropout_p: float = ...,
+    is_causal: bool = ..., *, scale: float | None = ..., rng: np.random.Generator | None = ...,
+    return_weights: bool = ..., enable_gqa: bool = ...,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]: ...
 
 
 def scaled_dot_product_attention(

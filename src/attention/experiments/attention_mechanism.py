@@ -3,13 +3,21 @@ the scores grow (the ``demo`` command)."""
 
 from __future__ import annotations
 
+import argparse
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 
 from ..naive import naive_attention
 from ..scaled_dot_product import scaled_dot_product_attention
 from ..softmax import softmax
+from . import Commands
 from .plotting import pyplot, save
 from .widgets import embed
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 #: The source note's example: one query, two key-value pairs, d_k = 3.
 Q = np.array([[1, 0, 1]])  # (L, E)
@@ -40,7 +48,7 @@ SATURATION_HEADERS = {"en": ["d_k", "max weight, raw", "max weight, scaled", "�
                       "zh": ["d_k", "最大权重，不缩放", "最大权重，缩放", "‖J‖，不缩放", "‖J‖，缩放"]}
 
 
-def saturation_table(*, lang: str = "en", d_ks=(4, 64, 1024)) -> str:
+def saturation_table(*, lang: str = "en", d_ks: Sequence[int] = (4, 64, 1024)) -> str:
     """:func:`saturation` unscaled (raw) and divided by √d_k (scaled), as a Markdown table."""
     headers = SATURATION_HEADERS[lang]
     lines = ["| " + " | ".join(headers) + " |", "|" + "---:|" * len(headers)]
@@ -50,7 +58,7 @@ def saturation_table(*, lang: str = "en", d_ks=(4, 64, 1024)) -> str:
     return "\n".join(lines)
 
 
-def measure(factor: float = 1.0) -> dict:
+def measure(factor: float = 1.0) -> dict[str, Any]:
     """The example with Q and K multiplied by ``factor``: scores, weights and output of the stable
     implementation, and the naive formula's output (NaN once ``exp`` overflows)."""
     q, k = factor * Q, factor * K  # (L, E), (S, E)
@@ -60,7 +68,7 @@ def measure(factor: float = 1.0) -> dict:
     return {"scores": q @ k.T / np.sqrt(Q.shape[-1]), "weights": weights, "output": out, "naive": naive}
 
 
-def table(*, lang: str = "en", factors=(1, 40)) -> str:
+def table(*, lang: str = "en", factors: Sequence[float] = (1, 40)) -> str:
     """Scores, weights and outputs of both implementations, one row per factor, as Markdown."""
     t = TEXT[lang]
     lines = [f"| {t['factor']} | scores | {t['weights']} | {t['output']}: {t['stable']} "
@@ -73,7 +81,7 @@ def table(*, lang: str = "en", factors=(1, 40)) -> str:
     return "\n".join(lines)
 
 
-def figure(*, lang: str = "en", factors=(1, 40)):
+def figure(*, lang: str = "en", factors: Sequence[float] = (1, 40)) -> Figure:
     """The weights of the two keys for each factor: as the scores grow, all weight goes to key 1."""
     plt, t = pyplot(), TEXT[lang]
     fig, axes = plt.subplots(1, len(factors), figsize=(3.2 * len(factors), 2.8), sharey=True)
@@ -124,7 +132,7 @@ WIDGET_TEXT = {
 }
 
 
-def map_state(*, lang: str = "en", d: int = 8, seed: int = 0) -> dict:
+def map_state(*, lang: str = "en", d: int = 8, seed: int = 0) -> dict[str, Any]:
     """The attention-map widget's inputs: Q and K of the sentence's tokens from a fixed random
     projection of fixed random embeddings (nothing is trained; the widget is about masks)."""
     tokens = SENTENCE[lang]
@@ -149,7 +157,7 @@ def source_widget(*, lang: str = "en", factor: int = 40) -> str:
                  t["source_caption"])
 
 
-def _run(args) -> int:
+def _run(args: argparse.Namespace) -> int:
     m = measure()
     print("weights:", np.array2string(m["weights"], precision=4))
     print("output: ", np.array2string(m["output"], precision=4))
@@ -158,6 +166,6 @@ def _run(args) -> int:
     return 0
 
 
-def register(commands) -> None:
+def register(commands: Commands) -> None:
     """Add the ``demo`` command: the source note's example."""
     commands.add("demo", help="run the source note's example", run=_run)

@@ -10,7 +10,9 @@ import json
 import os
 import platform
 import re
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -98,17 +100,17 @@ RATIOS = {
 RESULTS_DIR = PROJECT / "benchmarks" / "results"
 
 
-def results_files(directory=RESULTS_DIR) -> list[Path]:
+def results_files(directory: Path = RESULTS_DIR) -> list[Path]:
     """Every committed results file, in name order."""
     return sorted(Path(directory).glob("*.json"))
 
 
-def load(path) -> dict:
+def load(path: str | Path) -> dict[str, Any]:
     """Read a results file."""
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
-def machine_name(report: dict, *, lang: str = "en") -> str:
+def machine_name(report: dict[str, Any], *, lang: str = "en") -> str:
     """A short name for a column: model, SIMD level where recorded, cores."""
     m = report["machine"]
     cpu = m["cpu"].replace("(R)", "").replace("(TM)", "").replace(" Processor", "").strip()
@@ -117,7 +119,7 @@ def machine_name(report: dict, *, lang: str = "en") -> str:
     return " ".join(x for x in (cpu, simd) if x) + TEXT[lang]["cores"].format(m["cores"])
 
 
-def machine_line(report: dict) -> str:
+def machine_line(report: dict[str, Any]) -> str:
     m = report["machine"]
     blas = m["blas"] + (f", kernel {m['blas_kernel']}" if m.get("blas_kernel") else "")
     flags = f", flags {' '.join(m['flags'])}" if m.get("flags") else ""
@@ -125,7 +127,7 @@ def machine_line(report: dict) -> str:
             f"torch {m['torch']}, {m['date']}, load {m['load_avg_1min']:.2f}")
 
 
-def ratio(report: dict, key: str) -> dict | None:
+def ratio(report: dict[str, Any], key: str) -> dict[str, Any] | None:
     """One ratio of one machine: its median over the runs, lowest and highest run, and in how
     many runs it met its goal; None if the file does not have it."""
     section, goal = RATIOS[key]
@@ -137,7 +139,7 @@ def ratio(report: dict, key: str) -> dict | None:
     return {"median": data[key], "lo": min(each), "hi": max(each), "n": len(each), "k": met}
 
 
-def comparison_table(reports: list[dict], *, lang: str = "en") -> str:
+def comparison_table(reports: list[dict[str, Any]], *, lang: str = "en") -> str:
     """Every ratio, one column per machine (median, lowest – highest run, runs meeting the goal),
     and the range of the medians across machines."""
     t = TEXT[lang]
@@ -155,13 +157,13 @@ def comparison_table(reports: list[dict], *, lang: str = "en") -> str:
     return "\n".join(lines)
 
 
-def spread(values) -> str:
+def spread(values: Sequence[float]) -> str:
     """``lo – hi`` of some medians, or the one value."""
     lo, hi = min(values), max(values)
     return f"{lo:.2f}" if len(values) == 1 else f"{lo:.2f} – {hi:.2f}"
 
 
-def breakdown_table(reports: list[dict], *, lang: str = "en") -> str:
+def breakdown_table(reports: list[dict[str, Any]], *, lang: str = "en") -> str:
     """Where the forward's time goes on each machine that measured it (see ``benchmarks/run.py``)."""
     t = TEXT[lang]
     measured = [r for r in reports if "breakdown" in r]
@@ -183,7 +185,7 @@ def breakdown_table(reports: list[dict], *, lang: str = "en") -> str:
     return "\n".join(lines)
 
 
-def verdicts(reports: list[dict], *, lang: str = "en") -> str:
+def verdicts(reports: list[dict[str, Any]], *, lang: str = "en") -> str:
     """One bullet per ratio with a goal: its range across machines (medians), and on which
     machines the median meets the goal, on which it does not, and which did not measure it."""
     t = VERDICT[lang]
@@ -210,7 +212,7 @@ def verdicts(reports: list[dict], *, lang: str = "en") -> str:
     return "\n".join(lines)
 
 
-def floor_sentence(report: dict, *, lang: str = "en") -> str:
+def floor_sentence(report: dict[str, Any], *, lang: str = "en") -> str:
     """Where the forward's time goes on one machine, and the bound that numpy's separate steps set
     against torch's fused kernel there (from the file's per-tile breakdown)."""
     b = report["breakdown"]
@@ -247,17 +249,17 @@ VERDICT = {
 }
 
 
-def result_row(report: dict, n: int, impl: str) -> dict | None:
+def result_row(report: dict[str, Any], n: int, impl: str) -> dict[str, Any] | None:
     """The row of one (N, implementation) in a results file, or None if it has none."""
     return next((r for r in report["results"] if (r["N"], r["impl"]) == (n, impl)), None)
 
 
-def largest_n(reports: list[dict]) -> int:
+def largest_n(reports: list[dict[str, Any]]) -> int:
     """The largest N any results file measured."""
     return max(r["N"] for report in reports for r in report["results"])
 
 
-def table(reports: list[dict], *, lang: str = "en") -> str:
+def table(reports: list[dict[str, Any]], *, lang: str = "en") -> str:
     """One row per (N, implementation), one column pair per machine: time and peak memory (or why
     the cell was skipped)."""
     t = TEXT[lang]
@@ -282,9 +284,9 @@ def table(reports: list[dict], *, lang: str = "en") -> str:
 SIMD_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512_bf16", "avx512_fp16", "amx_tile")
 
 
-def cpu_info() -> dict:
+def cpu_info() -> dict[str, Any]:
     """Vendor, model name and SIMD flags of this CPU, from /proc/cpuinfo (Linux)."""
-    fields = {}
+    fields: dict[str, Any] = {}
     try:
         with open("/proc/cpuinfo") as lines:
             for line in lines:
@@ -297,7 +299,7 @@ def cpu_info() -> dict:
             "cpu": fields.get("model name", platform.processor()), "flags": [f for f in SIMD_FLAGS if f in flags]}
 
 
-def cpu_slug(info: dict) -> str:
+def cpu_slug(info: dict[str, Any]) -> str:
     """A file name for this machine's results: vendor, model family, best SIMD level, cores."""
     vendor = {"GenuineIntel": "intel", "AuthenticAMD": "amd"}.get(info["vendor"], info["vendor"].lower())
     words = [w for w in re.split(r"[^a-z0-9]+", info["cpu"].lower())
@@ -307,7 +309,7 @@ def cpu_slug(info: dict) -> str:
     return "-".join([vendor, *words[:1], simd, f"{info['cores']}core"])
 
 
-def machine_summary() -> dict:
+def machine_summary() -> dict[str, Any]:
     """What a results file says about the machine it was measured on."""
     return {**cpu_info(), "cores": os.cpu_count(), "python": platform.python_version(), "numpy": np.__version__,
             "date": dt.date.today().isoformat()}

@@ -14,8 +14,10 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
 
 import numpy as np
 
@@ -24,6 +26,9 @@ from ..trainable import cross_entropy
 from ..transformer import TransformerLM
 from . import PROJECT, notes_lm, project_file
 from .benchmark_results import machine_summary
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 PAD, SEP, EOS = 10, 11, 12  #: digit tasks' special tokens (digits are 0-9)
 MAX_DIGITS = 12
@@ -53,12 +58,12 @@ class Config:
 @dataclass
 class Result:
     config: Config
-    losses: list = field(default_factory=list)  #: training loss at every step
-    evals: list = field(default_factory=list)  #: (step, held-out exact match) pairs
+    model: TransformerLM
+    losses: list[Any] = field(default_factory=list)  #: training loss at every step
+    evals: list[Any] = field(default_factory=list)  #: (step, held-out exact match) pairs
     exact_match: float = float("nan")
     seconds: float = 0.0
     tokens_per_second: float = 0.0
-    model: TransformerLM | None = None
     corpus: notes_lm.Corpus | None = None  #: notes-lm: the text, its vocabulary and held-out split
 
 
@@ -72,9 +77,9 @@ def digit_sequences(task: str, digits: list[np.ndarray]) -> np.ndarray:
     return seq
 
 
-def random_digits(rng: np.random.Generator, n: int, held_out: set | None = None) -> list[np.ndarray]:
+def random_digits(rng: np.random.Generator, n: int, held_out: set[bytes] | None = None) -> list[np.ndarray]:
     """``n`` digit strings of uniform length 1 to 12, none of them in ``held_out``."""
-    out = []
+    out: list[np.ndarray] = []
     while len(out) < n:
         d = rng.integers(0, 10, rng.integers(1, MAX_DIGITS + 1))
         if held_out is None or d.tobytes() not in held_out:
@@ -82,7 +87,7 @@ def random_digits(rng: np.random.Generator, n: int, held_out: set | None = None)
     return out
 
 
-def digit_batch(task: str, digits: list[np.ndarray]):
+def digit_batch(task: str, digits: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Inputs (B, 25) and targets (B, 25): the targets are the answer and EOS, the rest IGNORE."""
     seq = digit_sequences(task, digits)
     inputs, targets = seq[:, :-1], seq[:, 1:].copy()
@@ -121,8 +126,8 @@ def model_for(config: Config, vocab: int, max_len: int) -> TransformerLM:
                          rng=np.random.default_rng(config.seed))
 
 
-def train(config: Config, *, progress=None, eval_every: int = 100, docs: Path | None = None, text: str | None = None,
-          until: int | None = None) -> Result:
+def train(config: Config, *, progress: Callable[[int, float, float], None] | None = None, eval_every: int = 100,
+          docs: Path | None = None, text: str | None = None, until: int | None = None) -> Result:
     """Adam with linear warm-up and cosine decay; ``progress(step, loss, tokens_per_second)`` after every step.
     notes-lm reads ``text`` (default: the notes under ``docs``); ``until`` stops after that many steps of
     the ``config.steps``-step schedule (the start of a run, to check it against a recorded one)."""
@@ -130,10 +135,10 @@ def train(config: Config, *, progress=None, eval_every: int = 100, docs: Path | 
     if config.task == "notes-lm":
         data = notes_lm.corpus(notes_text(docs) if text is None else text)
         model = model_for(config, len(data.vocab), config.context)
-        model.vocab = data.vocab
+        model.vocab = data.vocab  # type: ignore[attr-defined]  # its characters travel with it (notes_lm.samples)
         starts = notes_lm.training_starts(data.held, config.context)  # (W,) windows clear of held-out text
 
-        def batch():
+        def batch() -> tuple[np.ndarray, np.ndarray]:
             windows = data.ids[starts[rng.integers(0, len(starts), config.batch)][:, None]
                                + np.arange(config.context + 1)]  # (B, T + 1)
             return windows[:, :-1], windows[:, 1:]
@@ -142,7 +147,7 @@ def train(config: Config, *, progress=None, eval_every: int = 100, docs: Path | 
         seen = {d.tobytes() for d in held_out}
         model = model_for(config, 13, 2 * MAX_DIGITS + 2)
 
-        def batch():
+        def batch() -> tuple[np.ndarray, np.ndarray]:
             return digit_batch(config.task, random_digits(rng, config.batch, seen))
     params = model.parameters()
     opt = Adam(params, lr=config.lr)
@@ -175,7 +180,7 @@ def train(config: Config, *, progress=None, eval_every: int = 100, docs: Path | 
     return result
 
 
-def progress_bar(steps: int, stream=None):
+def progress_bar(steps: int, stream: TextIO | None = None) -> Callable[[int, float, float], None]:
     """``progress(step, loss, tokens_per_second)`` drawing one line on ``stream`` (default: stderr)
     that updates in place on a terminal, and a line every 10% otherwise (logs)."""
     stream = sys.stderr if stream is None else stream
@@ -191,14 +196,14 @@ def progress_bar(steps: int, stream=None):
     return progress
 
 
-def reverse_attention(model: TransformerLM, digits=(3, 1, 4, 1, 5, 9, 2, 6)) -> dict:
+def reverse_attention(model: TransformerLM, digits: Sequence[int] = (3, 1, 4, 1, 5, 9, 2, 6)) -> dict[str, Any]:
     """The trained model's attention weights (layers, heads, T, T) on one reversal, with its tokens."""
     seq = digit_sequences("reverse", [np.array(digits)])
     T = MAX_DIGITS + 2 + len(digits)  # source, SEP, answer and EOS
     for block in model.blocks:
         block.attention.keep_weights = True
     model.forward(seq[:, :T])
-    weights = np.stack([block.attention.weights[0] for block in model.blocks])  # (layers, H, T, T)
+    weights = np.stack([notes_lm.kept(block.attention.weights)[0] for block in model.blocks])  # (layers, H, T, T)
     for block in model.blocks:
         block.attention.keep_weights, block.attention.weights = False, None
     labels = {PAD: "·", SEP: "|", EOS: "$"}
@@ -230,15 +235,14 @@ TEXT = {
            "tokens": "词元数", "cached": "用缓存（秒）", "uncached": "不用缓存（秒）", "speedup": "加速比",
            "run": "`task={task} exact_match={exact:.3f} steps={steps} seconds={seconds:.1f}`，机器：`{cpu}，{cores} 核`"
                   "（numpy {numpy}），在 {held_out} 个留出的字符串上评估（训练批次里一个也没有），用带缓存的贪心解码。",
-           "anti": "每一行都沿着反对角线的头：{}。", "anti_head": "第 {} 层第 {} 个头", "sep": "；"},
-}
+           "anti": "每一行都沿着反对角线的头：{}。", "anti_head": "第 {} 层第 {} 个头", "sep": "；"}}
 
 
-def load(path=RESULTS) -> dict:
+def load(path: str | Path = RESULTS) -> dict[str, Any]:
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
-def run_line(results: dict, *, lang: str = "en") -> str:
+def run_line(results: dict[str, Any], *, lang: str = "en") -> str:
     """The committed run in one sentence: the command's result line, the machine, the held-out set."""
     m = results["machine"]
     return TEXT[lang]["run"].format(task=results["config"]["task"], exact=results["exact_match"],
@@ -246,12 +250,12 @@ def run_line(results: dict, *, lang: str = "en") -> str:
                                     numpy=m["numpy"], held_out=results["held_out"])
 
 
-def anti_diagonal_sentence(results: dict, *, lang: str = "en") -> str:
+def anti_diagonal_sentence(results: dict[str, Any], *, lang: str = "en") -> str:
     t = TEXT[lang]
     return t["anti"].format(t["sep"].join(t["anti_head"].format(layer, h) for layer, h in anti_diagonal_heads(results)))
 
 
-def training_figure(results: dict, *, lang: str = "en"):
+def training_figure(results: dict[str, Any], *, lang: str = "en") -> Figure:
     """The loss every 10 steps (top) and the held-out exact match at each evaluation (bottom)."""
     from .plotting import WIDTH, pyplot
 
@@ -272,7 +276,7 @@ def training_figure(results: dict, *, lang: str = "en"):
     return fig
 
 
-def anti_diagonal_heads(results: dict) -> list[tuple[int, int]]:
+def anti_diagonal_heads(results: dict[str, Any]) -> list[tuple[int, int]]:
     """(layer, head) of the heads whose every answer-predicting position looks hardest at source
     position 11 - i: the pattern reversing needs."""
     weights, tokens = np.array(results["attention"]["weights"]), results["attention"]["tokens"]  # (layers, H, T, T)
@@ -281,7 +285,7 @@ def anti_diagonal_heads(results: dict) -> list[tuple[int, int]]:
             if all(weights[layer, h, r].argmax() == 2 * MAX_DIGITS - 1 - r for r in rows)]
 
 
-def attention_figure(results: dict, *, lang: str = "en"):
+def attention_figure(results: dict[str, Any], *, lang: str = "en") -> Figure:
     """The trained model's attention, every layer and head: rows are the positions that predict
     the answer (SEP and the answer so far), columns the source positions."""
     from .plotting import WIDTH, pyplot
@@ -307,7 +311,7 @@ def attention_figure(results: dict, *, lang: str = "en"):
     return fig
 
 
-def decoding_table(report: dict, *, lang: str = "en") -> str:
+def decoding_table(report: dict[str, Any], *, lang: str = "en") -> str:
     """Greedy decoding time with and without the key/value cache, from benchmarks/decoding.py's file."""
     t = TEXT[lang]
     lines = [f"| {t['tokens']} | {t['cached']} | {t['uncached']} | {t['speedup']} |", "|---:|---:|---:|---:|"]

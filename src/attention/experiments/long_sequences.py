@@ -5,12 +5,15 @@ benchmark results of each machine (tables: ``benchmark_results``; what the note 
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .._internal.tiles import KEY_BLOCK, even_query_block, tiles
+from . import Commands
 from .benchmark_results import (
     RESULTS_DIR,
     TEXT,
@@ -28,6 +31,9 @@ from .benchmark_results import (
 from .plotting import WIDTH, pyplot, save
 from .widgets import embed
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 #: Labels of the tile diagram.
 DIAGRAM = {
     "en": {"full": "computed in full", "diag": "computed, then masked inside", "skip": "skipped",
@@ -36,7 +42,7 @@ DIAGRAM = {
            "qblock": "查询 i（每块 {} 个查询）", "kblock": "键 j（每块 {} 个键）"},
 }
 
-def figure(reports: list[dict], *, lang: str = "en"):
+def figure(reports: list[dict[str, Any]], *, lang: str = "en") -> Figure:
     """Time against N, log-log, one panel per machine (stacked, same axes), one line per implementation."""
     plt = pyplot()
     t = TEXT[lang]
@@ -126,12 +132,12 @@ FACTS = {
 }
 
 
-def _peak(report: dict, impl: str, n: int) -> float | None:
+def _peak(report: dict[str, Any], impl: str, n: int) -> float | None:
     row = result_row(report, n, impl)
     return row["peak_mib"] if row is not None and row["status"] == "ok" else None
 
 
-def _facts(values: dict, key: str, cell: str, lang: str, **extra) -> str:
+def _facts(values: dict[str, Any], key: str, cell: str, lang: str, **extra: Any) -> str:
     """One sentence of :data:`FACTS`: the machines that have a value, and those that do not."""
     t = FACTS[lang]
     have = {name: v for name, v in values.items() if v is not None}
@@ -141,14 +147,14 @@ def _facts(values: dict, key: str, cell: str, lang: str, **extra) -> str:
     return t[key].format(cells=cells, missing=gap, machines=t["and"].join(have) or t["none"], **extra)
 
 
-def largest_backward_sentence(reports: list[dict], *, lang: str = "en") -> str:
+def largest_backward_sentence(reports: list[dict[str, Any]], *, lang: str = "en") -> str:
     """Which machines measured the blocked backward at the largest N, and its peak memory there."""
     n = largest_n(reports)
     values = {machine_name(r, lang=lang): _peak(r, "flash backward", n) for r in reports}
     return _facts(values, "largest", "cell", lang, n=n)
 
 
-def machine_facts(reports: list[dict], *, lang: str = "en") -> str:
+def machine_facts(reports: list[dict[str, Any]], *, lang: str = "en") -> str:
     """The claims the note makes about the machines, each from the files: memory at the largest N,
     the causal share, causal against torch, and against the dense form's products."""
     n = largest_n(reports)
@@ -158,7 +164,7 @@ def machine_facts(reports: list[dict], *, lang: str = "en") -> str:
         lines.append(_facts(values, key, "cell", lang, n=n))
     for key, name in (("causal", "causal_over_full"), ("causal_torch", "causal_flash_over_causal_torch"),
                       ("products", "flop_rate_over_gemm_same_shapes")):
-        values = {machine_name(r, lang=lang): (c := ratio(r, name)) and c["median"] for r in reports}
+        values = {machine_name(r, lang=lang): None if (c := ratio(r, name)) is None else c["median"] for r in reports}
         lines.append(_facts(values, key, "ratio", lang))
     return "\n".join(lines)
 
@@ -192,7 +198,7 @@ def online_widget(*, lang: str = "en", block: int = 2) -> str:
     return embed("online-softmax", state, t["caption"])
 
 
-def _run(args) -> int:
+def _run(args: argparse.Namespace) -> int:
     paths = args.results or results_files()
     if not paths:
         print(f"no results files in {RESULTS_DIR} (run from the repository's root, or pass --results)", file=sys.stderr)
@@ -209,7 +215,7 @@ def _run(args) -> int:
     return 0
 
 
-def register(commands) -> None:
+def register(commands: Commands) -> None:
     """Add the ``long-sequences`` command: the tables and figure of the benchmark results files."""
     p = commands.add("long-sequences", help="compare benchmark results files (make bench writes one)", run=_run)
     p.add_argument("--results", type=Path, nargs="+", metavar="FILE",

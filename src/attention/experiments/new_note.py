@@ -11,11 +11,14 @@ is written: delete the ``draft: true`` line and the ``%%`` around the note's row
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import re
 import sys
 import textwrap
 from pathlib import Path
+
+from . import PROJECT, Commands
 
 #: What marks text still to write; no published note may contain it.
 PLACEHOLDER = "TODO(new-note)"
@@ -145,9 +148,12 @@ over four keys.
 
 from __future__ import annotations
 
+import argparse
+
 import numpy as np
 
 from ..scaled_dot_product import scaled_dot_product_attention
+from . import Commands
 
 TEXT = {{"en": {{"key": "key", "weight": "weight"}}, "zh": {{"key": "键", "weight": "权重"}}}}
 
@@ -169,8 +175,8 @@ def table(weights: list[float], *, lang: str = "en") -> str:
     return "\\n".join(rows)
 
 
-def register(commands) -> None:
-    def run(args) -> int:
+def register(commands: Commands) -> None:
+    def run(args: argparse.Namespace) -> int:
         print(table(measure(), lang=args.lang))
         return 0
 
@@ -209,11 +215,6 @@ def test_the_command_prints_the_table(capsys):
 
 #: A draft's row in a home table: an Obsidian comment (neither Obsidian nor the site shows it) until it is published.
 HOME_ROW = "%% | {n} | [{title}](notes/{slug}.md) | 1 | {question} | %%"
-
-
-def project_root() -> Path:
-    """The checkout this package was installed from (``pip install -e``)."""
-    return Path(__file__).resolve().parents[3]
 
 
 def new_note(root: Path, slug: str, titles: dict[str, str], questions: dict[str, str],
@@ -284,9 +285,9 @@ def _in_home(text: str, lang: str, slug: str, title: str, question: str) -> str:
     return text[: rows[-1].end()] + "\n" + row + text[rows[-1].end():]
 
 
-def register(commands) -> None:
-    def run(args) -> int:
-        root = args.root or project_root()
+def register(commands: Commands) -> None:
+    def run(args: argparse.Namespace) -> int:
+        root = args.root or PROJECT
         try:
             written = new_note(root, args.slug, {"zh": args.title_zh, "en": args.title_en},
                                {"zh": args.question_zh, "en": args.question_en})

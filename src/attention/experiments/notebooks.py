@@ -21,13 +21,16 @@ Defined for the notes of docs/{zh,en}/notes/; tests/test_notebooks.py runs every
 
 from __future__ import annotations
 
+import argparse
 import ast
 import doctest
 import re
+from collections.abc import Set
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from . import project_file
+from . import Commands, project_file
 
 LANGS = ("zh", "en")
 #: What the first cell says when ``import attention`` fails, and what stands for a widget.
@@ -80,7 +83,8 @@ def _unquoted(line: str) -> str:
 def _folded_lines(lines: list[str]) -> list[bool]:
     """For each line, whether it is inside a folded callout (``> [!kind]-``): a folded callout's title is
     shown, what it holds is not."""
-    folded, stack = [], []  # stack: (depth, folds) of the callouts the line is inside
+    folded: list[bool] = []
+    stack: list[tuple[int, bool]] = []  # (depth, folds) of the callouts the line is inside
     for line in lines:
         depth = _depth(line)
         while stack and stack[-1][0] > depth:  # a line with fewer markers has left the callout
@@ -95,7 +99,7 @@ def _folded_lines(lines: list[str]) -> list[bool]:
     return folded
 
 
-def _plain_markdown(text: str, notes: set[str], lang: str) -> str:
+def _plain_markdown(text: str, notes: Set[str], lang: str) -> str:
     """Obsidian's syntax as plain Markdown, for a notebook's Markdown cell."""
     out = []
     for line in COMMENT.sub("", text).split("\n"):
@@ -105,7 +109,7 @@ def _plain_markdown(text: str, notes: set[str], lang: str) -> str:
         out.append(line)
     text = WIKILINK.sub(lambda m: (m["alias"] or m["target"]).strip(), "\n".join(out))
 
-    def link(m: re.Match) -> str:
+    def link(m: re.Match[str]) -> str:
         href = m["href"]
         if "://" in href or href.startswith(("#", "mailto:")):
             return m.group(0)
@@ -125,20 +129,19 @@ def _exec_cell(code: str, info: str, lang: str) -> Cell:
     except SyntaxError:  # the build reports it; the notebook keeps the block as written
         return Cell("code", code)
     last = tree.body[-1] if tree.body else None
-    call = last.value if isinstance(last, ast.Expr) else None
-    printed = isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "print"
+    call = last.value if isinstance(last, ast.Expr) and isinstance(last.value, ast.Call) else None
+    call = call if call is not None and isinstance(call.func, ast.Name) and call.func.id == "print" else None  # printed
     head = "\n".join(code.split("\n")[:last.lineno - 1]) if last is not None else ""
     if 'html="1"' in info:
-        figure = printed and len(call.args) == 1 and isinstance(call.args[0], ast.Call) \
-            and getattr(call.args[0].func, "id", "") == "to_svg"
-        if not figure:
+        shows = call.args[0] if call is not None and len(call.args) == 1 else None
+        if not (isinstance(shows, ast.Call) and getattr(shows.func, "id", "") == "to_svg"):
             return Cell("markdown", TEXT[lang]["widget"])
         head = "\n".join(line for line in head.split("\n") if not re.fullmatch(r"from \S+ import to_svg", line))
-        shown = ast.get_source_segment(code, call.args[0].args[0])  # the Figure: Jupyter draws it
+        shown = ast.get_source_segment(code, shows.args[0])  # the Figure: Jupyter draws it
         return Cell("code", f"{head}\n{shown}".strip("\n"))
-    if not printed or call.keywords:
+    if call is None or call.keywords:
         return Cell("code", code)
-    parts = [ast.get_source_segment(code, arg) for arg in call.args]
+    parts = [ast.get_source_segment(code, arg) or "" for arg in call.args]
     shown = parts[0] if len(parts) == 1 else f"' '.join([{', '.join(parts)}])"
     return Cell("code", f"{head}\nMarkdown({shown})".strip("\n"))
 
@@ -158,7 +161,7 @@ def _doctest_cells(code: str) -> list[Cell]:
     return cells
 
 
-def _fences(text: str) -> list:
+def _fences(text: str) -> list[Any]:
     """The python code blocks of ``text`` at any depth of callouts (markdown-it's fence tokens)."""
     try:
         from markdown_it import MarkdownIt
@@ -169,7 +172,7 @@ def _fences(text: str) -> list:
     return [t for t in tokens if t.type == "fence" and t.info.split()[:1] == ["python"] and t.map]
 
 
-def note_cells(text: str, slug: str, lang: str, notes: set[str] = frozenset()) -> list[Cell]:
+def note_cells(text: str, slug: str, lang: str, notes: Set[str] = frozenset()) -> list[Cell]:
     """The cells of a note's notebook (``text``: the note as written, frontmatter included)."""
     parts = text.split("---", 2)
     body = parts[2] if text.startswith("---") and len(parts) == 3 else text  # the frontmatter left out
@@ -241,7 +244,7 @@ def _folded(markdown: str, lang: str) -> str:
     return f"<details>\n<summary>{summary}</summary>\n\n{body.strip()}\n\n</details>"
 
 
-def notebook(path: Path, lang: str, notes: set[str] = frozenset()):
+def notebook(path: Path, lang: str, notes: Set[str] = frozenset()) -> Any:  # an nbformat NotebookNode
     """The notebook (an ``nbformat`` node) of the note at ``path``, in ``lang``."""
     try:
         import nbformat
@@ -255,7 +258,7 @@ def notebook(path: Path, lang: str, notes: set[str] = frozenset()):
                           "language_info": {"name": "python"}, "attention": {"note": slug, "lang": lang}})
     for cell in note_cells(path.read_text(encoding="utf-8"), slug, lang, notes):
         source = _folded(cell.source, lang) if cell.hidden and cell.kind == "markdown" else cell.source
-        made = (nbformat.v4.new_markdown_cell if cell.kind == "markdown" else nbformat.v4.new_code_cell)(source)
+        made = nbformat.v4.new_markdown_cell(source) if cell.kind == "markdown" else nbformat.v4.new_code_cell(source)
         if cell.hidden:
             made.metadata["jupyter"] = {"source_hidden": True, "outputs_hidden": True}
         if cell.expected is not None:
@@ -299,7 +302,7 @@ def write_notebooks(out: Path, docs: Path | None = None,
     return written
 
 
-def _run(args) -> int:
+def _run(args: argparse.Namespace) -> int:
     import sys
 
     written = write_notebooks(Path(args.out), Path(args.docs) if args.docs else None)
@@ -307,7 +310,7 @@ def _run(args) -> int:
     return 0
 
 
-def register(commands) -> None:
+def register(commands: Commands) -> None:
     """Add the ``notebooks`` command."""
     parser = commands.add_tool("notebooks", help="write every note as a Jupyter notebook (both languages)", run=_run)
     parser.add_argument("--out", required=True, help="the folder to write <note>.<lang>.ipynb into")

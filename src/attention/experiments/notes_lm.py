@@ -25,8 +25,10 @@ import hashlib
 import json
 import shlex
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -42,7 +44,7 @@ FORMAT = "attention notes-lm weights v1: JSON; tensors little-endian float32, ba
 #: The committed weights and, next to them, the text they were trained on.
 WEIGHTS = PROJECT / "results" / "notes-lm.json"
 #: What ``train-transformer --task notes-lm`` trains unless told otherwise (dim, layers, heads: ``Config``'s).
-SETTINGS = {"batch": 16, "lr": 3e-3, "hidden": 256, "context": 128, "steps": 2500}
+SETTINGS: dict[str, Any] = {"batch": 16, "lr": 3e-3, "hidden": 256, "context": 128, "steps": 2500}
 
 
 @dataclass
@@ -65,7 +67,14 @@ def encode(vocab: list[str], text: str) -> np.ndarray:
     return np.array([index.get(c, 0) for c in text], dtype=np.int64)
 
 
-def decode(vocab: list[str], ids) -> str:
+def kept(weights: np.ndarray | None) -> np.ndarray:
+    """The attention weights a layer kept in its last forward pass (``SelfAttention.keep_weights``)."""
+    if weights is None:
+        raise ValueError("the layer kept no attention weights: set its keep_weights = True before the forward pass")
+    return weights
+
+
+def decode(vocab: list[str], ids: Iterable[int]) -> str:
     return "".join(vocab[int(i)] for i in ids)
 
 
@@ -99,15 +108,28 @@ def held_out_loss(model: TransformerLM, data: Corpus, context: int) -> float:
     return float(np.average(losses, weights=[len(w) for w in parts]))
 
 
-def _tensor(x: np.ndarray) -> dict:
+class Run(Protocol):
+    """What :func:`save` reads of a training run (a ``language_model.Result``)."""
+
+    model: TransformerLM
+    corpus: Corpus | None
+    config: Any  #: the run's ``language_model.Config``
+    losses: list[Any]
+    evals: list[Any]
+    seconds: float
+
+
+def _tensor(x: np.ndarray) -> dict[str, Any]:
     return {"shape": list(x.shape), "data": base64.b64encode(np.ascontiguousarray(x, "<f4").tobytes()).decode()}
 
 
-def save(result, path: Path, *, command: str) -> None:
+def save(result: Run, path: Path, *, command: str) -> None:
     """Write the weights file ``path`` and the text it was trained on next to it (``path`` with ``.txt``).
     The model is first rounded to float32, as stored, so that every number the file claims holds for
     the weights a reader loads."""
     model, data, config = result.model, result.corpus, result.config
+    if data is None:
+        raise ValueError("the run has no corpus: only a notes-lm run is saved as a weights file")
     for x in model.parameters().values():
         x[...] = x.astype(np.float32)
     text_file = path.with_suffix(".txt")
@@ -125,13 +147,13 @@ def save(result, path: Path, *, command: str) -> None:
     path.write_text(json.dumps(info, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
 
 
-def loss_steps(info: dict) -> list[int]:
+def loss_steps(info: dict[str, Any]) -> list[int]:
     """The step of each loss the file keeps: the first 20, then every 10th."""
     n = len(info["losses"])
     return list(range(1, min(n, 20) + 1)) + list(range(21, 21 + 10 * (n - 20), 10))
 
 
-def load(path: Path = WEIGHTS) -> tuple[TransformerLM, dict]:
+def load(path: Path = WEIGHTS) -> tuple[TransformerLM, dict[str, Any]]:
     """The model of a weights file, in float64, and the file's contents."""
     info = json.loads(Path(path).read_text(encoding="utf-8"))
     c = info["config"]
@@ -145,7 +167,7 @@ def load(path: Path = WEIGHTS) -> tuple[TransformerLM, dict]:
     return model, info
 
 
-def snapshot(info: dict, path: Path = WEIGHTS) -> str:
+def snapshot(info: dict[str, Any], path: Path = WEIGHTS) -> str:
     """The text a weights file was trained on (its ``.txt`` neighbour), checked against the file's sha256."""
     text = (Path(path).parent / info["provenance"]["text"]).read_text(encoding="utf-8")
     if hashlib.sha256(text.encode()).hexdigest() != info["provenance"]["text_sha256"]:
@@ -164,14 +186,15 @@ def unigram_loss(data: Corpus, context: int) -> float:
     return float(-np.log(counts / counts.sum())[held_out_windows(data, context)[:, 1:]].mean())
 
 
-def samples(model: TransformerLM, prompt: str, *, temperatures=(0.5, 0.8, 1.0), length: int = 120,
-            seed: int = 0) -> dict:
+def samples(model: TransformerLM, prompt: str, *, temperatures: Sequence[float] = (0.5, 0.8, 1.0), length: int = 120,
+            seed: int = 0) -> dict[float, str]:
     """Text generated from ``prompt`` at each temperature (notes-lm); a character outside the
     vocabulary reads as ``UNKNOWN``, and a prompt longer than the context keeps its end."""
-    ids = encode(model.vocab, prompt)[-(model.max_len - 1):][None, :]  # (1, T0)
-    out = {}
+    vocab: list[str] = model.vocab  # type: ignore[attr-defined]  # language_model.train gives the model its characters
+    ids = encode(vocab, prompt)[-(model.max_len - 1):][None, :]  # (1, T0)
+    out: dict[float, str] = {}
     for temperature in temperatures:
         tokens = model.generate(ids, min(length, model.max_len - ids.shape[1]), temperature=temperature,
                                 rng=np.random.default_rng(seed))[0]
-        out[temperature] = decode(model.vocab, tokens)
+        out[temperature] = decode(vocab, tokens)
     return out

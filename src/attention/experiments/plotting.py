@@ -21,7 +21,13 @@ import html
 import io
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 #: Fonts tried in order; Noto Sans CJK (Debian ``fonts-noto-cjk``) draws Chinese labels.
 FONT_FAMILIES = ["Noto Sans CJK SC", "Noto Sans CJK JP", "Noto Sans CJK", "DejaVu Sans"]
@@ -31,7 +37,7 @@ WIDTH = 4.5
 INK = "#010203"
 
 
-def pyplot():
+def pyplot() -> ModuleType:
     """Return ``matplotlib.pyplot`` on the Agg backend with a CJK-capable sans-serif font."""
     try:
         import matplotlib
@@ -51,7 +57,7 @@ def pyplot():
         "svg.fonttype": "none",  # text stays text
         "savefig.transparent": True,
         "legend.frameon": False,
-        **{key: INK for key in ("text.color", "axes.labelcolor", "axes.edgecolor", "xtick.color", "ytick.color")},
+        "text.color": INK, "axes.labelcolor": INK, "axes.edgecolor": INK, "xtick.color": INK, "ytick.color": INK,
     })
     return plt
 
@@ -64,7 +70,7 @@ def has_cjk_font() -> bool:
     return any(family in names for family in FONT_FAMILIES[:-1])
 
 
-def to_svg(fig) -> str:
+def to_svg(fig: Figure) -> str:
     """Render ``fig`` as an inline ``<svg>`` string (no XML prologue), in the page's text colour, and close it.
 
     The figure is an image with a name and a description for screen readers (``role="img"``, a
@@ -112,7 +118,7 @@ def _slim(svg: str) -> str:
     return re.sub(r"<[^>]+>", lambda tag: FINE.sub(r"\1", tag[0]), svg)  # in tags only: a label's text stays
 
 
-def _alternative_text(fig) -> tuple[str, str]:
+def _alternative_text(fig: Any) -> tuple[str, str]:  # Any: it reads matplotlib's private _suptitle
     """``(name, description)`` of a figure from the text it shows: its title (or its first panel's),
     and each panel's title with what its axes show."""
     def plain(text: str) -> str:  # mathtext as a reader would say it: "$\\sqrt{E}$" -> "sqrt{E}"
@@ -129,7 +135,7 @@ def _alternative_text(fig) -> tuple[str, str]:
     figure_legend = plain(fig.legends[0].get_title().get_text()) if len(fig.legends) == 1 else ""
     parts = []
     for ax, panel_title in zip(panels, titles):
-        labels = (plain(ax.get_xlabel()), plain(ax.get_ylabel())) if ax.axison else ()
+        labels: tuple[str, ...] = (plain(ax.get_xlabel()), plain(ax.get_ylabel())) if ax.axison else ()
         if ax.axison:
             what = f"{panel_title} ({labels[1]})" if panel_title and labels[1] else panel_title or labels[1]
             # Stacked panels share the x axis, and only the lowest one names it.
@@ -155,7 +161,7 @@ def _number(x: float) -> str:
     return str(int(x)) if x.is_integer() and abs(x) < 1e6 else f"{x:.3g}"  # as the notes' tables print them
 
 
-def _data_sentence(ax, what: str, x_label: str, legend: str, plain, zh: bool) -> str:
+def _data_sentence(ax: Any, what: str, x_label: str, legend: str, plain: Callable[[str], str], zh: bool) -> str:
     """One sentence with a panel's numbers: each labelled line (up to :data:`LINES_SAID`) from its first
     to its last point along the x axis, the heights of a few bars, or an image's smallest and largest
     value; empty for a panel that plots none of them."""
@@ -187,7 +193,7 @@ def _data_sentence(ax, what: str, x_label: str, legend: str, plain, zh: bool) ->
     return ""
 
 
-def save(fig, path) -> None:
+def save(fig: Figure, path: str | Path) -> None:
     """Write ``fig`` to ``path`` (format from the suffix: .svg, .png, .pdf, ...), close it and say so on stderr."""
     plt = pyplot()
     fig.savefig(path, bbox_inches="tight", dpi=150, metadata={"Date": None} if str(path).endswith(".svg") else None)

@@ -3,17 +3,24 @@ with and without normalised queries and keys, at two initialisation scales."""
 
 from __future__ import annotations
 
+import argparse
 import functools
 import math
 import sys
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..qk_norm import l2_normalize
+from . import Commands
 from .plotting import WIDTH, pyplot, save
 from .scaling import draws, row_statistics
 
-METHODS = {
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+METHODS: dict[str, tuple[bool, Callable[[int], float]]] = {
     # name: (normalise q and k?, factor as a function of d_k)
     "1/sqrt(d_k)": (False, lambda d_k: 1 / math.sqrt(d_k)),
     "QK-norm, g = sqrt(d_k)": (True, math.sqrt),
@@ -23,12 +30,13 @@ D_KS = (16, 64, 256, 1024)
 INIT_SCALES = (1.0, 4.0)
 
 
-def measure(d_k: int, method: str, init_scale: float, *, rows: int = 256, keys: int = 64, seed: int = 0):
+def measure(d_k: int, method: str, init_scale: float, *, rows: int = 256, keys: int = 64,
+            seed: int = 0) -> tuple[float, float, float]:
     """``(entropy, max_weight, score_grad)`` for q, k ~ N(0, init_scale^2) (see the scaling experiment)."""
     return _measure(draws(d_k, rows=rows, keys=keys, seed=seed), method, init_scale)
 
 
-def _measure(drawn: tuple[np.ndarray, ...], method: str, init_scale: float):
+def _measure(drawn: tuple[np.ndarray, ...], method: str, init_scale: float) -> tuple[float, float, float]:
     """:func:`measure` of the scaling experiment's draws ``drawn``, q and k times ``init_scale``."""
     normalise, factor = METHODS[method]
     q, k, v, grad_out = drawn  # (R, 1, E), (R, S, E), (R, S, Ev), (R, 1, Ev)
@@ -39,10 +47,11 @@ def _measure(drawn: tuple[np.ndarray, ...], method: str, init_scale: float):
 
 
 @functools.lru_cache(maxsize=1)
-def run() -> dict:
+def run() -> dict[tuple[str, float], list[tuple[int, float, float, float]]]:
     """``{(method, init_scale): [(d_k, entropy, max_weight, score_grad), ...]}`` over the grid (the
     draws made once per d_k)."""
-    cells: dict = {(m, s): [] for m in METHODS for s in INIT_SCALES}
+    cells: dict[tuple[str, float], list[tuple[int, float, float, float]]] = {
+        (m, s): [] for m in METHODS for s in INIT_SCALES}
     for d in D_KS:
         drawn = draws(d)
         for m, s in cells:
@@ -58,7 +67,7 @@ TEXT = {
 }
 
 
-def table(*, lang: str = "en", d_ks=(16, 1024)) -> str:
+def table(*, lang: str = "en", d_ks: Sequence[int] = (16, 1024)) -> str:
     """The grid as a Markdown table (rows for ``d_ks`` only)."""
     t = TEXT[lang]
     lines = [f"| {t['method']} | {t['init']} | d_k | {t['entropy']} | {t['grad']} |", "|---|---:|---:|---:|---:|"]
@@ -69,7 +78,7 @@ def table(*, lang: str = "en", d_ks=(16, 1024)) -> str:
     return "\n".join(lines)
 
 
-def figure(*, lang: str = "en"):
+def figure(*, lang: str = "en") -> Figure:
     """Entropy and gradient norm against d_k (two panels, stacked), one line per (method, init scale)."""
     plt, t = pyplot(), TEXT[lang]
     fig, axes = plt.subplots(2, 1, figsize=(WIDTH, 8.2), sharex=True)
@@ -87,7 +96,7 @@ def figure(*, lang: str = "en"):
     return fig
 
 
-def _run(args) -> int:
+def _run(args: argparse.Namespace) -> int:
     print("measuring entropy and gradients with and without QK-norm ...", file=sys.stderr)
     print(table(lang=args.lang, d_ks=D_KS))
     if args.plot:
@@ -95,6 +104,6 @@ def _run(args) -> int:
     return 0
 
 
-def register(commands) -> None:
+def register(commands: Commands) -> None:
     """Add the ``qk-norm`` command."""
     commands.add("qk-norm", help="entropy and gradients against d_k, with and without QK-norm", run=_run)

@@ -6,21 +6,28 @@ fixed seed, attend each query over ``keys`` keys, and measure what the note disc
 
 from __future__ import annotations
 
+import argparse
 import functools
 import math
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import astuple, dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..backward import sdpa_backward, softmax_backward
 from ..softmax import softmax
+from . import Commands
 from .plotting import WIDTH, pyplot, save
 from .widgets import embed
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 #: Scale factors as functions of d_k, by name.
-SCALES = {
+SCALES: dict[str, Callable[[int], float]] = {
     "1": lambda d_k: 1.0,
     "1/sqrt(d_k)": lambda d_k: 1.0 / math.sqrt(d_k),
     "1/d_k": lambda d_k: 1.0 / d_k,
@@ -110,7 +117,7 @@ def _measure(drawn: tuple[np.ndarray, ...], scale: str | float) -> Measurement:
     )
 
 
-def gradient_by_key(d_k: int, scale: str = "1", *, rows: int = 256, keys: int = 64, seed: int = 0) -> dict:
+def gradient_by_key(d_k: int, scale: str = "1", *, rows: int = 256, keys: int = 64, seed: int = 0) -> dict[str, Any]:
     """Where the gradient goes, key by key, for the draws of :func:`measure`: averaged over rows,
     the norm of what the most-weighted key, the runner-up and all other keys together add to the
     query's gradient (``dQ = scale * sum_j dS_j k_j``), and the norm of each group's own gradient
@@ -123,7 +130,9 @@ def gradient_by_key(d_k: int, scale: str = "1", *, rows: int = 256, keys: int = 
     r = np.arange(rows)[:, None]
     to_query = factor * ds[..., None] * k  # (R, S, E): each key's share of dQ
     first, second, rest = order[:, :1], order[:, 1:2], order[:, 2:]
-    norm = lambda x: float(np.linalg.norm(x, axis=-1).mean())  # noqa: E731
+    def norm(x: np.ndarray) -> float:
+        return float(np.linalg.norm(x, axis=-1).mean())
+
     key_grad = factor * np.abs(ds) * np.linalg.norm(q[:, 0], axis=-1, keepdims=True)  # (R, S) = |dK_j|
     return {"query": {"top": norm(to_query[r, first][:, 0]), "runner_up": norm(to_query[r, second][:, 0]),
                       "rest": norm(to_query[r, rest].sum(axis=1))},
@@ -149,7 +158,7 @@ def entropy(p: np.ndarray) -> np.ndarray:
 
 @functools.lru_cache(maxsize=4)
 def run(d_ks: tuple[int, ...] = D_KS, scales: tuple[str, ...] = tuple(SCALES), *, seed: int = 0,
-        progress=None) -> tuple[Measurement, ...]:
+        progress: Callable[[int, int, int], None] | None = None) -> tuple[Measurement, ...]:
     """All cells of the grid, in order of d_k then scale; cached, so the site's table and figures share one run.
 
     ``progress``, if given, is called as ``progress(done, total, d_k)`` after each d_k.
@@ -163,7 +172,7 @@ def run(d_ks: tuple[int, ...] = D_KS, scales: tuple[str, ...] = tuple(SCALES), *
     return tuple(out)
 
 
-TEXT = {
+TEXT: dict[str, dict[str, Any]] = {
     "en": {"headers": ["d_k", "scale", "score std", "entropy (norm.)", "max weight", "‖∂ℓ/∂scores‖", "‖∂ℓ/∂q‖"],
            "entropy": "softmax entropy (normalised)", "max_weight": "largest weight",
            "score_grad": "gradient norm at the scores", "query_grad": "gradient norm at the query",
@@ -175,7 +184,8 @@ TEXT = {
 }
 
 
-def table(results=None, *, lang: str = "en", d_ks=(4, 64, 1024)) -> str:
+def table(results: Sequence[Measurement] | None = None, *, lang: str = "en",
+          d_ks: Sequence[int] = (4, 64, 1024)) -> str:
     """The results as a Markdown table (rows for ``d_ks`` only, to stay readable)."""
     results = run() if results is None else results
     headers = TEXT[lang]["headers"]
@@ -187,7 +197,7 @@ def table(results=None, *, lang: str = "en", d_ks=(4, 64, 1024)) -> str:
     return "\n".join(lines)
 
 
-def figure(results=None, *, lang: str = "en"):
+def figure(results: Sequence[Measurement] | None = None, *, lang: str = "en") -> Figure:
     """The four measurements against d_k, one panel each (stacked), one line per scale. The gradient
     at the scores is on a linear axis, so that a factor of 3 looks like one; the gradient at the
     query, which spans three orders of magnitude, is on a log axis."""
@@ -213,7 +223,7 @@ def figure(results=None, *, lang: str = "en"):
 
 #: Keys of the widget's one row.
 WIDGET_KEYS = 16
-WIDGET_TEXT = {
+WIDGET_TEXT: dict[str, dict[str, Any]] = {
     "en": {"caption": "Move the sliders to change d_k and the scale: the bars are one query's weights over "
                       "16 keys. This row, unscaled, has a largest weight of {raw_max_4} at d_k = 4 and {raw_max_1024} "
                       "at 1024, and a Jacobian norm (how much gradient can get through) of {raw_j_4} and "
@@ -245,7 +255,7 @@ def widget_scores(d_k: int, *, seed: int = 0) -> np.ndarray:
     return k @ q  # (S,)
 
 
-def widget_row(d_k: int, scale: str, *, seed: int = 0) -> dict:
+def widget_row(d_k: int, scale: str, *, seed: int = 0) -> dict[str, Any]:
     """What the widget shows for one (d_k, scale): normalised entropy, the Frobenius norm of the
     softmax Jacobian diag(p) - p pᵀ, and the largest weight."""
     p = softmax(SCALES[scale](d_k) * widget_scores(d_k, seed=seed))  # (S,)
@@ -253,7 +263,7 @@ def widget_row(d_k: int, scale: str, *, seed: int = 0) -> dict:
             "max": float(p.max())}
 
 
-def widget_table(*, lang: str = "en", d_ks=(4, 64, 1024)) -> str:
+def widget_table(*, lang: str = "en", d_ks: Sequence[int] = (4, 64, 1024)) -> str:
     """The widget's values at ``d_ks`` for every scale, as the widget prints them (3 decimals)."""
     t = WIDGET_TEXT[lang]
     lines = ["| " + " | ".join(t["headers"]) + " |", "|" + "---:|" * len(t["headers"])]
@@ -286,10 +296,10 @@ def widget(*, lang: str = "en") -> str:
     return embed("scaling", state, widget_caption(lang=lang))
 
 
-def _run(args) -> int:
+def _run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
 
-    def progress(done, total, d_k):
+    def progress(done: int, total: int, d_k: int) -> None:
         print(f"[{done}/{total}] d_k={d_k} done ({time.perf_counter() - start:.1f} s)", file=sys.stderr)
 
     results = run(seed=args.seed, progress=progress)
@@ -299,7 +309,7 @@ def _run(args) -> int:
     return 0
 
 
-def register(commands) -> None:
+def register(commands: Commands) -> None:
     """Add the ``scaling`` command to ``python -m attention``."""
     p = commands.add("scaling", help="measure softmax saturation and gradients against d_k and scale", run=_run)
     p.add_argument("--seed", type=int, default=0)

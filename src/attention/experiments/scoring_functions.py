@@ -14,19 +14,25 @@ the results file the note renders (the site build does not train).
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..additive import additive_attention, additive_attention_backward
 from ..trainable import cross_entropy
-from . import PROJECT
+from . import PROJECT, Commands
 from .benchmark_results import machine_summary
-from .training import train_loop
+from .training import Params, train_loop
 from .transformer import STEPS, Task, accuracy, init_params, loss_and_grads, make_batch
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 #: The committed results file, relative to the repository's root.
 RESULTS = PROJECT / "results" / "scoring-functions.json"
@@ -42,7 +48,7 @@ TEXT = {
 }
 
 
-def spread(d: int, *, H: int = 64, pairs: int = 4000, seed: int = 0) -> dict:
+def spread(d: int, *, H: int = 64, pairs: int = 4000, seed: int = 0) -> dict[str, Any]:
     """Standard deviation of the three kinds of scores for q, k ~ N(0, 1) of size d (additive with
     W_q, W_k ~ N(0, 1/d), w ~ N(0, 1/H)), and the additive bound ‖w‖₁."""
     rng = np.random.default_rng([seed, d])
@@ -55,15 +61,15 @@ def spread(d: int, *, H: int = 64, pairs: int = 4000, seed: int = 0) -> dict:
             "bound": float(np.abs(w).sum()), "additive_max": float(np.abs(additive).max())}
 
 
-def time_per_score(*, n: int = 256, d: int = 64, H: int = 64, repeats: int = 7) -> dict:
+def time_per_score(*, n: int = 256, d: int = 64, H: int = 64, repeats: int = 7) -> dict[str, Any]:
     """Nanoseconds per score of scaled dot-product and additive scores for n queries and n keys
     (median of ``repeats``; the additive time includes its two projections)."""
     rng = np.random.default_rng(0)
     q, k = rng.standard_normal((n, d)), rng.standard_normal((n, d))
     Wq, Wk, w = rng.standard_normal((H, d)), rng.standard_normal((H, d)), rng.standard_normal(H)
-    runs = {"dot": lambda: q @ k.T / np.sqrt(d),
+    runs: dict[str, Callable[[], np.ndarray]] = {"dot": lambda: q @ k.T / np.sqrt(d),
             "additive": lambda: np.tanh((q @ Wq.T)[:, None, :] + (k @ Wk.T)[None, :, :]) @ w}
-    times = {name: [] for name in runs}
+    times: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(repeats):
         for name, f in runs.items():
             start = time.perf_counter()
@@ -72,7 +78,8 @@ def time_per_score(*, n: int = 256, d: int = 64, H: int = 64, repeats: int = 7) 
     return {name: float(np.median(t)) / (n * n) * 1e9 for name, t in times.items()}
 
 
-def additive_loss_and_grads(params, pairs, query, answer):
+def additive_loss_and_grads(params: Params, pairs: np.ndarray, query: np.ndarray, answer: np.ndarray
+                            ) -> tuple[float, Params]:
     """The recall model of the Transformer note with additive scores: s = w·tanh(x_q Wq + x_k Wk)."""
     v = pairs @ params["Wv"]  # (B, n, D)
     o, p = additive_attention(query, pairs, v, params["Wq"].T, params["Wk"].T, params["w"], return_weights=True)
@@ -86,20 +93,20 @@ def additive_loss_and_grads(params, pairs, query, answer):
     return loss, grads
 
 
-def additive_accuracy(params, task: Task, n: int = 2000, seed: int = 12345) -> float:
+def additive_accuracy(params: Params, task: Task, n: int = 2000, seed: int = 12345) -> float:
     pairs, query, answer, _ = make_batch(task, n, np.random.default_rng(seed))  # the held-out set of `accuracy`
     v = pairs @ params["Wv"]
     o = additive_attention(query, pairs, v, params["Wq"].T, params["Wk"].T, params["w"])
     return float(((o[:, 0] @ params["Wo"] + params["bo"]).argmax(-1) == answer).mean())
 
 
-def train_recall(scoring: str, *, steps: int = STEPS, seed: int = 0, lr: float = 0.02) -> dict:
+def train_recall(scoring: str, *, steps: int = STEPS, seed: int = 0, lr: float = 0.02) -> dict[str, Any]:
     """Train the recall model with ``scoring`` ("dot": scaled dot product, "additive"); same data,
     same initial projections, same steps. Returns held-out accuracy and losses."""
     task = Task()
     params = init_params(task, seed=seed)
     if scoring == "additive":
-        params["w"] = np.random.default_rng([seed, 7]).standard_normal(params["Wq"].shape[1]) / 4  # (D,)
+        params["w"] = np.random.default_rng([seed, 7]).standard_normal((params["Wq"].shape[1],)) / 4  # (D,)
     step_fn = additive_loss_and_grads if scoring == "additive" else loss_and_grads
     losses, seconds = train_loop(params, lambda rng: make_batch(task, 64, rng)[:3], step_fn, steps=steps, lr=lr,
                                  rng=np.random.default_rng(seed))
@@ -111,7 +118,7 @@ def train_recall(scoring: str, *, steps: int = STEPS, seed: int = 0, lr: float =
 CHECKPOINTS, SEEDS = (20, 40, 60, 80, 100, 150), (0, 1, 2)
 
 
-def measure() -> dict:
+def measure() -> dict[str, Any]:
     """Everything the note shows: spreads, time per score, and held-out accuracy of each scoring
     after each number of training steps, for each seed."""
     recall = {s: {"steps": CHECKPOINTS, "accuracy": [[train_recall(s, steps=n, seed=seed)["accuracy"]
@@ -122,16 +129,16 @@ def measure() -> dict:
             "machine": machine_summary()}
 
 
-def load(path=RESULTS) -> dict:
+def load(path: str | Path = RESULTS) -> dict[str, Any]:
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
-def mean_accuracy(results: dict, scoring: str) -> list[float]:
+def mean_accuracy(results: dict[str, Any], scoring: str) -> list[float]:
     """Mean held-out accuracy over the seeds, at each checkpoint."""
     return [float(np.mean(a)) for a in results["recall"][scoring]["accuracy"]]
 
 
-def table(results: dict, *, lang: str = "en") -> str:
+def table(results: dict[str, Any], *, lang: str = "en") -> str:
     """Held-out accuracy (mean over the seeds) after each number of steps, both scorings."""
     t = TEXT[lang]
     steps = results["recall"]["dot"]["steps"]
@@ -142,7 +149,7 @@ def table(results: dict, *, lang: str = "en") -> str:
     return "\n".join(lines)
 
 
-def cost_table(results: dict, *, lang: str = "en") -> str:
+def cost_table(results: dict[str, Any], *, lang: str = "en") -> str:
     """The machine, time per score of both scorings, and their ratio, from a results file."""
     t, m = TEXT[lang], results["machine"]
     times = results["time_per_score_ns"]
@@ -151,7 +158,7 @@ def cost_table(results: dict, *, lang: str = "en") -> str:
             f"| {t['additive']} | {times['additive']:.2f} |\n\n" + t["ratio"].format(times["additive"] / times["dot"]))
 
 
-def figure(results: dict, *, lang: str = "en"):
+def figure(results: dict[str, Any], *, lang: str = "en") -> Figure:
     """Held-out accuracy against training steps, both scorings (mean over seeds, and the range)."""
     from .plotting import WIDTH, pyplot
 
@@ -169,7 +176,7 @@ def figure(results: dict, *, lang: str = "en"):
     return fig
 
 
-def _run(args) -> int:
+def _run(args: argparse.Namespace) -> int:
     print("measuring spreads, time per score, and training the recall task twice ...", file=sys.stderr)
     results = measure()
     print(table(results, lang=args.lang))
@@ -184,7 +191,7 @@ def _run(args) -> int:
     return 0
 
 
-def register(commands) -> None:
+def register(commands: Commands) -> None:
     """Add the ``scoring-functions`` command."""
     p = commands.add("scoring-functions", run=_run,
                      help="additive vs dot-product scores: spread, time per score, accuracy on recall")

@@ -3,14 +3,20 @@ of a periodic series with a changepoint, by attention over past windows and two 
 
 from __future__ import annotations
 
+import argparse
 import functools
 import sys
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..timeseries import attention_forecast, nadaraya_watson
+from . import Commands
 from .plotting import WIDTH, pyplot, save
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 @dataclass(frozen=True)
@@ -31,24 +37,24 @@ def make_series(n: int = 240, *, period: int = 12, changepoint: int = 180, shift
     return Series(clean + noise * np.random.default_rng(seed).standard_normal(n), period, changepoint)
 
 
-def moving_average_forecast(values, t: int, *, window: int = 12) -> float:
+def moving_average_forecast(values: np.ndarray, t: int, *, window: int = 12) -> float:
     """Baseline: the mean of the last ``window`` values."""
     return float(np.mean(values[t - window : t]))
 
 
-def last_period_forecast(values, t: int, *, period: int = 12) -> float:
+def last_period_forecast(values: np.ndarray, t: int, *, period: int = 12) -> float:
     """Baseline: the value one period ago."""
     return float(values[t - period])
 
 
 @functools.lru_cache(maxsize=2)
-def evaluate(seed: int = 0) -> dict:
+def evaluate(seed: int = 0) -> dict[str, Any]:
     """Held-out one-step forecasts after the changepoint: mean squared error of each method,
     and the share of attention on windows a whole number of periods back."""
     s = make_series(seed=seed)
     ts = range(s.changepoint, len(s.values))
     truth = s.values[list(ts)]
-    forecasts = {"attention": [], "moving average": [], "last period": []}
+    forecasts: dict[str, list[float]] = {"attention": [], "moving average": [], "last period": []}
     on_period = []
     for t in ts:
         f, w = attention_forecast(s.values, t)
@@ -91,7 +97,7 @@ def table(*, lang: str = "en") -> str:
     return "\n".join([f"| {t['method']} | {t['mse']} | {t['first']} | {t['later']} |", "|---|---:|---:|---:|", *rows])
 
 
-def figure(*, lang: str = "en"):
+def figure(*, lang: str = "en") -> Figure:
     """Three panels, stacked: kernel regression at three bandwidths, the forecasts after the
     changepoint, and one forecast's attention over lags."""
     plt, t = pyplot(), TEXT[lang]
@@ -127,7 +133,7 @@ def figure(*, lang: str = "en"):
     return fig
 
 
-def _run(args) -> int:
+def _run(args: argparse.Namespace) -> int:
     print("evaluating one-step forecasts after the changepoint ...", file=sys.stderr)
     print(table(lang=args.lang))
     print(f"attention on whole-period lags: {evaluate()['attention_on_whole_periods']:.3f}")
@@ -136,6 +142,6 @@ def _run(args) -> int:
     return 0
 
 
-def register(commands) -> None:
+def register(commands: Commands) -> None:
     """Add the ``timeseries`` command."""
     commands.add("timeseries", help="kernel regression and attention forecasting on a periodic series", run=_run)

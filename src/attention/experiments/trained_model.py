@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -26,10 +27,14 @@ from .notes_lm import (
     corpus,
     encode,
     held_out_windows,
+    kept,
     load,
     snapshot,
     unigram_loss,
 )
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 #: Patterns a head may follow: for query position i, the key positions j it would look at.
 PATTERNS = ("previous", "self", "recent", "first", "last_space", "spaces", "same", "after_same")
@@ -67,7 +72,7 @@ def attention_maps(model: TransformerLM, ids: np.ndarray) -> np.ndarray:
     for block in model.blocks:
         block.attention.keep_weights = True
     model.forward(ids)
-    maps = np.stack([block.attention.weights for block in model.blocks], axis=1)  # (W, layers, H, T, T)
+    maps = np.stack([kept(block.attention.weights) for block in model.blocks], axis=1)  # (W, layers, H, T, T)
     for block in model.blocks:
         block.attention.keep_weights, block.attention.weights = False, None
     return maps
@@ -87,7 +92,7 @@ def pattern_targets(chars: list[str]) -> dict[str, np.ndarray]:
             "after_same": (before[None, :] == c[:, None]) & (j <= i) & (j > 0)}
 
 
-def head_scores(model: TransformerLM, data: Corpus, context: int) -> dict:
+def head_scores(model: TransformerLM, data: Corpus, context: int) -> dict[str, Any]:
     """For every head and pattern, over the held-out windows (their inputs): the mean share of a
     query's weight on the pattern's keys, over the queries that have such a key, and the share it
     would get from weights spread evenly over the keys a query may see (0 for a pattern no query has).
@@ -108,7 +113,7 @@ def head_scores(model: TransformerLM, data: Corpus, context: int) -> dict:
     return {"share": share / counted, "even": even / counted, "queries": queries}
 
 
-def notable_heads(scores: dict) -> list[tuple[int, int, str, float, float]]:
+def notable_heads(scores: dict[str, Any]) -> list[tuple[int, int, str, float, float]]:
     """(layer, head, pattern, share, even) of each head's strongest pattern (the largest share above
     what even weights would give), strongest first."""
     lift = scores["share"] - scores["even"]  # (layers, H, P)
@@ -187,7 +192,7 @@ def widget(*, lang: str = "en", path: Path = WEIGHTS, deferred: bool = False) ->
 
 
 @functools.lru_cache(maxsize=2)
-def analysis(path: Path = WEIGHTS) -> tuple[TransformerLM, dict, Corpus, dict]:
+def analysis(path: Path = WEIGHTS) -> tuple[TransformerLM, dict[str, Any], Corpus, dict[str, Any]]:
     """The committed model, its file, its text and :func:`head_scores`, computed once per process."""
     model, info = load(path)
     data = corpus(snapshot(info, path))
@@ -269,7 +274,7 @@ def speed_sentences(*, lang: str = "en") -> str:
                                        cores=r["machine"]["cores"], date=r["machine"]["date"]) for r in reports)
 
 
-def heads_figure(*, lang: str = "en", path: Path = WEIGHTS):
+def heads_figure(*, lang: str = "en", path: Path = WEIGHTS) -> Figure:
     """Every head of the trained model on one sentence of the notes (the widget's first example):
     rows are queries, columns keys, one panel per head, layer by layer."""
     from .plotting import WIDTH, pyplot

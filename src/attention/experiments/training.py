@@ -2,33 +2,49 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from .._internal.optim import Adam
+from . import Commands
 from .plotting import save
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+
+#: ``progress(step, loss)``, called as training goes.
+Progress = Callable[[int, float], None]
+#: A small model's parameters, by name.
+Params = dict[str, np.ndarray]
 
 
 @dataclass
 class Run:
     """A finished training run."""
 
-    params: dict  #: the trained parameters, by name
-    losses: list  #: the training loss at every step
+    params: Params  #: the trained parameters, by name
+    losses: list[float]  #: the training loss at every step
     accuracy: float  #: held-out accuracy after training
     seconds: float  #: wall time of the training loop
 
 
-def train_loop(params: dict, batch: Callable, loss_and_grads: Callable, *, steps: int, lr: float, rng,
-               progress: Callable | None = None) -> tuple[list, float]:
+def train_loop(params: Params, batch: Callable[[np.random.Generator], tuple[Any, ...]],
+               loss_and_grads: Callable[..., tuple[float, Params]], *, steps: int, lr: float,
+               rng: np.random.Generator, progress: Progress | None = None) -> tuple[list[float], float]:
     """Run ``steps`` Adam steps on ``params`` (in place); ``batch(rng)`` draws a fresh batch
     (a tuple of arguments) and ``loss_and_grads(params, *batch)`` returns ``(loss, grads)``.
     ``progress(step, loss)`` is called every 50 steps and at the end. Returns the losses and
     the seconds taken."""
     opt = Adam(params, lr=lr)
-    losses, start = [], time.perf_counter()
+    losses: list[float] = []
+    start = time.perf_counter()
     for step in range(1, steps + 1):
         loss, grads = loss_and_grads(params, *batch(rng))
         losses.append(loss)
@@ -38,7 +54,7 @@ def train_loop(params: dict, batch: Callable, loss_and_grads: Callable, *, steps
     return losses, time.perf_counter() - start
 
 
-def print_progress(steps: int) -> Callable:
+def print_progress(steps: int) -> Progress:
     """A ``progress(step, loss)`` that prints to stderr."""
 
     def progress(step: int, loss: float) -> None:
@@ -47,12 +63,13 @@ def print_progress(steps: int) -> Callable:
     return progress
 
 
-def register_training(commands, name: str, *, help: str, train: Callable, figure: Callable, chance: float,
+def register_training(commands: Commands, name: str, *, help: str, train: Callable[..., Run],
+                      figure: Callable[..., Figure], chance: float,
                       steps: int) -> None:
     """Add command ``name``: ``train(steps=, seed=, progress=)``, print the held-out accuracy against
     ``chance``, and with ``--plot`` save ``figure(run, lang=)``."""
 
-    def run(args) -> int:
+    def run(args: argparse.Namespace) -> int:
         result = train(steps=args.steps, seed=args.seed, progress=print_progress(args.steps))
         print(f"held-out accuracy {result.accuracy:.3f} (chance {chance:.3f}) after {args.steps} steps, "
               f"{result.seconds:.1f} s")

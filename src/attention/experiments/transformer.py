@@ -12,10 +12,12 @@ logits $= o W_o + b_o$, trained by Adam on the cross-entropy.
 
 from __future__ import annotations
 
+import argparse
 import functools
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -23,10 +25,13 @@ from ..backward import sdpa_backward
 from ..masks import causal_mask, combine_masks, padding_mask
 from ..scaled_dot_product import scaled_dot_product_attention
 from ..trainable import cross_entropy
+from . import Commands, notes_lm
 from . import language_model as lm
-from . import notes_lm
 from .plotting import WIDTH, pyplot
-from .training import Run, register_training, train_loop
+from .training import Params, Progress, Run, register_training, train_loop
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 TEXT = {
     "en": {"before": "untrained", "after": "trained", "x": "pair position", "y": "example",
@@ -60,7 +65,8 @@ class Task:
         return self.num_keys + self.num_values
 
 
-def make_batch(task: Task, batch: int, rng: np.random.Generator):
+def make_batch(task: Task, batch: int, rng: np.random.Generator
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Random examples: ``pairs (B, n, Kn+Vn)``, ``query (B, 1, Kn+Vn)``, ``answer (B,)``, ``where (B,)``."""
     keys = np.argsort(rng.random((batch, task.num_keys)), axis=1)[:, : task.pairs]  # (B, n) distinct keys
     values = rng.integers(0, task.num_values, (batch, task.pairs))  # (B, n)
@@ -74,7 +80,7 @@ def make_batch(task: Task, batch: int, rng: np.random.Generator):
     return pairs, query, values[rows, where], where
 
 
-def init_params(task: Task, dim: int = 16, seed: int = 0) -> dict[str, np.ndarray]:
+def init_params(task: Task, dim: int = 16, seed: int = 0) -> Params:
     """Small random weights: ``Wq, Wk, Wv (Kn+Vn, D)``, ``Wo (D, Vn)``, ``bo (Vn,)``."""
     rng = np.random.default_rng(seed)
     s = 1 / np.sqrt(task.width)
@@ -87,7 +93,8 @@ def init_params(task: Task, dim: int = 16, seed: int = 0) -> dict[str, np.ndarra
     }
 
 
-def forward(params, pairs, query):
+def forward(params: Params, pairs: np.ndarray, query: np.ndarray
+            ) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, ...]]:
     """Return ``(logits (B, Vn), weights (B, n), cache)``."""
     q = query @ params["Wq"]  # (B, 1, D)
     k = pairs @ params["Wk"]  # (B, n, D)
@@ -97,7 +104,8 @@ def forward(params, pairs, query):
     return logits, w[:, 0], (q, k, v, o)
 
 
-def loss_and_grads(params, pairs, query, answer):
+def loss_and_grads(params: Params, pairs: np.ndarray, query: np.ndarray, answer: np.ndarray
+                   ) -> tuple[float, Params]:
     """Mean cross-entropy and its gradient for every parameter (hand-derived, checked by gradcheck)."""
     logits, _, (q, k, v, o) = forward(params, pairs, query)
     loss, d_logits = cross_entropy(logits, answer)  # (B, Vn)
@@ -110,7 +118,7 @@ def loss_and_grads(params, pairs, query, answer):
     return loss, grads
 
 
-def accuracy(params, task: Task, n: int = 2000, seed: int = 12345) -> float:
+def accuracy(params: Params, task: Task, n: int = 2000, seed: int = 12345) -> float:
     """Held-out accuracy on ``n`` fresh examples (a seed the training never uses)."""
     pairs, query, answer, _ = make_batch(task, n, np.random.default_rng(seed))
     logits, _, _ = forward(params, pairs, query)
@@ -122,7 +130,7 @@ STEPS = 400
 
 
 def train(task: Task = Task(), *, steps: int = STEPS, batch: int = 64, lr: float = 0.02, dim: int = 16, seed: int = 0,
-          progress=None) -> Run:
+          progress: Progress | None = None) -> Run:
     """Adam on fresh random batches; ``progress(step, loss)`` is called every 50 steps."""
     params = init_params(task, dim, seed)
     losses, seconds = train_loop(params, lambda rng: make_batch(task, batch, rng)[:3], loss_and_grads, steps=steps,
@@ -136,7 +144,7 @@ def trained() -> Run:
     return train()
 
 
-def figure(run: Run | None = None, *, lang: str = "en", examples: int = 8):
+def figure(run: Run | None = None, *, lang: str = "en", examples: int = 8) -> Figure:
     """Attention of the query over the pairs, before and after training (``run``, by default
     :func:`trained`), with the right pair circled, and the training loss: three panels, stacked."""
     plt, t, task, run = pyplot(), TEXT[lang], Task(), run or trained()
@@ -159,7 +167,7 @@ def figure(run: Run | None = None, *, lang: str = "en", examples: int = 8):
     return fig
 
 
-def masks_figure(*, lang: str = "en"):
+def masks_figure(*, lang: str = "en") -> Figure:
     """Three boolean masks drawn as matrices, stacked: dark = may attend."""
     plt, t = pyplot(), TEXT[lang]
     causal = causal_mask(6)  # (L, S)
@@ -180,7 +188,7 @@ def masks_figure(*, lang: str = "en"):
 BOX = {"boxstyle": "round,pad=0.35"}
 
 
-def blocks_figure(*, lang: str = "en"):
+def blocks_figure(*, lang: str = "en") -> Figure:
     """The pre-norm encoder and decoder blocks, read from the bottom up: each sublayer reads
     LayerNorm(x) and its output is added to x (the residual path on the right of each column);
     the decoder's cross-attention takes its keys and values from the encoder's output (memory)."""
@@ -219,7 +227,7 @@ def blocks_figure(*, lang: str = "en"):
     return fig
 
 
-def _train_transformer(args) -> int:
+def _train_transformer(args: argparse.Namespace) -> int:
     notes = args.task == "notes-lm"
     settings = {k: v for k, v in notes_lm.SETTINGS.items() if k != "steps"} if notes else {}
     config = lm.Config(task=args.task, steps=args.steps or DEFAULT_STEPS[args.task], seed=args.seed, **settings)
@@ -254,7 +262,7 @@ def _train_transformer(args) -> int:
 DEFAULT_STEPS = {"reverse": 600, "copy": 600, "notes-lm": notes_lm.SETTINGS["steps"]}
 
 
-def register(commands) -> None:
+def register(commands: Commands) -> None:
     """Add the ``train-recall`` and ``train-transformer`` commands."""
     register_training(commands, "train-recall", train=train, figure=figure,
                       help="train a one-head attention model on associative recall",

@@ -11,6 +11,7 @@ classify the image.
 from __future__ import annotations
 
 import functools
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -18,8 +19,12 @@ from ..backward import sdpa_backward
 from ..scaled_dot_product import scaled_dot_product_attention
 from ..trainable import cross_entropy
 from ..vision import patch_self_attention, patchify
+from . import Commands
 from .plotting import WIDTH, pyplot
-from .training import Run, register_training, train_loop
+from .training import Params, Progress, Run, register_training, train_loop
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 SIZE, PATCH = 16, 4
 CLASSES = ("square", "plus", "cross", "bar")
@@ -37,7 +42,8 @@ TEXT = {"en": {"before": "untrained", "after": "trained", "image": "image: two p
                "classes": ("方框", "加号", "叉号", "横条"), "truth": "真实", "guess": "预测", "colon": "："}}
 
 
-def make_images(n: int, rng: np.random.Generator, *, noise: float = 0.35):
+def make_images(n: int, rng: np.random.Generator, *, noise: float = 0.35
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``images (n, 16, 16)``, ``labels (n,)`` and ``where (n,)``: the patch holding the shape."""
     labels = rng.integers(0, len(CLASSES), n)  # (n,)
     where = rng.integers(0, (SIZE // PATCH) ** 2, n)  # (n,)
@@ -48,7 +54,7 @@ def make_images(n: int, rng: np.random.Generator, *, noise: float = 0.35):
     return images, labels, where
 
 
-def init_params(dim: int = 16, seed: int = 0) -> dict[str, np.ndarray]:
+def init_params(dim: int = 16, seed: int = 0) -> Params:
     """The class query ``(1, 1, D)``, key/value projections ``(p*p, D)`` and the read-out."""
     rng = np.random.default_rng(seed)
     d_in = PATCH * PATCH
@@ -61,7 +67,7 @@ def init_params(dim: int = 16, seed: int = 0) -> dict[str, np.ndarray]:
     }
 
 
-def forward(params, tokens):
+def forward(params: Params, tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, ...]]:
     """``tokens (B, P, p*p)`` -> ``(logits (B, C), weights (B, P), cache)``."""
     k = tokens @ params["Wk"]  # (B, P, D)
     v = tokens @ params["Wv"]  # (B, P, D)
@@ -69,7 +75,7 @@ def forward(params, tokens):
     return o[:, 0] @ params["Wo"] + params["bo"], w[:, 0], (k, v, o)  # (B, C)
 
 
-def loss_and_grads(params, tokens, labels):
+def loss_and_grads(params: Params, tokens: np.ndarray, labels: np.ndarray) -> tuple[float, Params]:
     """Mean cross-entropy and hand-derived gradients (checked by gradcheck in the tests)."""
     logits, _, (k, v, o) = forward(params, tokens)
     loss, d_logits = cross_entropy(logits, labels)  # (B, C)
@@ -84,7 +90,7 @@ def loss_and_grads(params, tokens, labels):
     }
 
 
-def accuracy(params, n: int = 2000, seed: int = 999) -> float:
+def accuracy(params: Params, n: int = 2000, seed: int = 999) -> float:
     """Held-out accuracy on ``n`` fresh images (a seed training never uses)."""
     images, labels, _ = make_images(n, np.random.default_rng(seed))
     return float((forward(params, patchify(images, PATCH))[0].argmax(-1) == labels).mean())
@@ -94,11 +100,12 @@ def accuracy(params, n: int = 2000, seed: int = 999) -> float:
 STEPS = 300
 
 
-def train(*, steps: int = STEPS, batch: int = 64, lr: float = 0.03, seed: int = 0, progress=None) -> Run:
+def train(*, steps: int = STEPS, batch: int = 64, lr: float = 0.03, seed: int = 0,
+          progress: Progress | None = None) -> Run:
     """Train on fresh batches of images."""
     params = init_params(seed=seed)
 
-    def draw(rng):
+    def draw(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         images, labels, _ = make_images(batch, rng)
         return patchify(images, PATCH), labels
 
@@ -122,7 +129,7 @@ def example_image() -> np.ndarray:
     return image
 
 
-def self_attention_figure(*, lang: str = "en"):
+def self_attention_figure(*, lang: str = "en") -> Figure:
     """The example image with its patches numbered, and its 16 x 16 patch self-attention matrix (stacked)."""
     plt, t = pyplot(), TEXT[lang]
     image = example_image()
@@ -148,7 +155,7 @@ def self_attention_figure(*, lang: str = "en"):
     return fig
 
 
-def figure(run: Run | None = None, *, lang: str = "en", examples: int = 4):
+def figure(run: Run | None = None, *, lang: str = "en", examples: int = 4) -> Figure:
     """Test images with the class query's attention over the patches (the redder, the more), before
     and after training: one row per image, its true class and each model's prediction in the titles."""
     plt, t = pyplot(), TEXT[lang]
@@ -171,7 +178,7 @@ def figure(run: Run | None = None, *, lang: str = "en", examples: int = 4):
     return fig
 
 
-def register(commands) -> None:
+def register(commands: Commands) -> None:
     """Add the ``vision`` command."""
     register_training(commands, "vision", train=train, figure=figure,
                       help="train a one-head patch-attention classifier on synthetic shapes",

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import html
 import json
+from typing import Any
 
 import numpy as np
 
 
-def embed(name: str, state: dict, caption: str) -> str:
+def embed(name: str, state: dict[str, Any], caption: str) -> str:
     """One widget: a ``<div data-widget=name>`` holding ``caption`` (what to try) and ``state``
     as JSON. Arrays become nested lists of floats; NaN and inf are not allowed in a state."""
     data = json.dumps(_plain(state), ensure_ascii=False, allow_nan=False, separators=(",", ":"))
@@ -23,7 +24,7 @@ def embed(name: str, state: dict, caption: str) -> str:
             f'<script type="application/json">{data}</script></div>')
 
 
-def _plain(x):
+def _plain(x: object) -> object:
     """``x`` with numpy arrays and scalars turned into lists and Python numbers."""
     if isinstance(x, dict):
         return {k: _plain(v) for k, v in x.items()}
