@@ -22,8 +22,10 @@ LIBRARY = sorted(p.stem for p in PACKAGE.glob("*.py") if not p.stem.startswith("
 #: The API reference of each language: one page per section (docs/<lang>/reference/api/*.md).
 API_FOLDERS = [ROOT / "docs" / lang / "reference" / "api" for lang in ("zh", "en")]
 NOTES = ROOT / "docs" / "en" / "notes"
-#: Lines a module may have (the issue's "under ~300"; multihead.py carries PyTorch's whole interface).
-MAX_LINES = 320
+#: Lines of code and comments a module may have, its docstrings aside (the issue's "under ~300"): the numpy
+#: docstring convention (a one-line summary, then a blank line; closing quotes on a line of their own) adds
+#: lines that say nothing more, and a module's documentation is not what makes it large.
+MAX_LINES = 300
 
 
 def python_files():
@@ -158,7 +160,14 @@ def test_the_package_has_no_import_cycles():
 
 @pytest.mark.parametrize("path", sorted(PACKAGE.rglob("*.py")), ids=lambda p: str(p.relative_to(PACKAGE)))
 def test_modules_are_small(path):
-    assert len(path.read_text(encoding="utf-8").splitlines()) <= MAX_LINES
+    text = path.read_text(encoding="utf-8")
+    docstrings = set()
+    for node in ast.walk(ast.parse(text)):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) \
+                and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+            docstrings.update(range(body[0].lineno, body[0].end_lineno + 1))
+    assert len(text.splitlines()) - len(docstrings) <= MAX_LINES, f"{path}: split it, or say it in fewer lines"
 
 
 def note_slugs() -> list[str]:

@@ -31,6 +31,7 @@ EXPERIMENTS = (attention_mechanism, scaling, long_sequences, transformer, scorin
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """Build the ``python -m attention`` parser, with every experiment's commands."""
     parser = argparse.ArgumentParser(prog="python -m attention",
                                      description="Experiments from the attention study vault.")
     commands = Commands(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
@@ -42,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run ``python -m attention`` with ``argv`` (default: the process's arguments); the exit status."""
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
     args.argv = argv  # what a results file records as the command that made it

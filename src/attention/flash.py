@@ -147,7 +147,7 @@ def flash_attention(query: ArrayLike, key: ArrayLike, value: ArrayLike, attn_mas
 
 
 def _block_sizes(prob: Problem, block_size: int | None) -> dict[str, int]:
-    """The key and query block sizes a ``block_size`` asks for (see ``flash_attention``); {} for the defaults."""
+    """Return the key and query block sizes a ``block_size`` asks for (see ``flash_attention``); {} for the defaults."""
     if block_size is None:
         return {}
     block_size = check_int("block_size", block_size, minimum=1)

@@ -21,7 +21,9 @@ _C = math.sqrt(2 / math.pi)
 
 
 def gelu(x: np.ndarray) -> np.ndarray:
-    r"""GELU, tanh form (GPT-2's; ``torch.nn.GELU(approximate="tanh")``):
+    r"""Compute GELU, tanh form.
+
+    GELU, tanh form (GPT-2's; ``torch.nn.GELU(approximate="tanh")``):
     $\tfrac12 x\,(1 + \tanh(\sqrt{2/\pi}\,(x + 0.044715 x^3)))$.
 
     Examples
@@ -34,7 +36,7 @@ def gelu(x: np.ndarray) -> np.ndarray:
 
 
 def gelu_backward(x: np.ndarray, dy: np.ndarray) -> np.ndarray:
-    """The gradient reaching ``x`` when ``dy`` reaches ``gelu(x)``.
+    """Return the gradient reaching ``x`` when ``dy`` reaches ``gelu(x)``.
 
     Examples
     --------
@@ -100,6 +102,7 @@ class FeedForward:
         self.b2 = np.zeros(embed_dim)  # (E,)
 
     def __call__(self, x: ArrayLike) -> np.ndarray:
+        """Apply the network to ``x`` (..., E)."""
         h = gelu(np.asarray(x) @ self.w1.T + self.b1)  # (..., F)
         return h @ self.w2.T + self.b2  # (..., E)
 
@@ -122,6 +125,7 @@ class EncoderBlock:
         self.feed_forward = FeedForward(embed_dim, hidden_dim or 4 * embed_dim, rng=rng)
 
     def __call__(self, x: ArrayLike, key_padding_mask: ArrayLike | None = None) -> np.ndarray:
+        """Apply the block to ``x`` (B, L, E), the keys where ``key_padding_mask`` is True left out."""
         h = layer_norm(x)  # (B, L, E)
         x = x + self.attention(h, h, h, key_padding_mask=key_padding_mask, need_weights=False)[0]  # (B, L, E)
         return x + self.feed_forward(layer_norm(x))  # (B, L, E)
@@ -147,6 +151,7 @@ class DecoderBlock:
         self.feed_forward = FeedForward(embed_dim, hidden_dim or 4 * embed_dim, rng=rng)
 
     def __call__(self, x: ArrayLike, memory: ArrayLike, memory_padding_mask: ArrayLike | None = None) -> np.ndarray:
+        """Apply the block to ``x`` (B, L, E), attending to ``memory`` (B, S, E)."""
         h = layer_norm(x)  # (B, L, E)
         x = x + self.self_attention(h, h, h, need_weights=False, is_causal=True)[0]  # (B, L, E)
         h = layer_norm(x)  # (B, L, E)

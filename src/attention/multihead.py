@@ -157,7 +157,7 @@ class MultiHeadAttention:
         return self.train(False)
 
     def state_dict(self) -> dict[str, np.ndarray]:
-        """A copy of the parameters, by PyTorch's names."""
+        """Return a copy of the parameters, by PyTorch's names."""
         return {name: value.copy() for name, value in self._params.items()}
 
     def load_state_dict(self, state: Mapping[str, np.ndarray]) -> None:

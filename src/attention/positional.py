@@ -14,7 +14,7 @@ __all__ = ["sinusoidal_encoding", "rotary_embedding"]
 
 
 def sinusoidal_encoding(L: int, E: int, *, base: float = 10000.0) -> np.ndarray:
-    r"""The Transformer's fixed positional encoding, shape ``(L, E)``.
+    r"""Return the Transformer's fixed positional encoding, shape ``(L, E)``.
 
     $PE_{p, 2i} = \sin(p / \text{base}^{2i/E})$, $PE_{p, 2i+1} = \cos(p / \text{base}^{2i/E})$.
 

@@ -44,11 +44,13 @@ class Linear(Module):
             self.params["bias"] = np.zeros(d_out)  # (out,)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
+        """Compute ``x W^T + b``, keeping ``x`` for the backward pass."""
         self.x = x  # (..., in)
         y = x @ self.params["weight"].T  # (..., out)
         return y + self.params["bias"] if "bias" in self.params else y
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
+        """Return the gradient at the input, adding the parameters' gradients."""
         self._add("weight", dy.reshape(-1, dy.shape[-1]).T @ self.x.reshape(-1, self.x.shape[-1]))  # (out, in)
         if "bias" in self.params:
             self._add("bias", dy.reshape(-1, dy.shape[-1]).sum(axis=0))
@@ -56,7 +58,9 @@ class Linear(Module):
 
 
 class Embedding(Module):
-    """Rows of a ``(V, D)`` table, N(0, std²) at the start; ``logits`` reuses the table as the output
+    """A table of ``(V, D)`` rows, trainable.
+
+    Rows of a ``(V, D)`` table, N(0, std²) at the start; ``logits`` reuses the table as the output
     projection (tied embeddings).
 
     Examples
@@ -75,25 +79,31 @@ class Embedding(Module):
         self.params["weight"] = std * rng.standard_normal((num, dim))  # (V, D)
 
     def forward(self, ids: np.ndarray) -> np.ndarray:
+        """Look up the rows of ``ids`` (B, T)."""
         self.ids = ids  # (B, T)
         return self.params["weight"][ids]  # (B, T, D)
 
     def backward(self, dy: np.ndarray) -> None:
+        """Add the gradient of the rows that were looked up."""
         grad = np.zeros_like(self.params["weight"])  # (V, D)
         np.add.at(grad, self.ids.reshape(-1), dy.reshape(-1, dy.shape[-1]))  # a row used twice gets both
         self._add("weight", grad)
 
     def logits(self, h: np.ndarray) -> np.ndarray:
+        """Compute the logits ``h W^T`` with the table as the output projection."""
         self.h = h  # (B, T, D)
         return h @ self.params["weight"].T  # (B, T, V)
 
     def logits_backward(self, dlogits: np.ndarray) -> np.ndarray:
+        """Return the gradient at ``h``, adding the table's gradient."""
         self._add("weight", dlogits.reshape(-1, dlogits.shape[-1]).T @ self.h.reshape(-1, self.h.shape[-1]))
         return dlogits @ self.params["weight"]  # (B, T, D)
 
 
 class LayerNorm(Module):
-    """Normalise the last axis, then scale and shift (as ``torch.nn.LayerNorm``); its backward
+    """Layer normalisation with its backward pass.
+
+    Normalise the last axis, then scale and shift (as ``torch.nn.LayerNorm``); its backward
     removes from the gradient its mean and its component along the normalised input.
 
     Examples
@@ -112,12 +122,14 @@ class LayerNorm(Module):
         self.params["weight"], self.params["bias"], self.eps = np.ones(dim), np.zeros(dim), eps
 
     def forward(self, x: np.ndarray) -> np.ndarray:
+        """Normalise ``x`` over its last axis, then scale and shift."""
         mu = x.mean(axis=-1, keepdims=True)  # (..., 1)
         self.rstd = 1 / np.sqrt(x.var(axis=-1, keepdims=True) + self.eps)  # (..., 1)
         self.xhat = (x - mu) * self.rstd  # (..., D)
         return self.xhat * self.params["weight"] + self.params["bias"]
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
+        """Return the gradient at the input, adding the parameters' gradients."""
         D = dy.shape[-1]
         self._add("weight", (dy * self.xhat).reshape(-1, D).sum(axis=0))
         self._add("bias", dy.reshape(-1, D).sum(axis=0))
@@ -129,7 +141,9 @@ class LayerNorm(Module):
 
 def cross_entropy(logits: ArrayLike, targets: ArrayLike, *, ignore_index: int | None = None,
                   label_smoothing: float = 0.0) -> tuple[float, np.ndarray]:
-    """Mean softmax cross-entropy of ``logits (..., V)`` against ``targets (...)`` over the targets
+    """Compute the mean softmax cross-entropy and its gradient.
+
+    Mean softmax cross-entropy of ``logits (..., V)`` against ``targets (...)`` over the targets
     that are not ``ignore_index``, and its gradient with respect to the logits. With label
     smoothing ``e`` the target distribution is ``(1 - e) one_hot + e / V``, as in PyTorch. Targets
     are class ids in ``[0, V)`` (``ignore_index`` aside); when every target is ignored there is

@@ -1,4 +1,6 @@
-r"""A decoder-only Transformer that trains in numpy: every layer has its backward pass (the
+r"""A decoder-only Transformer that trains in numpy.
+
+Every layer has its backward pass (the
 conventions of ``attention.trainable``), and decoding has a key/value cache.
 
 Notation: B batch, T positions, D model width, H query heads, Hkv key/value heads, V vocabulary.
@@ -26,7 +28,9 @@ __all__ = ["SelfAttention", "TransformerBlock", "TransformerLM"]
 
 
 class SelfAttention(Module):
-    """Causal multi-head self-attention with ``kv_heads`` key/value heads (grouped-query attention
+    """Causal multi-head self-attention, trainable, with a key/value cache.
+
+    Causal multi-head self-attention with ``kv_heads`` key/value heads (grouped-query attention
     when fewer than ``heads``), optional RoPE on queries and keys, and a key/value cache for
     decoding one position at a time.
 
@@ -58,6 +62,7 @@ class SelfAttention(Module):
         return x.reshape(*x.shape[:-1], heads, self.head_dim).swapaxes(-2, -3)  # (B, heads, T, hd)
 
     def forward(self, x: np.ndarray, cache: dict[str, Any] | None = None) -> np.ndarray:
+        """Attend causally over ``x`` (B, T, D); with ``cache``, continue the sequence it holds."""
         B, T, _ = x.shape
         start = 0 if cache is None else cache.get("length", 0)
         self.positions = np.arange(start, start + T)  # (T,)
@@ -79,6 +84,7 @@ class SelfAttention(Module):
         return self.out.forward(o.swapaxes(1, 2).reshape(B, T, -1))  # (B, T, D)
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
+        """Return the gradient at the input, adding the parameters' gradients."""
         B, T, _ = dy.shape
         do = self._split(self.out.backward(dy), self.heads)  # (B, H, T, hd)
         dq, dk, dv = sdpa_backward(do, *self.qkv, self.allowed)  # (B, H, T, hd) each
@@ -95,7 +101,9 @@ class SelfAttention(Module):
 
 
 class TransformerBlock(Module):
-    """Pre-norm block: ``x + Attention(LN(x))``, then ``x + FFN(LN(x))`` with a GELU FFN; the
+    """Pre-norm Transformer block, trainable.
+
+    Pre-norm block: ``x + Attention(LN(x))``, then ``x + FFN(LN(x))`` with a GELU FFN; the
     residual paths add the gradient that flows around each sub-layer to the one through it.
 
     Examples
@@ -114,17 +122,21 @@ class TransformerBlock(Module):
         self.up, self.down = Linear(dim, hidden or 4 * dim, rng=rng), Linear(hidden or 4 * dim, dim, rng=rng)
 
     def forward(self, x: np.ndarray, cache: dict[str, Any] | None = None) -> np.ndarray:
+        """Apply the block to ``x`` (B, T, D); with ``cache``, continue the sequence it holds."""
         x = x + self.attention.forward(self.ln1.forward(x), cache)  # (B, T, D)
         self.h = self.up.forward(self.ln2.forward(x))  # (B, T, F)
         return x + self.down.forward(gelu(self.h))  # (B, T, D)
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
+        """Return the gradient at the input, adding the parameters' gradients."""
         dx = dy + self.ln2.backward(self.up.backward(gelu_backward(self.h, self.down.backward(dy))))  # residual
         return dx + self.ln1.backward(self.attention.backward(dx))
 
 
 class TransformerLM(Module):
-    """A decoder-only language model: token embedding, positions (``"learned"``, ``"sinusoidal"``
+    """A decoder-only language model, trainable.
+
+    Token embedding, positions (``"learned"``, ``"sinusoidal"``
     or ``"rope"``), ``layers`` blocks, a final LayerNorm and the output projection (tied to the
     token embedding by default).
 
@@ -162,8 +174,11 @@ class TransformerLM(Module):
         self.head = None if tied else Linear(dim, vocab, bias=False, rng=rng)
 
     def forward(self, ids: ArrayLike, caches: list[dict[str, Any]] | None = None) -> np.ndarray:
-        """Logits (B, T, V) for token ids (B, T); with ``caches`` (one dict per block), ``ids``
-        continue the sequence the caches hold."""
+        """Return the logits (B, T, V) for token ids (B, T).
+
+        Logits (B, T, V) for token ids (B, T); with ``caches`` (one dict per block), ``ids``
+        continue the sequence the caches hold.
+        """
         ids = self._check_ids(ids)
         start = caches[0].get("length", 0) if caches else 0
         if start + ids.shape[1] > self.max_len:
@@ -196,9 +211,12 @@ class TransformerLM(Module):
 
     def generate(self, ids: ArrayLike, steps: int, *, temperature: float = 0.0, rng: np.random.Generator | None = None,
                  use_cache: bool = True) -> np.ndarray:
-        """Continue ``ids`` (B, T0) by ``steps`` tokens: greedy at temperature 0, else sampled from
+        """Continue ``ids`` by ``steps`` tokens.
+
+        Continue ``ids`` (B, T0) by ``steps`` tokens: greedy at temperature 0, else sampled from
         softmax(logits / temperature). With the cache each step computes one position; without it,
-        every step recomputes the whole sequence (same tokens, for comparison)."""
+        every step recomputes the whole sequence (same tokens, for comparison).
+        """
         ids = np.array(self._check_ids(ids))
         steps = check_int("steps", steps)
         if check_real("temperature", temperature) < 0:

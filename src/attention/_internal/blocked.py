@@ -1,6 +1,9 @@
-"""The blocked (online-softmax) computation behind ``flash_attention`` and the large-input path of
+"""The blocked (online-softmax) forward pass, query blocks on threads.
+
+The computation behind ``flash_attention`` and the large-input path of
 ``scaled_dot_product_attention``: query blocks on threads, each visiting its key tiles (see
-``attention.flash`` for the algorithm, ``tiles`` for the kernel)."""
+``attention.flash`` for the algorithm, ``tiles`` for the kernel).
+"""
 
 from __future__ import annotations
 
@@ -25,9 +28,12 @@ def with_ones_column(x: np.ndarray) -> np.ndarray:
 
 def blocked_attention(prob: Problem, *, key_block: int = KEY_BLOCK, query_block: int | None = None,
                       return_lse: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
-    """The blocked computation on a validated ``Problem``. ``query_block=None`` splits the
+    """Run the blocked forward pass on a validated problem.
+
+    The blocked computation on a validated ``Problem``. ``query_block=None`` splits the
     queries evenly into blocks of at most ``QUERY_BLOCK``. With ``return_lse``, returns
-    ``(out, lse)``, ``lse`` being each row's log-sum-exp of its scores (..., L)."""
+    ``(out, lse)``, ``lse`` being each row's log-sum-exp of its scores (..., L).
+    """
     q, k, v = prob.q, prob.k, prob.v  # (..., L, E), (..., S, E), (..., S, Ev); Q not yet scaled
     L, S, Ev = q.shape[-2], k.shape[-2], v.shape[-1]
     batch, dtype, scale = prob.batch, q.dtype, prob.scale

@@ -45,10 +45,13 @@ MAX_EXPONENT_ERROR = 1 / 16
 def blocked_backward(prob: Problem, dO: np.ndarray, out: np.ndarray, lse: np.ndarray, *,
                      key_block: int = KEY_BLOCK, query_block: int = BACKWARD_QUERY_BLOCK
                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Gradients ``(dq, dk, dv)`` of the blocked attention of ``prob``, given the upstream
+    """Compute the gradients of the blocked attention, tile by tile.
+
+    Gradients ``(dq, dk, dv)`` of the blocked attention of ``prob``, given the upstream
     gradient ``dO`` (..., L, Ev), the forward's output ``out`` and its ``lse`` (..., L), all three
     with the output's batch dims (validated by the caller). Each gradient has the shape of the
-    argument it belongs to (before ``prepare``): the caller reshapes them."""
+    argument it belongs to (before ``prepare``): the caller reshapes them.
+    """
     q, k, v = prob.q, prob.k, prob.v  # (..., L, E), (..., S, E), (..., S, Ev); Q not yet scaled
     L, S, E, Ev = q.shape[-2], k.shape[-2], q.shape[-1], v.shape[-1]
     batch, dtype, scale = prob.batch, q.dtype, prob.scale
@@ -101,8 +104,11 @@ def blocked_backward(prob: Problem, dO: np.ndarray, out: np.ndarray, lse: np.nda
 
 
 class Kernel:
-    """The per-tile work of the backward, shared by the threads (read-only, but for the rows'
-    normalisers, each row written by one thread)."""
+    """The per-tile work of the blocked backward pass.
+
+    Shared by the threads (read-only, but for the rows'
+    normalisers, each row written by one thread).
+    """
 
     def __init__(self, prob: Problem, mask: np.ndarray | None, dO: np.ndarray, lse: np.ndarray, D: np.ndarray,
                  query_block: int, key_block: int) -> None:
@@ -133,9 +139,12 @@ class Kernel:
         self.locks = [threading.Lock() for _ in range(LOCKS)]
 
     def exponent_error(self) -> float:
-        """A bound on the error of ``S - lse`` as the tiles compute it: both the forward's scores
+        """Bound the error of the exponents ``S - lse`` the tiles compute.
+
+        A bound on the error of ``S - lse`` as the tiles compute it: both the forward's scores
         and these are a dot product of E terms (each off by up to (E + 2) eps |q| |k| scale), and
-        lse and the float mask are rounded to their own size."""
+        lse and the float mask are rounded to their own size.
+        """
         eps = float(np.finfo(self.qs.dtype).eps)
         finite = self.reference[np.isfinite(self.reference)]
         size = float(np.abs(finite).max(initial=0.0)) + self.mask_size
@@ -149,9 +158,12 @@ class Kernel:
         self.D = self.D.copy()
 
     def exponents(self, b: tuple[int, ...], i0: int, i1: int, j0: int, j1: int, out: np.ndarray) -> np.ndarray:
-        """The scores of rows ``i0 .. i1`` and keys ``j0 .. j1`` of batch element ``b``, in the
+        """Compute one tile's exponents (scores in the exponential's base, -inf where forbidden).
+
+        The scores of rows ``i0 .. i1`` and keys ``j0 .. j1`` of batch element ``b``, in the
         exponential's base, with -inf where the mask or causality forbids, into ``out`` (n, w).
-        Both passes call this for the same tiles, so they see the same numbers."""
+        Both passes call this for the same tiles, so they see the same numbers.
+        """
         np.matmul(self.qs[b][i0:i1], self.k[b][j0:j1].T, out=out)  # (n, w) = scores (log2 e)
         if self.is_causal and j1 - 1 > i0:  # some of these keys lie in the future of some rows
             out += causal_penalty(i1 - i0, j1 - j0, j0 - i0, out.dtype)
@@ -164,17 +176,23 @@ class Kernel:
         return out
 
     def query_tiles(self, j0: int) -> list[tuple[int, int]]:
-        """The rows ``(i0, i1)`` of the tiles of the key block from ``j0``: query blocks that start
+        """Return the query tiles that meet the key block starting at ``j0``.
+
+        The rows ``(i0, i1)`` of the tiles of the key block from ``j0``: query blocks that start
         at multiples of the query block, each taken from its first row that may see these keys
-        (causal: none before ``j0``). A tile never crosses a block, so each has one lock for dQ."""
+        (causal: none before ``j0``). A tile never crosses a block, so each has one lock for dQ.
+        """
         qb = self.query_block
         first = j0 if self.is_causal else 0
         starts = [first, *range((first // qb + 1) * qb, self.L, qb)] if first < self.L else []
         return [(i0, min((i0 // qb + 1) * qb, self.L)) for i0 in starts]
 
     def row_normalisers(self, item: tuple[tuple[int, ...], int]) -> None:
-        """For query rows ``i0 ..`` of batch element ``b``: their maximum m over the tiles' scores,
-        1 / l with l = sum e**(s - m), and D = sum P dP, by the online softmax over key blocks."""
+        """Compute the rows' own normalisers (maximum, 1 / sum, D) by an online softmax.
+
+        For query rows ``i0 ..`` of batch element ``b``: their maximum m over the tiles' scores,
+        1 / l with l = sum e**(s - m), and D = sum P dP, by the online softmax over key blocks.
+        """
         b, i0 = item
         i1 = min(i0 + self.query_block, self.L)
         n, dtype, S = i1 - i0, self.qs.dtype, self.k.shape[-2]
@@ -206,9 +224,12 @@ class Kernel:
 
     def key_block_grads(self, b: tuple[int, ...], j0: int, j1: int, dq: np.ndarray, dk: np.ndarray, dv: np.ndarray,
                         lock_id: int = 0) -> None:
-        """Add the gradients from keys ``j0 .. j1`` of batch element ``b``: into ``dk`` and ``dv``
+        """Add one key block's gradients to ``dq``, ``dk`` and ``dv``.
+
+        Add the gradients from keys ``j0 .. j1`` of batch element ``b``: into ``dk`` and ``dv``
         (these keys' rows, owned by the caller) and into ``dq`` (this batch element's rows, shared:
-        query block ``i`` is added under lock ``lock_id + i``, modulo the number of locks)."""
+        query block ``i`` is added under lock ``lock_id + i``, modulo the number of locks).
+        """
         w, dtype = j1 - j0, self.qs.dtype
         kb, vb = self.k[b][j0:j1], self.v[b][j0:j1]  # (w, E), (w, Ev)
         q, dO, reference, D = self.q[b], self.dO[b], self.reference[b], self.D[b]

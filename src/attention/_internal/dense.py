@@ -6,11 +6,14 @@ import numpy as np
 
 
 def softmax_inplace(z: np.ndarray, axis: int = -1, where: np.ndarray | None = None) -> np.ndarray:
-    """Softmax of the float array ``z`` computed in place; ``where`` is a boolean mask already
+    """Compute the softmax of ``z`` in place.
+
+    Softmax of the float array ``z`` computed in place; ``where`` is a boolean mask already
     broadcast to ``z.shape`` (False = left out, weight 0). The caller owns ``z``.
 
     A slice with nothing allowed (all masked, or all ``-inf``) becomes 0; a slice with NaN or
-    ``+inf`` becomes NaN, without a RuntimeWarning."""
+    ``+inf`` becomes NaN, without a RuntimeWarning.
+    """
     if where is not None:
         np.copyto(z, -np.inf, where=~where)
     m = np.max(z, axis=axis, keepdims=True, initial=-np.inf)

@@ -30,9 +30,12 @@ from .validation import as_mask, as_real_array, check_bool, check_scale, default
 
 
 class Problem(NamedTuple):
-    """Validated attention inputs in the working dtype, all finite. ``q`` is not yet multiplied
+    """Validated attention inputs in the working dtype, all finite.
+
+    ``q`` is not yet multiplied
     by ``scale``: each path does that where it is cheapest. With GQA the heads axis is split
-    into (kv heads, group), and ``finish`` merges it back."""
+    into (kv heads, group), and ``finish`` merges it back.
+    """
 
     q: np.ndarray  # (..., L, E)
     k: np.ndarray  # (..., S, E)
@@ -62,8 +65,11 @@ class Problem(NamedTuple):
         return results[0] if weights is None else (results[0], results[1])
 
     def finish_rows(self, x: np.ndarray) -> np.ndarray:
-        """``finish`` for one number per query row (..., L), such as the log-sum-exp: NaN rows,
-        GQA groups merged back; the dtype stays the one the scores were computed in."""
+        """Finish a per-row result (NaN rows, GQA groups merged back).
+
+        ``finish`` for one number per query row (..., L), such as the log-sum-exp: NaN rows,
+        GQA groups merged back; the dtype stays the one the scores were computed in.
+        """
         if self.nan_rows is not None:
             x[np.broadcast_to(self.nan_rows, x.shape)] = np.nan
         return x.reshape(*self.out_batch, x.shape[-1])
@@ -139,7 +145,7 @@ def _gqa_groups(q: np.ndarray, k: np.ndarray, v: np.ndarray) -> int:
 
 
 def _heads_as(x: np.ndarray, groups: int) -> tuple[int, ...]:
-    """The batch dims of ``x`` with its heads counted as the query's (for broadcasting with GQA)."""
+    """Return the batch dims of ``x`` with its heads counted as the query's (for broadcasting with GQA)."""
     if groups == 1:
         return x.shape[:-2]
     return (*x.shape[:-3], x.shape[-3] * groups)
@@ -207,16 +213,19 @@ def _quarantine(q: np.ndarray, k: np.ndarray, v: np.ndarray, mask: np.ndarray | 
 
 
 def distinct(x: np.ndarray) -> np.ndarray:
-    """``x`` with each axis of stride 0 (a broadcast view's repeats) taken once: what a scan of its
+    """Return ``x`` with each broadcast axis taken once.
+
+    ``x`` with each axis of stride 0 (a broadcast view's repeats) taken once: what a scan of its
     values needs. A view broadcast to a batch of 10**9 is then scanned in no time, and the
-    allocation of the output fails at once when it cannot fit."""
+    allocation of the output fails at once when it cannot fit.
+    """
     if x.size == 0 or 0 not in x.strides:
         return x
     return x[tuple(slice(0, 1) if stride == 0 else slice(None) for stride in x.strides)]
 
 
 def _abs_max(x: np.ndarray) -> float:
-    """max |x|, or inf when x holds NaN or inf (both propagate through min and max): one pass each."""
+    """Max |x|, or inf when x holds NaN or inf (both propagate through min and max): one pass each."""
     if not x.size:
         return 0.0
     x = distinct(x)
@@ -225,7 +234,7 @@ def _abs_max(x: np.ndarray) -> float:
 
 
 def score_bound(bound: float, mask: np.ndarray | None) -> float:
-    """An upper bound on |scale q.k| + |mask|, from ``bound`` = E max|q| max|k| |scale|."""
+    """Return an upper bound on |scale q.k| + |mask|, from ``bound`` = E max|q| max|k| |scale|."""
     if mask is not None and mask.dtype != np.bool_ and mask.size:
         mask = distinct(mask)
         # Entries are finite or -inf here (prepare quarantined the rest): the largest |finite entry| from
@@ -245,8 +254,11 @@ def _norms(x: np.ndarray) -> np.ndarray:
 
 def _drop_overflowing_rows(q: np.ndarray, k: np.ndarray, scale: float, mask: np.ndarray | None, is_causal: bool,
                            nan_rows: np.ndarray | None, batch: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """Rows that attend somewhere and whose scores could overflow float64 become NaN rows (their
-    query is zeroed, so that nothing overflows on the way)."""
+    """Make rows whose scores could overflow float64 NaN rows.
+
+    Rows that attend somewhere and whose scores could overflow float64 become NaN rows (their
+    query is zeroed, so that nothing overflows on the way).
+    """
     L, S = q.shape[-2], k.shape[-2]
     q_norm = _norms(q)  # (..., L)
     k_max = _norms(k).max(axis=-1, initial=0.0)[..., None]  # (..., 1)

@@ -38,14 +38,17 @@ Item = TypeVar("Item")
 
 @cache
 def cores() -> int:
-    """The number of cores, read once: ``os.cpu_count()`` takes microseconds a call."""
+    """Return the number of cores, read once: ``os.cpu_count()`` takes microseconds a call."""
     return os.cpu_count() or 1
 
 
 @cache
 def executor() -> ThreadPoolExecutor:
-    """One pool for the process: starting threads on every call costs milliseconds. The calling
-    thread is the other worker (see ``run_on_all_cores``)."""
+    """Return the process's one thread pool.
+
+    One pool for the process: starting threads on every call costs milliseconds. The calling
+    thread is the other worker (see ``run_on_all_cores``).
+    """
     return ThreadPoolExecutor(max(1, cores() - 1), thread_name_prefix="attention")
 
 
@@ -55,7 +58,8 @@ def run_on_all_cores(run: Callable[[Item], None], items: Sequence[Item]) -> None
     The calling thread takes work too, so it starts at once instead of waiting for a pool
     thread to wake up (hundreds of microseconds on some virtual machines). An exception in any
     thread, or Ctrl-C, stops the hand-out of items; the items already started finish, then the
-    first exception is raised here."""
+    first exception is raised here.
+    """
     queue = iter(items)
     lock = threading.Lock()
     stopped = threading.Event()
@@ -86,8 +90,11 @@ def run_on_all_cores(run: Callable[[Item], None], items: Sequence[Item]) -> None
 
 
 def _wait_for(helper: Future[None], stopped: threading.Event) -> BaseException | None:
-    """Wait until ``helper`` has finished; return its exception, or a Ctrl-C that arrived while
-    waiting (after which the wait goes on: the helper is running a block on shared arrays)."""
+    """Wait for a helper thread, keeping a Ctrl-C for later.
+
+    Wait until ``helper`` has finished; return its exception, or a Ctrl-C that arrived while
+    waiting (after which the wait goes on: the helper is running a block on shared arrays).
+    """
     error: BaseException | None = None
     while True:
         try:
@@ -101,8 +108,11 @@ def _wait_for(helper: Future[None], stopped: threading.Event) -> BaseException |
 
 
 def run_each(run: Callable[[Item], None], items: Sequence[Item]) -> None:
-    """``run(item)`` for every item: on all cores with BLAS held to one thread when there is more
-    than one item and more than one core, else one after another on this thread."""
+    """Call ``run(item)`` for every item, on all cores when that helps.
+
+    ``run(item)`` for every item: on all cores with BLAS held to one thread when there is more
+    than one item and more than one core, else one after another on this thread.
+    """
     if len(items) > 1 and cores() > 1:
         with one_blas_thread():
             run_on_all_cores(run, items)
@@ -113,7 +123,7 @@ def run_each(run: Callable[[Item], None], items: Sequence[Item]) -> None:
 
 @cache
 def blas_libraries() -> list[Any]:
-    """threadpoolctl's controllers of the loaded BLAS libraries (found once: it scans the process)."""
+    """Threadpoolctl's controllers of the loaded BLAS libraries (found once: it scans the process)."""
     from threadpoolctl import ThreadpoolController
 
     return [lib for lib in ThreadpoolController().lib_controllers if lib.user_api == "blas"]
@@ -123,7 +133,8 @@ def _set_blas_threads(counts: Sequence[int]) -> list[int]:
     """Set each BLAS library's thread count, from this thread, and return the previous counts.
 
     OpenBLAS's controlling thread (see the module notes) is cleared before and after, so the
-    change takes effect from any thread and leaves no thread holding control."""
+    change takes effect from any thread and leaves no thread holding control.
+    """
     from threadpoolctl import OpenBLASController
 
     release = getattr(OpenBLASController, "clear_controlling_thread", None)  # threadpoolctl >= 3.6

@@ -30,15 +30,21 @@ SCRATCH_KEEP = 4 * 2**20
 
 
 def product(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """``a @ b`` into ``out`` for a tile of scores: finite inputs, bounded products, so an "invalid" flag is
-    the BLAS kernel's own (seen once in a test run, float32 10x5 by 5x1; not in 3,000 reruns)."""
+    """Multiply ``a @ b`` into ``out`` for a tile of scores.
+
+    ``a @ b`` into ``out`` for a tile of scores: finite inputs, bounded products, so an "invalid" flag is
+    the BLAS kernel's own (seen once in a test run, float32 10x5 by 5x1; not in 3,000 reruns).
+    """
     with np.errstate(invalid="ignore"):
         return np.matmul(a, b, out=out)
 
 
 def even_query_block(L: int, n_batch: int, is_causal: bool, threads: int | None = None) -> int:
-    """Split L queries evenly into blocks of at most QUERY_BLOCK, and into enough blocks (down to
-    MIN_QUERY_BLOCK) that every core has work: two per core when causal, whose blocks differ in size."""
+    """Return a query block size that splits L queries evenly.
+
+    Split L queries evenly into blocks of at most QUERY_BLOCK, and into enough blocks (down to
+    MIN_QUERY_BLOCK) that every core has work: two per core when causal, whose blocks differ in size.
+    """
     if L == 0 or n_batch == 0:
         return 1
     wanted = -(-(threads or cores()) * (2 if is_causal else 1) // n_batch)
@@ -47,9 +53,12 @@ def even_query_block(L: int, n_batch: int, is_causal: bool, threads: int | None 
 
 
 def tiles(Lb: int, i0: int, S: int, key_block: int, is_causal: bool) -> Iterator[tuple[int, int, int, int, int | None]]:
-    """The tiles the query rows ``i0 .. i0 + Lb`` visit, in order, as ``(r0, r1, j0, j1, causal_offset)``:
+    """Yield the tiles the query rows ``i0 .. i0 + Lb`` visit, in order.
+
+    The tiles the query rows ``i0 .. i0 + Lb`` visit, in order, as ``(r0, r1, j0, j1, causal_offset)``:
     rows ``r0 .. r1`` (relative to ``i0``) meet keys ``j0 .. j1``; ``causal_offset`` is None
-    when every pair is allowed, else the tile is masked above its diagonal (see ``visit``)."""
+    when every pair is allowed, else the tile is masked above its diagonal (see ``visit``).
+    """
     last_key = min(S, i0 + Lb) if is_causal else S  # causal: later keys are all in the future
     for j0 in range(0, last_key, key_block):
         j1 = min(j0 + key_block, last_key)
@@ -107,8 +116,11 @@ class OnlineSoftmax:
         self.rounding = (E + 2) * float(np.finfo(dtype).eps)  # relative error of the product [q, -r] [k, 1]
 
     def visit(self, r0: int, r1: int, j0: int, j1: int, *, causal_offset: int | None = None) -> None:
-        """Add keys ``j0 .. j1`` to rows ``r0 .. r1``; with ``causal_offset``, key ``c`` of the
-        block is masked for row ``r`` when ``c + causal_offset > r - r0``."""
+        """Add keys ``j0 .. j1`` to rows ``r0 .. r1``.
+
+        With ``causal_offset``, key ``c`` of the
+        block is masked for row ``r`` when ``c + causal_offset > r - r0``.
+        """
         rows, n, w = slice(r0, r1), r1 - r0, j1 - j0
         ref, q_norm = self.ref[rows], self.q_norm[rows]
         s = self.tile[: n * w].reshape(n, w)  # (n, Bk)
@@ -143,7 +155,7 @@ class OnlineSoftmax:
 
     def _scores(self, s: np.ndarray, r0: int, r1: int, j0: int, j1: int, causal_offset: int | None, *,
                 shifted: bool) -> None:
-        """s = Q K^T (- r if ``shifted``) on this tile, with -inf where the tile is masked."""
+        """S = Q K^T (- r if ``shifted``) on this tile, with -inf where the tile is masked."""
         n, w = s.shape
         if shifted:
             product(self.qa[r0:r1], self.keys[j0:j1].T, s)  # (n, Bk) = [Q, -r] [K, 1]^T
@@ -159,8 +171,11 @@ class OnlineSoftmax:
                 s += tile_mask
 
     def _rebase(self, rows: slice, s: np.ndarray) -> None:
-        """Move the reference of rows whose scores ``s`` (not shifted) exceed it by more than the
-        headroom, or that hold nothing yet, to their maximum, rescaling what they have accumulated."""
+        """Move the reference of rows whose scores outgrew it.
+
+        Rows whose scores ``s`` (not shifted) exceed it by more than the
+        headroom, or that hold nothing yet, to their maximum, rescaling what they have accumulated.
+        """
         m = s.max(axis=1)  # (n,)
         ref, seen = self.ref[rows], self.seen[rows]
         # A row that holds nothing yet (l = 0: no key seen, or every term so far 0) takes this tile's
@@ -191,7 +206,9 @@ class OnlineSoftmax:
 
 def fixed_reference(qb: np.ndarray, scale: float, k: np.ndarray, values: np.ndarray, mask: np.ndarray | None,
                     visits: Iterable[tuple[int, int, int, int, int | None]], key_block: int, base2: bool) -> Sums:
-    """The online softmax for query rows whose every score is known to lie in ``[-T, T]``
+    """Run the online softmax with no reference, for rows whose scores are bounded.
+
+    The online softmax for query rows whose every score is known to lie in ``[-T, T]``
     (Cauchy–Schwarz: ``|q . k| <= |q| max|k|``), T at most the headroom and, with ``base2``,
     inside exp2's fast range. Then no reference is needed at all (r = 0 for every row):
     ``e**s`` can neither overflow the sums nor fall below the smallest normal number, so
@@ -221,8 +238,11 @@ def fixed_reference(qb: np.ndarray, scale: float, k: np.ndarray, values: np.ndar
 
 
 class Sums:
-    """The two sums of the online softmax for ``Lb`` query rows: ``a = sum_j p_j v_j`` (Lb, Ev)
-    and ``l = sum_j p_j`` (Lb,), where ``p_j`` are the exponentials of one tile after another."""
+    """The two sums of the online softmax for ``Lb`` query rows.
+
+    ``a = sum_j p_j v_j`` (Lb, Ev)
+    and ``l = sum_j p_j`` (Lb,), where ``p_j`` are the exponentials of one tile after another.
+    """
 
     def __init__(self, Lb: int, Ev: int, dtype: np.typing.DTypeLike) -> None:
         self.a = np.zeros((Lb, Ev), dtype=dtype)  # (Lb, Ev)
@@ -245,9 +265,12 @@ class Sums:
         self.l[rows] *= factor
 
     def normalise(self, out: np.ndarray, lse: np.ndarray | None = None, ref: float | np.ndarray = 0) -> None:
-        """out = a / l; rows that saw no allowed key (l = 0, so a = 0 too) get 0. With ``lse``
+        """Write out = a / l (and the log-sum-exp).
+
+        out = a / l; rows that saw no allowed key (l = 0, so a = 0 too) get 0. With ``lse``
         also the row log-sum-exp ``ref + log l`` (-inf where l = 0), ``ref`` being what the
-        terms were taken relative to (``e**(s - ref)``)."""
+        terms were taken relative to (``e**(s - ref)``).
+        """
         np.divide(self.a, self.l[:, None], out=out, where=self.l[:, None] > 0)  # (Lb, Ev)
         if not self.l.all():
             out[self.l == 0] = 0
@@ -266,8 +289,11 @@ def ones(n: int, dtype: np.typing.DTypeLike) -> np.ndarray:
 
 
 def forbidden(mask: np.ndarray | None, batch: tuple[int, ...], dtype: np.typing.DTypeLike) -> np.ndarray | None:
-    """A problem's mask as the kernels read it: broadcast to (..., L or 1, S or 1) over ``batch``,
-    boolean masks inverted (True = forbidden), float masks in ``dtype``."""
+    """Return a problem's mask as the kernels read it.
+
+    A problem's mask as the kernels read it: broadcast to (..., L or 1, S or 1) over ``batch``,
+    boolean masks inverted (True = forbidden), float masks in ``dtype``.
+    """
     if mask is None:
         return None
     mask = mask.reshape((1,) * (len(batch) + 2 - mask.ndim) + mask.shape)  # (..., L or 1, S or 1)
@@ -283,9 +309,12 @@ def mask_tile(mask: np.ndarray, r0: int, r1: int, j0: int, j1: int) -> np.ndarra
 
 @lru_cache(maxsize=32)
 def causal_allowed(rows: int, cols: int, offset: int, dtype: np.dtype) -> np.ndarray:
-    """(rows, cols): 1 where column ``c`` may be seen by row ``r`` (``c + offset <= r``), else 0;
+    """Return the (rows, cols) 0/1 causal mask of a tile, shared and read-only.
+
+    (rows, cols): 1 where column ``c`` may be seen by row ``r`` (``c + offset <= r``), else 0;
     read-only, shared by the threads. The lower triangle ``np.tri`` is
-    [causal_mask][attention.causal_mask]'s, shifted by ``offset``."""
+    [causal_mask][attention.causal_mask]'s, shifted by ``offset``.
+    """
     allowed = np.tri(rows, cols, -offset, dtype=dtype)
     allowed.flags.writeable = False
     return allowed
@@ -303,9 +332,12 @@ _local = threading.local()
 
 
 def scratch(size: int, dtype: np.typing.DTypeLike, slot: int = 0) -> np.ndarray:
-    """A per-thread buffer of at least ``size`` elements, reused across calls (fresh
+    """Return a per-thread scratch buffer of at least ``size`` elements.
+
+    A per-thread buffer of at least ``size`` elements, reused across calls (fresh
     megabyte-sized allocations cost page faults on every call); buffers larger than
-    ``SCRATCH_KEEP`` are not kept. Different ``slot``s are different buffers."""
+    ``SCRATCH_KEEP`` are not kept. Different ``slot``s are different buffers.
+    """
     if size * np.dtype(dtype).itemsize > SCRATCH_KEEP:
         return np.empty(size, dtype=dtype)
     buffers = _local.__dict__.setdefault("buffers", {})

@@ -124,20 +124,23 @@ def as_generator(rng: object, *, name: str = "rng") -> np.random.Generator:
 
 
 def working_dtype(dtype: DTypeLike) -> np.dtype[Any]:
-    """The dtype arithmetic runs in: float16 is computed in float32, others as they are."""
+    """Return the dtype arithmetic runs in: float16 is computed in float32, others as they are."""
     dtype = np.dtype(dtype)
     return np.dtype(np.float32) if dtype == np.float16 else dtype
 
 
 def default_scale(E: int) -> float:
-    """The scale of the scores when none is given: ``1 / sqrt(E)``."""
+    """Return the scale of the scores when none is given: ``1 / sqrt(E)``."""
     return 1.0 / math.sqrt(E)
 
 
 def as_class_ids(name: str, ids: object, classes: int, *, what: str = "class ids",
                  ignore: int | None = None) -> np.ndarray:
-    """``ids`` as an integer array whose entries are in ``[0, classes)`` (or equal ``ignore``): a
-    negative id would otherwise index from the end (-1 read as the last class)."""
+    """Return ``ids`` as an integer array of class ids, checked.
+
+    ``ids`` as an integer array whose entries are in ``[0, classes)`` (or equal ``ignore``): a
+    negative id would otherwise index from the end (-1 read as the last class).
+    """
     arr = np.asarray(ids)
     if arr.dtype.kind not in "iu":
         raise TypeError(f"{name} must be integer {what}, got dtype {arr.dtype} with shape {arr.shape}")

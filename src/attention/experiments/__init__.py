@@ -1,4 +1,6 @@
-"""The experiments behind the notes: one module per note, named after the note's slug
+"""The experiments behind the notes, one module per note.
+
+Each module is named after its note's slug
 (``docs/{zh,en}/notes/long-sequences.md`` -> ``long_sequences``).
 
 Each module offers what its note measures and shows:
@@ -25,7 +27,7 @@ PROJECT = Path(__file__).resolve().parents[3]
 
 
 def project_file(relative: str) -> Path:
-    """A file or folder of the repository, with a clear error when this installation has none."""
+    """Return a file or folder of the repository, with a clear error when this installation has none."""
     path = PROJECT / relative
     if not path.exists():
         raise FileNotFoundError(f"{relative} is not next to this installation of attention ({PROJECT}): "
@@ -41,8 +43,11 @@ class Commands:
         self._subparsers = subparsers
 
     def add(self, name: str, *, help: str, run: Callable[[argparse.Namespace], int]) -> argparse.ArgumentParser:
-        """Add command ``name``; ``run(args) -> int`` gets the parsed arguments, with
-        ``args.lang`` and ``args.plot`` (a Path or None). Returns the parser for more options."""
+        """Add the command ``name``.
+
+        Add command ``name``; ``run(args) -> int`` gets the parsed arguments, with
+        ``args.lang`` and ``args.plot`` (a Path or None). Returns the parser for more options.
+        """
         parser = self._subparsers.add_parser(name, help=help, description=help)
         parser.add_argument("--lang", choices=("en", "zh"), default="en", help="language of labels and tables")
         parser.add_argument("--plot", metavar="FILE", type=Path,

@@ -1,5 +1,8 @@
-"""The first note's experiment: the source note's example, and what the naive formula does when
-the scores grow (the ``demo`` command)."""
+"""The first note's experiment.
+
+The source note's example, and what the naive formula does when
+the scores grow (the ``demo`` command).
+"""
 
 from __future__ import annotations
 
@@ -33,9 +36,12 @@ TEXT = {
 
 
 def saturation(d_k: int, scale: float, *, rows: int = 400, keys: int = 16, seed: int = 1) -> tuple[float, float]:
-    """Over ``rows`` random queries, each with ``keys`` random keys (entries N(0, 1)), scores times
+    """Measure the largest weight and the softmax Jacobian's norm for random scores.
+
+    Over ``rows`` random queries, each with ``keys`` random keys (entries N(0, 1)), scores times
     ``scale``: the mean largest weight and the mean Frobenius norm of the softmax Jacobian
-    diag(p) - p pᵀ (how much gradient can get from the weights back to the scores)."""
+    diag(p) - p pᵀ (how much gradient can get from the weights back to the scores).
+    """
     rng = np.random.default_rng(seed)
     q = rng.standard_normal((rows, 1, d_k))  # (rows, 1, E)
     k = rng.standard_normal((rows, keys, d_k))  # (rows, S, E)
@@ -59,8 +65,11 @@ def saturation_table(*, lang: str = "en", d_ks: Sequence[int] = (4, 64, 1024)) -
 
 
 def measure(factor: float = 1.0) -> dict[str, Any]:
-    """The example with Q and K multiplied by ``factor``: scores, weights and output of the stable
-    implementation, and the naive formula's output (NaN once ``exp`` overflows)."""
+    """Compute the example with Q and K multiplied by ``factor``.
+
+    The example with Q and K multiplied by ``factor``: scores, weights and output of the stable
+    implementation, and the naive formula's output (NaN once ``exp`` overflows).
+    """
     q, k = factor * Q, factor * K  # (L, E), (S, E)
     out, weights = scaled_dot_product_attention(q, k, V, return_weights=True)  # (L, Ev), (L, S)
     with np.errstate(over="ignore", invalid="ignore"):  # the overflow is what this shows
@@ -82,7 +91,7 @@ def table(*, lang: str = "en", factors: Sequence[float] = (1, 40)) -> str:
 
 
 def figure(*, lang: str = "en", factors: Sequence[float] = (1, 40)) -> Figure:
-    """The weights of the two keys for each factor: as the scores grow, all weight goes to key 1."""
+    """Draw the weights of the two keys for each factor: as the scores grow, all weight goes to key 1."""
     plt, t = pyplot(), TEXT[lang]
     fig, axes = plt.subplots(1, len(factors), figsize=(3.2 * len(factors), 2.8), sharey=True)
     for ax, f in zip(np.atleast_1d(axes), factors):
@@ -133,8 +142,11 @@ WIDGET_TEXT = {
 
 
 def map_state(*, lang: str = "en", d: int = 8, seed: int = 0) -> dict[str, Any]:
-    """The attention-map widget's inputs: Q and K of the sentence's tokens from a fixed random
-    projection of fixed random embeddings (nothing is trained; the widget is about masks)."""
+    """Make the attention-map widget's inputs.
+
+    The attention-map widget's inputs: Q and K of the sentence's tokens from a fixed random
+    projection of fixed random embeddings (nothing is trained; the widget is about masks).
+    """
     tokens = SENTENCE[lang]
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((len(tokens), d))  # (L, d) token embeddings
@@ -146,11 +158,12 @@ def map_state(*, lang: str = "en", d: int = 8, seed: int = 0) -> dict[str, Any]:
 
 
 def map_widget(*, lang: str = "en") -> str:
+    """Make the attention-map widget: tokens, masks and the fully masked rule."""
     return embed("attention-map", map_state(lang=lang), WIDGET_TEXT[lang]["map_caption"])
 
 
 def source_widget(*, lang: str = "en", factor: int = 40) -> str:
-    """The source note's Q, K and V in editable grids; the ×factor button overflows the naive formula."""
+    """Make the source note's Q, K and V in editable grids; the ×factor button overflows the naive formula."""
     t = WIDGET_TEXT[lang]
     labels = {key: t[key] for key in ("scores", "scaled", "weights", "output", "naive", "reset")}
     return embed("source-example", {"Q": Q, "K": K, "V": V, "factor": factor, "labels": labels},

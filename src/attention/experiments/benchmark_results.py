@@ -1,4 +1,6 @@
-"""The benchmark results files (``benchmarks/results/<machine>.json``, written by
+"""The benchmark results files, and what the long-sequences note shows of them.
+
+The files (``benchmarks/results/<machine>.json``, written by
 ``benchmarks/run.py``): their schema, and the tables and sentences the long-sequences note shows,
 one column per machine. Shared by the note's experiment module and the benchmark script.
 """
@@ -111,7 +113,7 @@ def load(path: str | Path) -> dict[str, Any]:
 
 
 def machine_name(report: dict[str, Any], *, lang: str = "en") -> str:
-    """A short name for a column: model, SIMD level where recorded, cores."""
+    """Return a short name for a column: model, SIMD level where recorded, cores."""
     m = report["machine"]
     cpu = m["cpu"].replace("(R)", "").replace("(TM)", "").replace(" Processor", "").strip()
     simd = next((label for flag, label in (("avx512f", "AVX-512"), ("avx2", "AVX2")) if flag in m.get("flags", ())),
@@ -120,6 +122,7 @@ def machine_name(report: dict[str, Any], *, lang: str = "en") -> str:
 
 
 def machine_line(report: dict[str, Any]) -> str:
+    """Describe the machine of a results file in one line."""
     m = report["machine"]
     blas = m["blas"] + (f", kernel {m['blas_kernel']}" if m.get("blas_kernel") else "")
     flags = f", flags {' '.join(m['flags'])}" if m.get("flags") else ""
@@ -128,8 +131,11 @@ def machine_line(report: dict[str, Any]) -> str:
 
 
 def ratio(report: dict[str, Any], key: str) -> dict[str, Any] | None:
-    """One ratio of one machine: its median over the runs, lowest and highest run, and in how
-    many runs it met its goal; None if the file does not have it."""
+    """Return one ratio of one machine.
+
+    One ratio of one machine: its median over the runs, lowest and highest run, and in how
+    many runs it met its goal; None if the file does not have it.
+    """
     section, goal = RATIOS[key]
     data = report.get(section)
     if not data or key not in data:
@@ -140,8 +146,11 @@ def ratio(report: dict[str, Any], key: str) -> dict[str, Any] | None:
 
 
 def comparison_table(reports: list[dict[str, Any]], *, lang: str = "en") -> str:
-    """Every ratio, one column per machine (median, lowest – highest run, runs meeting the goal),
-    and the range of the medians across machines."""
+    """Tabulate every ratio, one column per machine.
+
+    Every ratio, one column per machine (median, lowest – highest run, runs meeting the goal),
+    and the range of the medians across machines.
+    """
     t = TEXT[lang]
     names = [machine_name(r, lang=lang) for r in reports]
     lines = [f"| {t['target']} | {t['goal']} | " + " | ".join(names) + f" | {t['across']} |",
@@ -186,8 +195,11 @@ def breakdown_table(reports: list[dict[str, Any]], *, lang: str = "en") -> str:
 
 
 def verdicts(reports: list[dict[str, Any]], *, lang: str = "en") -> str:
-    """One bullet per ratio with a goal: its range across machines (medians), and on which
-    machines the median meets the goal, on which it does not, and which did not measure it."""
+    """Write one bullet per ratio with a goal.
+
+    One bullet per ratio with a goal: its range across machines (medians), and on which
+    machines the median meets the goal, on which it does not, and which did not measure it.
+    """
     t = VERDICT[lang]
     lines = []
     for key, (_, goal) in RATIOS.items():
@@ -213,8 +225,11 @@ def verdicts(reports: list[dict[str, Any]], *, lang: str = "en") -> str:
 
 
 def floor_sentence(report: dict[str, Any], *, lang: str = "en") -> str:
-    """Where the forward's time goes on one machine, and the bound that numpy's separate steps set
-    against torch's fused kernel there (from the file's per-tile breakdown)."""
+    """Say where the forward's time goes on one machine.
+
+    Where the forward's time goes on one machine, and the bound that numpy's separate steps set
+    against torch's fused kernel there (from the file's per-tile breakdown).
+    """
     b = report["breakdown"]
     products = b["steps_s"]["product QK^T"] + b["steps_s"]["product PV"]
     steps = sum(b["steps_s"].values())
@@ -250,18 +265,21 @@ VERDICT = {
 
 
 def result_row(report: dict[str, Any], n: int, impl: str) -> dict[str, Any] | None:
-    """The row of one (N, implementation) in a results file, or None if it has none."""
+    """Return the row of one (N, implementation) in a results file, or None if it has none."""
     return next((r for r in report["results"] if (r["N"], r["impl"]) == (n, impl)), None)
 
 
 def largest_n(reports: list[dict[str, Any]]) -> int:
-    """The largest N any results file measured."""
+    """Return the largest N any results file measured."""
     return max(r["N"] for report in reports for r in report["results"])
 
 
 def table(reports: list[dict[str, Any]], *, lang: str = "en") -> str:
-    """One row per (N, implementation), one column pair per machine: time and peak memory (or why
-    the cell was skipped)."""
+    """Tabulate time and peak memory per (N, implementation) and machine.
+
+    One row per (N, implementation), one column pair per machine: time and peak memory (or why
+    the cell was skipped).
+    """
     t = TEXT[lang]
     keys = list(dict.fromkeys((r["N"], r["impl"]) for report in reports for r in report["results"]))
     header = " | ".join(f"{machine_name(r, lang=lang)}: {t['time']} | {t['mem']}" for r in reports)
@@ -300,7 +318,7 @@ def cpu_info() -> dict[str, Any]:
 
 
 def cpu_slug(info: dict[str, Any]) -> str:
-    """A file name for this machine's results: vendor, model family, best SIMD level, cores."""
+    """Return a file name for this machine's results: vendor, model family, best SIMD level, cores."""
     vendor = {"GenuineIntel": "intel", "AuthenticAMD": "amd"}.get(info["vendor"], info["vendor"].lower())
     words = [w for w in re.split(r"[^a-z0-9]+", info["cpu"].lower())
              if w and w not in {vendor, "r", "tm", "processor", "cpu", "core"}]
@@ -310,6 +328,6 @@ def cpu_slug(info: dict[str, Any]) -> str:
 
 
 def machine_summary() -> dict[str, Any]:
-    """What a results file says about the machine it was measured on."""
+    """Describe the machine the results are measured on, as a results file records it."""
     return {**cpu_info(), "cores": os.cpu_count(), "python": platform.python_version(), "numpy": np.__version__,
             "date": dt.date.today().isoformat()}

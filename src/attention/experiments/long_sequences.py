@@ -1,4 +1,6 @@
-"""The long-sequences note's figures and command: the tiles causal flash attention visits, and the
+"""The long-sequences note's figures and command.
+
+The tiles causal flash attention visits, and the
 benchmark results of each machine (tables: ``benchmark_results``; what the note says about the machines:
 :func:`machine_facts`, :func:`largest_backward_sentence`).
 """
@@ -69,9 +71,12 @@ def figure(reports: list[dict[str, Any]], *, lang: str = "en") -> Figure:
 
 
 def block_diagram(n: int = 4096, *, cores: int = 2, lang: str = "en") -> str:
-    """Which tiles causal flash attention computes in full, computes and masks, or skips, at
+    """Draw the tiles causal flash attention computes, masks or skips.
+
+    Which tiles causal flash attention computes in full, computes and masks, or skips, at
     N = n with the default blocks on a machine with ``cores`` cores; drawn from the tiles the
-    implementation really visits."""
+    implementation really visits.
+    """
     from matplotlib.colors import ListedColormap
     from matplotlib.patches import Patch
 
@@ -155,8 +160,11 @@ def largest_backward_sentence(reports: list[dict[str, Any]], *, lang: str = "en"
 
 
 def machine_facts(reports: list[dict[str, Any]], *, lang: str = "en") -> str:
-    """The claims the note makes about the machines, each from the files: memory at the largest N,
-    the causal share, causal against torch, and against the dense form's products."""
+    """State the note's claims about the machines, each from the results files.
+
+    The claims the note makes about the machines, each from the files: memory at the largest N,
+    the causal share, causal against torch, and against the dense form's products.
+    """
     n = largest_n(reports)
     lines = []
     for key, impl in (("forward", "flash"), ("backward", "flash backward")):
@@ -190,7 +198,7 @@ ONLINE_VALUES = [[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [2.0, 0.0], [0.5, 0.5], [0.
 
 
 def online_widget(*, lang: str = "en", block: int = 2) -> str:
-    """The online softmax step by step over ``ONLINE_SCORES``, in blocks of ``block`` keys."""
+    """Make the online-softmax widget: the online softmax over ``ONLINE_SCORES``, ``block`` keys at a time."""
     t = ONLINE_TEXT[lang]
     labels = {key: t[key] for key in ("prev", "next", "reset", "row", "scores", "values", "state", "factor", "start",
                                       "block", "done")}

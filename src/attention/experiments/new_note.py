@@ -159,7 +159,7 @@ TEXT = {{"en": {{"key": "key", "weight": "weight"}}, "zh": {{"key": "键", "weig
 
 
 def measure(seed: int = 0) -> list[float]:
-    """The weights one query gives four keys ({todo} what the note measures)."""
+    """Return the weights one query gives four keys ({todo} what the note measures)."""
     rng = np.random.default_rng(seed)
     q = rng.standard_normal((1, 1, 8))  # (B, L, E)
     k = rng.standard_normal((1, 4, 8))  # (B, S, E)
@@ -176,6 +176,8 @@ def table(weights: list[float], *, lang: str = "en") -> str:
 
 
 def register(commands: Commands) -> None:
+    """Add ``python -m attention {slug}``."""
+
     def run(args: argparse.Namespace) -> int:
         print(table(measure(), lang=args.lang))
         return 0
@@ -219,9 +221,12 @@ HOME_ROW = "%% | {n} | [{title}](notes/{slug}.md) | 1 | {question} | %%"
 
 def new_note(root: Path, slug: str, titles: dict[str, str], questions: dict[str, str],
              today: datetime.date | None = None) -> list[Path]:
-    """Write the files of note ``slug`` under ``root`` and list it where notes are listed; the paths written.
+    """Write the files of a new note and list it where notes are listed.
+
+    Returns the paths written.
     Nothing is written unless every file can be: a bad slug, a note that exists or a list that cannot be found
-    raises first."""
+    raises first.
+    """
     if not SLUG.fullmatch(slug):
         raise ValueError(f"slug must be lowercase words joined by '-', like 'relative-position'; got {slug!r}")
     module = slug.replace("-", "_")
@@ -275,8 +280,11 @@ def _in_cli(text: str, module: str) -> str:
 
 
 def _in_home(text: str, lang: str, slug: str, title: str, question: str) -> str:
-    """``docs/<lang>/index.md``'s text with the note's row (commented: a draft's) at the end of its reading-order
-    table."""
+    """Add the note's row to a home page's reading-order table.
+
+    ``docs/<lang>/index.md``'s text with the note's row (commented: a draft's) at the end of its reading-order
+    table.
+    """
     rows = list(re.finditer(r"^(?:%% )?\| (\d+) \| .*$", text, re.M))
     if not rows:
         raise ValueError(f"docs/{lang}/index.md: no reading-order table to add notes/{slug}.md to")
@@ -286,6 +294,7 @@ def _in_home(text: str, lang: str, slug: str, title: str, question: str) -> str:
 
 
 def register(commands: Commands) -> None:
+    """Add the ``new-note`` command."""
     def run(args: argparse.Namespace) -> int:
         root = args.root or PROJECT
         try:

@@ -81,8 +81,11 @@ def _unquoted(line: str) -> str:
 
 
 def _folded_lines(lines: list[str]) -> list[bool]:
-    """For each line, whether it is inside a folded callout (``> [!kind]-``): a folded callout's title is
-    shown, what it holds is not."""
+    """Tell for each line whether it is inside a folded callout.
+
+    For each line, whether it is inside a folded callout (``> [!kind]-``): a folded callout's title is
+    shown, what it holds is not.
+    """
     folded: list[bool] = []
     stack: list[tuple[int, bool]] = []  # (depth, folds) of the callouts the line is inside
     for line in lines:
@@ -122,8 +125,11 @@ def _plain_markdown(text: str, notes: Set[str], lang: str) -> str:
 
 
 def _exec_cell(code: str, info: str, lang: str) -> Cell:
-    """A build-time block as a cell that shows what the page shows: the figure itself (matplotlib draws
-    it in the notebook), or the printed Markdown rendered; a widget, as a line that says it is on the site."""
+    """Turn a build-time block into a cell that shows what the page shows.
+
+    A build-time block as a cell that shows what the page shows: the figure itself (matplotlib draws
+    it in the notebook), or the printed Markdown rendered; a widget, as a line that says it is on the site.
+    """
     try:
         tree = ast.parse(code)
     except SyntaxError:  # the build reports it; the notebook keeps the block as written
@@ -147,7 +153,7 @@ def _exec_cell(code: str, info: str, lang: str) -> Cell:
 
 
 def _doctest_cells(code: str) -> list[Cell]:
-    """A ``>>>`` block: its examples without prompts, a cell ending at each stated output."""
+    """Split a ``>>>`` block into cells: its examples without prompts, a cell ending at each stated output."""
     cells, source = [], []
     for example in doctest.DocTestParser().get_examples(code):
         source.append(example.source.rstrip("\n"))
@@ -162,7 +168,7 @@ def _doctest_cells(code: str) -> list[Cell]:
 
 
 def _fences(text: str) -> list[Any]:
-    """The python code blocks of ``text`` at any depth of callouts (markdown-it's fence tokens)."""
+    """Return the python code blocks of ``text`` at any depth of callouts (markdown-it's fence tokens)."""
     try:
         from markdown_it import MarkdownIt
     except ImportError as exc:  # pragma: no cover - depends on the environment
@@ -173,7 +179,7 @@ def _fences(text: str) -> list[Any]:
 
 
 def note_cells(text: str, slug: str, lang: str, notes: Set[str] = frozenset()) -> list[Cell]:
-    """The cells of a note's notebook (``text``: the note as written, frontmatter included)."""
+    """Return the cells of a note's notebook (``text``: the note as written, frontmatter included)."""
     parts = text.split("---", 2)
     body = parts[2] if text.startswith("---") and len(parts) == 3 else text  # the frontmatter left out
     lines = body.split("\n")
@@ -217,8 +223,11 @@ def note_cells(text: str, slug: str, lang: str, notes: Set[str] = frozenset()) -
 
 
 def _first_code(slug: str, lang: str) -> str:
-    """The first code cell: the package is there (or how to get it), what the others display with, and
-    for a Chinese notebook, whether matplotlib has a font that draws Chinese."""
+    """Write the notebook's first code cell.
+
+    The first code cell: the package is there (or how to get it), what the others display with, and
+    for a Chinese notebook, whether matplotlib has a font that draws Chinese.
+    """
     install = TEXT[lang]["install"].format(slug=slug)
     code = ["try:", "    import attention", "except ImportError:",
             f"    raise ImportError({install!r}) from None",
@@ -236,8 +245,11 @@ def _first_code(slug: str, lang: str) -> str:
 
 
 def _folded(markdown: str, lang: str) -> str:
-    """A folded callout's text as an HTML ``<details>``, closed, its title as the summary: JupyterLab shows a
-    Markdown cell's rendering even when its source is collapsed, so an answer would be read at once."""
+    """Fold a callout's text into a closed HTML ``<details>``.
+
+    A folded callout's text as an HTML ``<details>``, closed, its title as the summary: JupyterLab shows a
+    Markdown cell's rendering even when its source is collapsed, so an answer would be read at once.
+    """
     title, _, rest = markdown.partition("\n")
     bold = re.fullmatch(r"\*\*(.+)\*\*", title.strip())
     summary, body = (bold[1], rest) if bold else (TEXT[lang]["answer"], markdown)
@@ -245,7 +257,7 @@ def _folded(markdown: str, lang: str) -> str:
 
 
 def notebook(path: Path, lang: str, notes: Set[str] = frozenset()) -> Any:  # an nbformat NotebookNode
-    """The notebook (an ``nbformat`` node) of the note at ``path``, in ``lang``."""
+    """Make the notebook (an ``nbformat`` node) of the note at ``path``, in ``lang``."""
     try:
         import nbformat
     except ImportError as exc:  # pragma: no cover - depends on the environment
@@ -284,8 +296,11 @@ def note_files(docs: Path) -> dict[tuple[str, str], Path]:
 
 def write_notebooks(out: Path, docs: Path | None = None,
                     files: dict[tuple[str, str], Path] | None = None) -> list[Path]:
-    """Write ``<slug>.<lang>.ipynb`` into ``out`` for each of ``files`` (``{(slug, lang): note}``; default: every
-    note of ``docs``, drafts left out); the files written."""
+    """Write the notes' notebooks into ``out``.
+
+    Write ``<slug>.<lang>.ipynb`` into ``out`` for each of ``files`` (``{(slug, lang): note}``; default: every
+    note of ``docs``, drafts left out); the files written.
+    """
     import nbformat
 
     if files is None:

@@ -1,4 +1,6 @@
-"""The vault's own character model (``train-transformer --task notes-lm``): the text it learns from,
+"""The vault's own character model.
+
+Trained by ``train-transformer --task notes-lm``; here are the text it learns from,
 its vocabulary and held-out split, and the committed weights file the Transformer note's widget runs.
 
 Text: the notes of both languages (``language_model.notes_text``), or the committed snapshot
@@ -58,6 +60,7 @@ class Corpus:
 
 
 def vocabulary(text: str, min_count: int = MIN_COUNT) -> list[str]:
+    """Return the characters seen at least ``min_count`` times, in order of first appearance."""
     return [UNKNOWN] + sorted(c for c, n in Counter(text).items() if n >= min_count)
 
 
@@ -68,24 +71,26 @@ def encode(vocab: list[str], text: str) -> np.ndarray:
 
 
 def kept(weights: np.ndarray | None) -> np.ndarray:
-    """The attention weights a layer kept in its last forward pass (``SelfAttention.keep_weights``)."""
+    """Return the attention weights a layer kept in its last forward pass (``SelfAttention.keep_weights``)."""
     if weights is None:
         raise ValueError("the layer kept no attention weights: set its keep_weights = True before the forward pass")
     return weights
 
 
 def decode(vocab: list[str], ids: Iterable[int]) -> str:
+    """Turn token ids back into text."""
     return "".join(vocab[int(i)] for i in ids)
 
 
 def corpus(text: str) -> Corpus:
+    """Split ``text`` into its vocabulary, token ids and held-out characters."""
     vocab = vocabulary(text)
     held = (np.arange(len(text)) // BLOCK) % HELD_OUT_EVERY == HELD_OUT_EVERY - 1  # (N,)
     return Corpus(text, vocab, encode(vocab, text), held)
 
 
 def training_starts(held: np.ndarray, context: int) -> np.ndarray:
-    """Starts of every window of ``context + 1`` characters that touches no held-out character."""
+    """Return the starts of every window of ``context + 1`` characters that touches no held-out character."""
     touched = np.concatenate([[0], np.cumsum(held)])  # (N + 1,) held-out characters before each position
     starts = np.arange(len(held) - context)  # (N - T,)
     return starts[touched[starts + context + 1] == touched[starts]]
@@ -124,9 +129,12 @@ def _tensor(x: np.ndarray) -> dict[str, Any]:
 
 
 def save(result: Run, path: Path, *, command: str) -> None:
-    """Write the weights file ``path`` and the text it was trained on next to it (``path`` with ``.txt``).
+    """Write a notes-lm run's weights file and its text.
+
+    Write the weights file ``path`` and the text it was trained on next to it (``path`` with ``.txt``).
     The model is first rounded to float32, as stored, so that every number the file claims holds for
-    the weights a reader loads."""
+    the weights a reader loads.
+    """
     model, data, config = result.model, result.corpus, result.config
     if data is None:
         raise ValueError("the run has no corpus: only a notes-lm run is saved as a weights file")
@@ -148,13 +156,13 @@ def save(result: Run, path: Path, *, command: str) -> None:
 
 
 def loss_steps(info: dict[str, Any]) -> list[int]:
-    """The step of each loss the file keeps: the first 20, then every 10th."""
+    """Return the step of each loss the file keeps: the first 20, then every 10th."""
     n = len(info["losses"])
     return list(range(1, min(n, 20) + 1)) + list(range(21, 21 + 10 * (n - 20), 10))
 
 
 def load(path: Path = WEIGHTS) -> tuple[TransformerLM, dict[str, Any]]:
-    """The model of a weights file, in float64, and the file's contents."""
+    """Load the model of a weights file, in float64, with the file's contents."""
     info = json.loads(Path(path).read_text(encoding="utf-8"))
     c = info["config"]
     model = TransformerLM(len(info["vocab"]), c["dim"], c["layers"], c["heads"], max_len=c["context"],
@@ -168,7 +176,7 @@ def load(path: Path = WEIGHTS) -> tuple[TransformerLM, dict[str, Any]]:
 
 
 def snapshot(info: dict[str, Any], path: Path = WEIGHTS) -> str:
-    """The text a weights file was trained on (its ``.txt`` neighbour), checked against the file's sha256."""
+    """Return the text a weights file was trained on (its ``.txt`` neighbour), checked against the file's sha256."""
     text = (Path(path).parent / info["provenance"]["text"]).read_text(encoding="utf-8")
     if hashlib.sha256(text.encode()).hexdigest() != info["provenance"]["text_sha256"]:
         raise ValueError(f"{info['provenance']['text']} is not the text {path} was trained on (sha256 differs)")
@@ -176,20 +184,27 @@ def snapshot(info: dict[str, Any], path: Path = WEIGHTS) -> str:
 
 
 def command_line(argv: list[str]) -> str:
+    """Return the command line that made a weights file, as a reader would type it."""
     return "python -m attention " + shlex.join(argv)
 
 
 def unigram_loss(data: Corpus, context: int) -> float:
-    """The held-out loss of knowing only how often each character occurs in the training text
-    (add-one counts): what the model has to beat."""
+    """Return the held-out loss of a unigram model: what the model has to beat.
+
+    The held-out loss of knowing only how often each character occurs in the training text
+    (add-one counts): what the model has to beat.
+    """
     counts = np.bincount(data.ids[~data.held], minlength=len(data.vocab)) + 1
     return float(-np.log(counts / counts.sum())[held_out_windows(data, context)[:, 1:]].mean())
 
 
 def samples(model: TransformerLM, prompt: str, *, temperatures: Sequence[float] = (0.5, 0.8, 1.0), length: int = 120,
             seed: int = 0) -> dict[float, str]:
-    """Text generated from ``prompt`` at each temperature (notes-lm); a character outside the
-    vocabulary reads as ``UNKNOWN``, and a prompt longer than the context keeps its end."""
+    """Generate text from ``prompt`` at each temperature.
+
+    Text generated from ``prompt`` at each temperature (notes-lm); a character outside the
+    vocabulary reads as ``UNKNOWN``, and a prompt longer than the context keeps its end.
+    """
     vocab: list[str] = model.vocab  # type: ignore[attr-defined]  # language_model.train gives the model its characters
     ids = encode(vocab, prompt)[-(model.max_len - 1):][None, :]  # (1, T0)
     out: dict[float, str] = {}

@@ -76,7 +76,8 @@ def to_svg(fig: Figure) -> str:
     The figure is an image with a name and a description for screen readers (``role="img"``, a
     ``<title>`` and a ``<desc>``), made from the figure itself, so in the page's language and from
     the same data: its title names it; the description says, panel by panel, where each plotted line
-    starts and ends, or the range of an image's values (:func:`_data_sentence`), else what its axes show."""
+    starts and ends, or the range of an image's values (:func:`_data_sentence`), else what its axes show.
+    """
     title, desc = _alternative_text(fig)
     plt = pyplot()
     buffer = io.StringIO()
@@ -108,8 +109,11 @@ FINE = re.compile(r"(?<![\w.])(-?[1-9]\d*\.\d\d)\d+")
 
 
 def _slim(svg: str) -> str:
-    """``svg`` without what draws nothing (:data:`NO_TURN`, :data:`GROUP_ID`, :data:`FINE`), its texts' font
-    written once on the figure: the Transformer note's 19 figures went from 290 KB to 211 KB."""
+    """Drop from ``svg`` what draws nothing.
+
+    ``svg`` without what draws nothing (:data:`NO_TURN`, :data:`GROUP_ID`, :data:`FINE`), its texts' font
+    written once on the figure: the Transformer note's 19 figures went from 290 KB to 211 KB.
+    """
     fonts = set(FONT.findall(svg))
     if len(fonts) == 1:  # every text in one font: the figure's, inherited
         font = fonts.pop().strip().rstrip(";")
@@ -119,8 +123,11 @@ def _slim(svg: str) -> str:
 
 
 def _alternative_text(fig: Any) -> tuple[str, str]:  # Any: it reads matplotlib's private _suptitle
-    """``(name, description)`` of a figure from the text it shows: its title (or its first panel's),
-    and each panel's title with what its axes show."""
+    """Name and describe a figure from the text it shows.
+
+    ``(name, description)`` of a figure from the text it shows: its title (or its first panel's),
+    and each panel's title with what its axes show.
+    """
     def plain(text: str) -> str:  # mathtext as a reader would say it: "$\\sqrt{E}$" -> "sqrt{E}"
         return re.sub(r"\s+", " ", text.replace("$", "").replace("\\", "")).strip()
 
@@ -162,9 +169,12 @@ def _number(x: float) -> str:
 
 
 def _data_sentence(ax: Any, what: str, x_label: str, legend: str, plain: Callable[[str], str], zh: bool) -> str:
-    """One sentence with a panel's numbers: each labelled line (up to :data:`LINES_SAID`) from its first
+    """Say a panel's numbers in one sentence.
+
+    One sentence with a panel's numbers: each labelled line (up to :data:`LINES_SAID`) from its first
     to its last point along the x axis, the heights of a few bars, or an image's smallest and largest
-    value; empty for a panel that plots none of them."""
+    value; empty for a panel that plots none of them.
+    """
     # Lines drawn in data coordinates (not a reference line across the axes, such as axhline's), named by
     # their legend label; a panel whose lines have none says its first lines unnamed.
     lines = [line for line in ax.get_lines() if line.get_visible() and len(line.get_xdata()) >= 2

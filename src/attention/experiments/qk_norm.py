@@ -1,5 +1,8 @@
-"""The QK-norm note's experiment: softmax entropy and the gradient at the scores against d_k,
-with and without normalised queries and keys, at two initialisation scales."""
+"""The QK-norm note's experiment.
+
+Softmax entropy and the gradient at the scores against d_k,
+with and without normalised queries and keys, at two initialisation scales.
+"""
 
 from __future__ import annotations
 
@@ -48,8 +51,11 @@ def _measure(drawn: tuple[np.ndarray, ...], method: str, init_scale: float) -> t
 
 @functools.lru_cache(maxsize=1)
 def run() -> dict[tuple[str, float], list[tuple[int, float, float, float]]]:
-    """``{(method, init_scale): [(d_k, entropy, max_weight, score_grad), ...]}`` over the grid (the
-    draws made once per d_k)."""
+    """Measure the grid of methods, initialisation scales and d_k.
+
+    ``{(method, init_scale): [(d_k, entropy, max_weight, score_grad), ...]}`` over the grid (the
+    draws made once per d_k).
+    """
     cells: dict[tuple[str, float], list[tuple[int, float, float, float]]] = {
         (m, s): [] for m in METHODS for s in INIT_SCALES}
     for d in D_KS:
@@ -68,7 +74,7 @@ TEXT = {
 
 
 def table(*, lang: str = "en", d_ks: Sequence[int] = (16, 1024)) -> str:
-    """The grid as a Markdown table (rows for ``d_ks`` only)."""
+    """Return the grid as a Markdown table (rows for ``d_ks`` only)."""
     t = TEXT[lang]
     lines = [f"| {t['method']} | {t['init']} | d_k | {t['entropy']} | {t['grad']} |", "|---|---:|---:|---:|---:|"]
     for (method, sigma), rows in run().items():

@@ -87,8 +87,11 @@ def measure(d_k: int, scale: str | float, *, rows: int = 256, keys: int = 64, se
 
 
 def draws(d_k: int, *, rows: int = 256, keys: int = 64, seed: int = 0) -> tuple[np.ndarray, ...]:
-    """The random ``(q, k, v, grad_out)`` of one d_k: the same for every scale (and for the QK-norm
-    note's experiment), so a grid draws them once per d_k."""
+    """Draw the random ``(q, k, v, grad_out)`` of one d_k.
+
+    The random ``(q, k, v, grad_out)`` of one d_k: the same for every scale (and for the QK-norm
+    note's experiment), so a grid draws them once per d_k.
+    """
     rng = np.random.default_rng([seed, d_k])
     q = rng.standard_normal((rows, 1, d_k))  # (R, L=1, E)
     k = rng.standard_normal((rows, keys, d_k))  # (R, S, E)
@@ -118,10 +121,13 @@ def _measure(drawn: tuple[np.ndarray, ...], scale: str | float) -> Measurement:
 
 
 def gradient_by_key(d_k: int, scale: str = "1", *, rows: int = 256, keys: int = 64, seed: int = 0) -> dict[str, Any]:
-    """Where the gradient goes, key by key, for the draws of :func:`measure`: averaged over rows,
+    """Measure where the gradient goes, key by key.
+
+    Where the gradient goes, key by key, for the draws of :func:`measure`: averaged over rows,
     the norm of what the most-weighted key, the runner-up and all other keys together add to the
     query's gradient (``dQ = scale * sum_j dS_j k_j``), and the norm of each group's own gradient
-    (``dK_j = scale * dS_j q``; for "rest", the mean over the other keys)."""
+    (``dK_j = scale * dS_j q``; for "rest", the mean over the other keys).
+    """
     q, k, v, grad_out = draws(d_k, rows=rows, keys=keys, seed=seed)  # the same draws as measure()
     factor = SCALES[scale](d_k)
     p = softmax(factor * (q @ k.transpose(0, 2, 1)))[:, 0]  # (R, S)
@@ -141,16 +147,22 @@ def gradient_by_key(d_k: int, scale: str = "1", *, rows: int = 256, keys: int = 
 
 
 def row_statistics(scores: np.ndarray, v: np.ndarray, grad_out: np.ndarray) -> tuple[float, float, float]:
-    """For scores ``(R, 1, S)``: mean normalised entropy, mean largest weight, and the mean norm
-    of the gradient reaching the scores when ``grad_out (R, 1, Ev)`` flows back through ``v (R, S, Ev)``."""
+    """Compute a row's entropy, largest weight and gradient at the scores, averaged.
+
+    For scores ``(R, 1, S)``: mean normalised entropy, mean largest weight, and the mean norm
+    of the gradient reaching the scores when ``grad_out (R, 1, Ev)`` flows back through ``v (R, S, Ev)``.
+    """
     p = softmax(scores)  # (R, 1, S)
     grad_scores = softmax_backward(p, grad_out @ v.transpose(0, 2, 1))  # (R, 1, S)
     return float(entropy(p).mean()), float(p.max(-1).mean()), float(np.linalg.norm(grad_scores, axis=-1).mean())
 
 
 def entropy(p: np.ndarray) -> np.ndarray:
-    """Softmax entropy over the last axis, divided by its largest value log(S): 1 for uniform
-    weights, 0 for one-hot ones."""
+    """Return the softmax entropy over the last axis, normalised.
+
+    Softmax entropy over the last axis, divided by its largest value log(S): 1 for uniform
+    weights, 0 for one-hot ones.
+    """
     with np.errstate(divide="ignore", invalid="ignore"):
         plogp = np.where(p > 0, p * np.log(p), 0.0)  # (..., S)
     return -plogp.sum(-1) / math.log(p.shape[-1])  # (...)
@@ -186,7 +198,7 @@ TEXT: dict[str, dict[str, Any]] = {
 
 def table(results: Sequence[Measurement] | None = None, *, lang: str = "en",
           d_ks: Sequence[int] = (4, 64, 1024)) -> str:
-    """The results as a Markdown table (rows for ``d_ks`` only, to stay readable)."""
+    """Return the results as a Markdown table (rows for ``d_ks`` only, to stay readable)."""
     results = run() if results is None else results
     headers = TEXT[lang]["headers"]
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
@@ -198,9 +210,12 @@ def table(results: Sequence[Measurement] | None = None, *, lang: str = "en",
 
 
 def figure(results: Sequence[Measurement] | None = None, *, lang: str = "en") -> Figure:
-    """The four measurements against d_k, one panel each (stacked), one line per scale. The gradient
+    """Draw the four measurements against d_k.
+
+    The four measurements against d_k, one panel each (stacked), one line per scale. The gradient
     at the scores is on a linear axis, so that a factor of 3 looks like one; the gradient at the
-    query, which spans three orders of magnitude, is on a log axis."""
+    query, which spans three orders of magnitude, is on a log axis.
+    """
     plt = pyplot()
     results = run() if results is None else results
     labels = TEXT[lang]
@@ -248,7 +263,7 @@ WIDGET_TEXT: dict[str, dict[str, Any]] = {
 
 
 def widget_scores(d_k: int, *, seed: int = 0) -> np.ndarray:
-    """The widget's row: the unscaled scores (WIDGET_KEYS,) of one query q ~ N(0, 1) with keys ~ N(0, 1)."""
+    """Return the widget's row: the unscaled scores (WIDGET_KEYS,) of one query q ~ N(0, 1) with keys ~ N(0, 1)."""
     rng = np.random.default_rng([seed, d_k, 1])
     q = rng.standard_normal(d_k)  # (E,)
     k = rng.standard_normal((WIDGET_KEYS, d_k))  # (S, E)
@@ -256,15 +271,18 @@ def widget_scores(d_k: int, *, seed: int = 0) -> np.ndarray:
 
 
 def widget_row(d_k: int, scale: str, *, seed: int = 0) -> dict[str, Any]:
-    """What the widget shows for one (d_k, scale): normalised entropy, the Frobenius norm of the
-    softmax Jacobian diag(p) - p pᵀ, and the largest weight."""
+    """Compute what the widget shows for one (d_k, scale).
+
+    What the widget shows for one (d_k, scale): normalised entropy, the Frobenius norm of the
+    softmax Jacobian diag(p) - p pᵀ, and the largest weight.
+    """
     p = softmax(SCALES[scale](d_k) * widget_scores(d_k, seed=seed))  # (S,)
     return {"entropy": float(entropy(p)), "jacobian": float(np.linalg.norm(np.diag(p) - np.outer(p, p))),
             "max": float(p.max())}
 
 
 def widget_table(*, lang: str = "en", d_ks: Sequence[int] = (4, 64, 1024)) -> str:
-    """The widget's values at ``d_ks`` for every scale, as the widget prints them (3 decimals)."""
+    """Return the widget's values at ``d_ks`` for every scale, as the widget prints them (3 decimals)."""
     t = WIDGET_TEXT[lang]
     lines = ["| " + " | ".join(t["headers"]) + " |", "|" + "---:|" * len(t["headers"])]
     for d_k in d_ks:
@@ -276,7 +294,7 @@ def widget_table(*, lang: str = "en", d_ks: Sequence[int] = (4, 64, 1024)) -> st
 
 
 def widget_caption(*, lang: str = "en") -> str:
-    """The widget's caption, its numbers computed from the widget's own rows (as :func:`widget_table` prints them)."""
+    """Write the widget's caption, its numbers from the widget's own rows (as :func:`widget_table` prints them)."""
     raw = {d_k: widget_row(d_k, "1") for d_k in (4, 1024)}
     scaled = {d_k: widget_row(d_k, "1/sqrt(d_k)") for d_k in (4, 64, 1024)}
     return WIDGET_TEXT[lang]["caption"].format(
@@ -286,7 +304,7 @@ def widget_caption(*, lang: str = "en") -> str:
 
 
 def widget(*, lang: str = "en") -> str:
-    """The scale-and-temperature widget: the raw scores of every d_k and each scale's factors."""
+    """Make the scale-and-temperature widget: the raw scores of every d_k and each scale's factors."""
     t = WIDGET_TEXT[lang]
     state = {"dks": D_KS, "raw": [widget_scores(d_k) for d_k in D_KS], "dk_index": D_KS.index(64),
              "scales": [{"name": name, "label": t["scales"][name], "factors": [f(d_k) for d_k in D_KS]}

@@ -49,8 +49,11 @@ TEXT = {
 
 
 def spread(d: int, *, H: int = 64, pairs: int = 4000, seed: int = 0) -> dict[str, Any]:
-    """Standard deviation of the three kinds of scores for q, k ~ N(0, 1) of size d (additive with
-    W_q, W_k ~ N(0, 1/d), w ~ N(0, 1/H)), and the additive bound ‖w‖₁."""
+    """Measure how the three kinds of scores spread at size d.
+
+    Standard deviation of the three kinds of scores for q, k ~ N(0, 1) of size d (additive with
+    W_q, W_k ~ N(0, 1/d), w ~ N(0, 1/H)), and the additive bound ‖w‖₁.
+    """
     rng = np.random.default_rng([seed, d])
     q, k = rng.standard_normal((pairs, d)), rng.standard_normal((pairs, d))  # (N, d) each
     Wq, Wk = rng.standard_normal((2, H, d)) / np.sqrt(d)  # (H, d) each
@@ -62,8 +65,11 @@ def spread(d: int, *, H: int = 64, pairs: int = 4000, seed: int = 0) -> dict[str
 
 
 def time_per_score(*, n: int = 256, d: int = 64, H: int = 64, repeats: int = 7) -> dict[str, Any]:
-    """Nanoseconds per score of scaled dot-product and additive scores for n queries and n keys
-    (median of ``repeats``; the additive time includes its two projections)."""
+    """Time a score of each kind, in nanoseconds.
+
+    Nanoseconds per score of scaled dot-product and additive scores for n queries and n keys
+    (median of ``repeats``; the additive time includes its two projections).
+    """
     rng = np.random.default_rng(0)
     q, k = rng.standard_normal((n, d)), rng.standard_normal((n, d))
     Wq, Wk, w = rng.standard_normal((H, d)), rng.standard_normal((H, d)), rng.standard_normal(H)
@@ -80,7 +86,7 @@ def time_per_score(*, n: int = 256, d: int = 64, H: int = 64, repeats: int = 7) 
 
 def additive_loss_and_grads(params: Params, pairs: np.ndarray, query: np.ndarray, answer: np.ndarray
                             ) -> tuple[float, Params]:
-    """The recall model of the Transformer note with additive scores: s = w·tanh(x_q Wq + x_k Wk)."""
+    """Compute the loss and gradients of the recall model with additive scores: s = w·tanh(x_q Wq + x_k Wk)."""
     v = pairs @ params["Wv"]  # (B, n, D)
     o, p = additive_attention(query, pairs, v, params["Wq"].T, params["Wk"].T, params["w"], return_weights=True)
     logits = o[:, 0] @ params["Wo"] + params["bo"]  # (B, C)
@@ -94,6 +100,7 @@ def additive_loss_and_grads(params: Params, pairs: np.ndarray, query: np.ndarray
 
 
 def additive_accuracy(params: Params, task: Task, n: int = 2000, seed: int = 12345) -> float:
+    """Return the held-out accuracy of the additive recall model."""
     pairs, query, answer, _ = make_batch(task, n, np.random.default_rng(seed))  # the held-out set of `accuracy`
     v = pairs @ params["Wv"]
     o = additive_attention(query, pairs, v, params["Wq"].T, params["Wk"].T, params["w"])
@@ -101,8 +108,11 @@ def additive_accuracy(params: Params, task: Task, n: int = 2000, seed: int = 123
 
 
 def train_recall(scoring: str, *, steps: int = STEPS, seed: int = 0, lr: float = 0.02) -> dict[str, Any]:
-    """Train the recall model with ``scoring`` ("dot": scaled dot product, "additive"); same data,
-    same initial projections, same steps. Returns held-out accuracy and losses."""
+    """Train the recall model with one scoring.
+
+    The scoring is ``scoring`` ("dot": scaled dot product, "additive"); same data,
+    same initial projections, same steps. Returns held-out accuracy and losses.
+    """
     task = Task()
     params = init_params(task, seed=seed)
     if scoring == "additive":
@@ -119,8 +129,11 @@ CHECKPOINTS, SEEDS = (20, 40, 60, 80, 100, 150), (0, 1, 2)
 
 
 def measure() -> dict[str, Any]:
-    """Everything the note shows: spreads, time per score, and held-out accuracy of each scoring
-    after each number of training steps, for each seed."""
+    """Measure everything the scoring-functions note shows.
+
+    Everything the note shows: spreads, time per score, and held-out accuracy of each scoring
+    after each number of training steps, for each seed.
+    """
     recall = {s: {"steps": CHECKPOINTS, "accuracy": [[train_recall(s, steps=n, seed=seed)["accuracy"]
                                                       for seed in SEEDS] for n in CHECKPOINTS]}
               for s in ("dot", "additive")}
@@ -130,6 +143,7 @@ def measure() -> dict[str, Any]:
 
 
 def load(path: str | Path = RESULTS) -> dict[str, Any]:
+    """Read the committed results of the scoring-functions note."""
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
@@ -150,7 +164,7 @@ def table(results: dict[str, Any], *, lang: str = "en") -> str:
 
 
 def cost_table(results: dict[str, Any], *, lang: str = "en") -> str:
-    """The machine, time per score of both scorings, and their ratio, from a results file."""
+    """Tabulate the machine, time per score of both scorings, and their ratio, from a results file."""
     t, m = TEXT[lang], results["machine"]
     times = results["time_per_score_ns"]
     return (f"`{m['cpu']}, {m['cores']} cores, numpy {m['numpy']}, {m['date']}`\n\n"

@@ -1,5 +1,8 @@
-"""The time-series note's experiments: kernel regression on noisy samples, and one-step forecasts
-of a periodic series with a changepoint, by attention over past windows and two baselines."""
+"""The time-series note's experiments.
+
+Kernel regression on noisy samples, and one-step forecasts
+of a periodic series with a changepoint, by attention over past windows and two baselines.
+"""
 
 from __future__ import annotations
 
@@ -49,8 +52,11 @@ def last_period_forecast(values: np.ndarray, t: int, *, period: int = 12) -> flo
 
 @functools.lru_cache(maxsize=2)
 def evaluate(seed: int = 0) -> dict[str, Any]:
-    """Held-out one-step forecasts after the changepoint: mean squared error of each method,
-    and the share of attention on windows a whole number of periods back."""
+    """Evaluate the one-step forecasts after the changepoint.
+
+    Held-out one-step forecasts after the changepoint: mean squared error of each method,
+    and the share of attention on windows a whole number of periods back.
+    """
     s = make_series(seed=seed)
     ts = range(s.changepoint, len(s.values))
     truth = s.values[list(ts)]
@@ -90,7 +96,7 @@ METHODS = {"attention": "attention", "moving average": "ma", "last period": "lp"
 
 
 def table(*, lang: str = "en") -> str:
-    """The held-out errors as a Markdown table."""
+    """Return the held-out errors as a Markdown table."""
     t, r = TEXT[lang], evaluate()
     rows = [f"| {t[key]} | {r['mse'][name]:.3f} | {r['mse_first_period'][name]:.3f} | {r['mse_later'][name]:.3f} |"
             for name, key in METHODS.items()]
@@ -98,8 +104,11 @@ def table(*, lang: str = "en") -> str:
 
 
 def figure(*, lang: str = "en") -> Figure:
-    """Three panels, stacked: kernel regression at three bandwidths, the forecasts after the
-    changepoint, and one forecast's attention over lags."""
+    """Draw the time-series note's three panels.
+
+    Three panels, stacked: kernel regression at three bandwidths, the forecasts after the
+    changepoint, and one forecast's attention over lags.
+    """
     plt, t = pyplot(), TEXT[lang]
     fig, axes = plt.subplots(3, 1, figsize=(WIDTH, 10.5))
     rng = np.random.default_rng(1)

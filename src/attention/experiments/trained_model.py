@@ -1,4 +1,6 @@
-"""What the Transformer note shows of the vault's trained character model (``notes_lm``): its
+"""What the Transformer note shows of the vault's trained character model.
+
+Of the model (``notes_lm``) the note shows its
 heads read over the held-out text, a figure of them on a sentence of the notes, the sentences
 that report the run, and the widget that runs the model in the page.
 
@@ -93,10 +95,13 @@ def pattern_targets(chars: list[str]) -> dict[str, np.ndarray]:
 
 
 def head_scores(model: TransformerLM, data: Corpus, context: int) -> dict[str, Any]:
-    """For every head and pattern, over the held-out windows (their inputs): the mean share of a
+    """Measure how much weight each head puts on each pattern.
+
+    For every head and pattern, over the held-out windows (their inputs): the mean share of a
     query's weight on the pattern's keys, over the queries that have such a key, and the share it
     would get from weights spread evenly over the keys a query may see (0 for a pattern no query has).
-    ``{"share": (layers, H, P), "even": (P,), "queries": (P,)}``."""
+    ``{"share": (layers, H, P), "even": (P,), "queries": (P,)}``.
+    """
     windows = held_out_windows(data, context)[:, :-1]  # (W, T)
     share = np.zeros((len(model.blocks), model.blocks[0].attention.heads, len(PATTERNS)))  # (layers, H, P)
     even, queries = np.zeros(len(PATTERNS)), np.zeros(len(PATTERNS))
@@ -114,8 +119,11 @@ def head_scores(model: TransformerLM, data: Corpus, context: int) -> dict[str, A
 
 
 def notable_heads(scores: dict[str, Any]) -> list[tuple[int, int, str, float, float]]:
-    """(layer, head, pattern, share, even) of each head's strongest pattern (the largest share above
-    what even weights would give), strongest first."""
+    """Return each head's strongest pattern, strongest first.
+
+    (layer, head, pattern, share, even) of each head's strongest pattern (the largest share above
+    what even weights would give), strongest first.
+    """
     lift = scores["share"] - scores["even"]  # (layers, H, P)
     out = []
     for layer, h in np.ndindex(*lift.shape[:2]):
@@ -176,10 +184,13 @@ EXAMPLES = {
 
 
 def widget(*, lang: str = "en", path: Path = WEIGHTS, deferred: bool = False) -> str:
-    """The trained-model widget: the page's script loads the weights (``assets/notes-lm.js``) and runs
+    """Make the trained-model widget.
+
+    The trained-model widget: the page's script loads the weights (``assets/notes-lm.js``) and runs
     them; this state holds its labels, example texts and the head shown first (the most notable).
     ``deferred``: the weights load only when the reader presses the widget's button (a page that
-    offers the model without being about it)."""
+    offers the model without being about it).
+    """
     from .widgets import embed
 
     layer, head, *_ = notable_heads(analysis(path)[3])[0]
@@ -193,7 +204,7 @@ def widget(*, lang: str = "en", path: Path = WEIGHTS, deferred: bool = False) ->
 
 @functools.lru_cache(maxsize=2)
 def analysis(path: Path = WEIGHTS) -> tuple[TransformerLM, dict[str, Any], Corpus, dict[str, Any]]:
-    """The committed model, its file, its text and :func:`head_scores`, computed once per process."""
+    """Load the committed model, its file, its text and :func:`head_scores`, computed once per process."""
     model, info = load(path)
     data = corpus(snapshot(info, path))
     return model, info, data, head_scores(model, data, info["config"]["context"])
@@ -216,6 +227,7 @@ RUN = {
 
 
 def run_sentence(*, lang: str = "en", path: Path = WEIGHTS) -> str:
+    """Say how the committed model was trained and how well it does, in one sentence."""
     model, info, data, _ = analysis(path)
     c, prov = info["config"], info["provenance"]
     return RUN[lang].format(layers=c["layers"], dim=c["dim"], heads=c["heads"], context=c["context"],
@@ -237,7 +249,7 @@ def heads_table(*, lang: str = "en", path: Path = WEIGHTS) -> str:
 
 
 def heads_sentences(*, lang: str = "en", path: Path = WEIGHTS, count: int = 3) -> str:
-    """What the ``count`` most notable heads do, in sentences with their numbers."""
+    """Say what the ``count`` most notable heads do, in sentences with their numbers."""
     scores, t = analysis(path)[3], TEXT[lang]
     return " ".join(t["sentence"].format(l=layer, h=h, share=share, pattern=t[pattern], even=even,
                                          n=int(scores["queries"][PATTERNS.index(pattern)]))
@@ -245,8 +257,11 @@ def heads_sentences(*, lang: str = "en", path: Path = WEIGHTS, count: int = 3) -
 
 
 def copying_sentence(*, lang: str = "en", path: Path = WEIGHTS) -> str:
-    """The largest share any head puts on the copying patterns, against even weights; a head "copies"
-    when it puts at least twice the even share on one of them."""
+    """Say how much any head copies.
+
+    The largest share any head puts on the copying patterns, against even weights; a head "copies"
+    when it puts at least twice the even share on one of them.
+    """
     scores = analysis(path)[3]
     same, after = PATTERNS.index("same"), PATTERNS.index("after_same")
     copies = any(scores["share"][:, :, p].max() >= 2 * scores["even"][p] for p in (same, after))
@@ -266,7 +281,7 @@ SPEED = {
 
 
 def speed_sentences(*, lang: str = "en") -> str:
-    """The page's forward pass against numpy's, one sentence per machine measured."""
+    """Compare the page's forward pass with numpy's, one sentence per machine measured."""
     files = sorted((PROJECT / "benchmarks" / "trained-model").glob("*.json"))
     reports = [json.loads(f.read_text(encoding="utf-8")) for f in files]
     return " ".join(SPEED[lang].format(n=r["characters"], page=r["chromium_ms"], chromium=r["chromium"].split(".")[0],
@@ -275,8 +290,11 @@ def speed_sentences(*, lang: str = "en") -> str:
 
 
 def heads_figure(*, lang: str = "en", path: Path = WEIGHTS) -> Figure:
-    """Every head of the trained model on one sentence of the notes (the widget's first example):
-    rows are queries, columns keys, one panel per head, layer by layer."""
+    """Draw every head of the trained model on one sentence of the notes.
+
+    Every head of the trained model on one sentence of the notes (the widget's first example):
+    rows are queries, columns keys, one panel per head, layer by layer.
+    """
     from .plotting import WIDTH, pyplot
 
     plt, t = pyplot(), TEXT[lang]

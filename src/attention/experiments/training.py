@@ -38,10 +38,13 @@ class Run:
 def train_loop(params: Params, batch: Callable[[np.random.Generator], tuple[Any, ...]],
                loss_and_grads: Callable[..., tuple[float, Params]], *, steps: int, lr: float,
                rng: np.random.Generator, progress: Progress | None = None) -> tuple[list[float], float]:
-    """Run ``steps`` Adam steps on ``params`` (in place); ``batch(rng)`` draws a fresh batch
+    """Train ``params`` with Adam.
+
+    Run ``steps`` Adam steps on ``params`` (in place); ``batch(rng)`` draws a fresh batch
     (a tuple of arguments) and ``loss_and_grads(params, *batch)`` returns ``(loss, grads)``.
     ``progress(step, loss)`` is called every 50 steps and at the end. Returns the losses and
-    the seconds taken."""
+    the seconds taken.
+    """
     opt = Adam(params, lr=lr)
     losses: list[float] = []
     start = time.perf_counter()
@@ -55,7 +58,7 @@ def train_loop(params: Params, batch: Callable[[np.random.Generator], tuple[Any,
 
 
 def print_progress(steps: int) -> Progress:
-    """A ``progress(step, loss)`` that prints to stderr."""
+    """Return a ``progress(step, loss)`` that prints to stderr."""
 
     def progress(step: int, loss: float) -> None:
         print(f"step {step:4d}/{steps}  loss {loss:.4f}", file=sys.stderr, flush=True)
@@ -66,8 +69,11 @@ def print_progress(steps: int) -> Progress:
 def register_training(commands: Commands, name: str, *, help: str, train: Callable[..., Run],
                       figure: Callable[..., Figure], chance: float,
                       steps: int) -> None:
-    """Add command ``name``: ``train(steps=, seed=, progress=)``, print the held-out accuracy against
-    ``chance``, and with ``--plot`` save ``figure(run, lang=)``."""
+    """Add a command that trains a model and reports its accuracy.
+
+    Add command ``name``: ``train(steps=, seed=, progress=)``, print the held-out accuracy against
+    ``chance``, and with ``--plot`` save ``figure(run, lang=)``.
+    """
 
     def run(args: argparse.Namespace) -> int:
         result = train(steps=args.steps, seed=args.seed, progress=print_progress(args.steps))

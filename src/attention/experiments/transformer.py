@@ -1,4 +1,6 @@
-r"""The Transformer note's experiments: mask matrices, the block diagram, and a tiny attention
+r"""The Transformer note's experiments.
+
+Mask matrices, the block diagram, and a tiny attention
 model that learns associative recall, trained with numpy gradients.
 
 Recall task: the input is ``n`` (key, value) pairs and a query key; the answer is the value
@@ -62,6 +64,7 @@ class Task:
 
     @property
     def width(self) -> int:
+        """Return the width of a token: a one-hot key next to a one-hot value."""
         return self.num_keys + self.num_values
 
 
@@ -140,13 +143,16 @@ def train(task: Task = Task(), *, steps: int = STEPS, batch: int = 64, lr: float
 
 @functools.lru_cache(maxsize=1)
 def trained() -> Run:
-    """The default run, cached: the note's figure and numbers share it."""
+    """Train the default run once: the note's figure and numbers share it."""
     return train()
 
 
 def figure(run: Run | None = None, *, lang: str = "en", examples: int = 8) -> Figure:
-    """Attention of the query over the pairs, before and after training (``run``, by default
-    :func:`trained`), with the right pair circled, and the training loss: three panels, stacked."""
+    """Draw the recall model's attention before and after training.
+
+    Attention of the query over the pairs, before and after training (``run``, by default
+    :func:`trained`), with the right pair circled, and the training loss: three panels, stacked.
+    """
     plt, t, task, run = pyplot(), TEXT[lang], Task(), run or trained()
     pairs, query, _, where = make_batch(task, examples, np.random.default_rng(7))
     fig, axes = plt.subplots(3, 1, figsize=(WIDTH, 10.5), gridspec_kw={"height_ratios": [1, 1, 0.8]})
@@ -189,9 +195,12 @@ BOX = {"boxstyle": "round,pad=0.35"}
 
 
 def blocks_figure(*, lang: str = "en") -> Figure:
-    """The pre-norm encoder and decoder blocks, read from the bottom up: each sublayer reads
+    """Draw the pre-norm encoder and decoder blocks.
+
+    The pre-norm encoder and decoder blocks, read from the bottom up: each sublayer reads
     LayerNorm(x) and its output is added to x (the residual path on the right of each column);
-    the decoder's cross-attention takes its keys and values from the encoder's output (memory)."""
+    the decoder's cross-attention takes its keys and values from the encoder's output (memory).
+    """
     from matplotlib.colors import to_rgba
 
     plt, t = pyplot(), TEXT[lang]

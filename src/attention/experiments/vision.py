@@ -1,4 +1,6 @@
-"""The vision note's experiments: patch-to-patch attention, and a one-head classifier that learns
+"""The vision note's experiments.
+
+Patch-to-patch attention, and a one-head classifier that learns
 where to look.
 
 A 16×16 image is cut into 16 patches of 4×4 pixels; each flattened patch is a token. A
@@ -55,7 +57,7 @@ def make_images(n: int, rng: np.random.Generator, *, noise: float = 0.35
 
 
 def init_params(dim: int = 16, seed: int = 0) -> Params:
-    """The class query ``(1, 1, D)``, key/value projections ``(p*p, D)`` and the read-out."""
+    """Draw the initial parameters: the class query ``(1, 1, D)``, key/value projections ``(p*p, D)``, the read-out."""
     rng = np.random.default_rng(seed)
     d_in = PATCH * PATCH
     return {
@@ -116,12 +118,12 @@ def train(*, steps: int = STEPS, batch: int = 64, lr: float = 0.03, seed: int = 
 
 @functools.lru_cache(maxsize=1)
 def trained() -> Run:
-    """The note's run, cached."""
+    """Train the note's run once (cached)."""
     return train()
 
 
 def example_image() -> np.ndarray:
-    """The note's image: pluses in patches 0 and 11, a bar in patch 13, light noise."""
+    """Make the note's image: pluses in patches 0 and 11, a bar in patch 13, light noise."""
     image = 0.1 * np.random.default_rng(3).standard_normal((SIZE, SIZE))
     image[0:4, 0:4] += GLYPHS[1]  # plus in patch 0
     image[8:12, 12:16] += GLYPHS[1]  # plus in patch 11
@@ -130,7 +132,7 @@ def example_image() -> np.ndarray:
 
 
 def self_attention_figure(*, lang: str = "en") -> Figure:
-    """The example image with its patches numbered, and its 16 x 16 patch self-attention matrix (stacked)."""
+    """Draw the example image with its patches numbered, and its 16 x 16 patch self-attention matrix (stacked)."""
     plt, t = pyplot(), TEXT[lang]
     image = example_image()
     w = patch_self_attention(image, patch=PATCH)  # (P, P)
@@ -156,8 +158,11 @@ def self_attention_figure(*, lang: str = "en") -> Figure:
 
 
 def figure(run: Run | None = None, *, lang: str = "en", examples: int = 4) -> Figure:
-    """Test images with the class query's attention over the patches (the redder, the more), before
-    and after training: one row per image, its true class and each model's prediction in the titles."""
+    """Draw the class query's attention on test images, before and after training.
+
+    Test images with the class query's attention over the patches (the redder, the more), before
+    and after training: one row per image, its true class and each model's prediction in the titles.
+    """
     plt, t = pyplot(), TEXT[lang]
     run = run or trained()
     images, labels, _ = make_images(examples, np.random.default_rng(5))

@@ -15,8 +15,11 @@ import numpy as np
 
 
 def embed(name: str, state: dict[str, Any], caption: str) -> str:
-    """One widget: a ``<div data-widget=name>`` holding ``caption`` (what to try) and ``state``
-    as JSON. Arrays become nested lists of floats; NaN and inf are not allowed in a state."""
+    """Embed one widget in a page.
+
+    One widget: a ``<div data-widget=name>`` holding ``caption`` (what to try) and ``state``
+    as JSON. Arrays become nested lists of floats; NaN and inf are not allowed in a state.
+    """
     data = json.dumps(_plain(state), ensure_ascii=False, allow_nan=False, separators=(",", ":"))
     data = data.replace("</", "<\\/")  # a "</script>" inside a string must not end the script element
     return (f'<div class="attention-widget" data-widget="{html.escape(name)}">'
