@@ -21,9 +21,8 @@ _C = math.sqrt(2 / math.pi)
 
 
 def gelu(x: np.ndarray) -> np.ndarray:
-    r"""Compute GELU, tanh form.
+    r"""Compute GELU, tanh form (GPT-2's; ``torch.nn.GELU(approximate="tanh")``).
 
-    GELU, tanh form (GPT-2's; ``torch.nn.GELU(approximate="tanh")``):
     $\tfrac12 x\,(1 + \tanh(\sqrt{2/\pi}\,(x + 0.044715 x^3)))$.
 
     Examples

@@ -60,8 +60,8 @@ class Linear(Module):
 class Embedding(Module):
     """A table of ``(V, D)`` rows, trainable.
 
-    Rows of a ``(V, D)`` table, N(0, std²) at the start; ``logits`` reuses the table as the output
-    projection (tied embeddings).
+    The rows are N(0, std²) at the start; ``logits`` reuses the table as the output projection (tied
+    embeddings).
 
     Examples
     --------
@@ -103,7 +103,7 @@ class Embedding(Module):
 class LayerNorm(Module):
     """Layer normalisation with its backward pass.
 
-    Normalise the last axis, then scale and shift (as ``torch.nn.LayerNorm``); its backward
+    It normalises the last axis, then scales and shifts (as ``torch.nn.LayerNorm``); its backward
     removes from the gradient its mean and its component along the normalised input.
 
     Examples
@@ -141,10 +141,10 @@ class LayerNorm(Module):
 
 def cross_entropy(logits: ArrayLike, targets: ArrayLike, *, ignore_index: int | None = None,
                   label_smoothing: float = 0.0) -> tuple[float, np.ndarray]:
-    """Compute the mean softmax cross-entropy and its gradient.
+    """Compute the mean softmax cross-entropy and its gradient with respect to the logits.
 
-    Mean softmax cross-entropy of ``logits (..., V)`` against ``targets (...)`` over the targets
-    that are not ``ignore_index``, and its gradient with respect to the logits. With label
+    The mean is of ``logits (..., V)`` against ``targets (...)`` over the targets that are not
+    ``ignore_index``. With label
     smoothing ``e`` the target distribution is ``(1 - e) one_hot + e / V``, as in PyTorch. Targets
     are class ids in ``[0, V)`` (``ignore_index`` aside); when every target is ignored there is
     nothing to learn from, and the loss is 0.0 with a zero gradient (PyTorch returns NaN).

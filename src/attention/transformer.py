@@ -1,7 +1,7 @@
 r"""A decoder-only Transformer that trains in numpy.
 
-Every layer has its backward pass (the
-conventions of ``attention.trainable``), and decoding has a key/value cache.
+Every layer has its backward pass (the conventions of ``attention.trainable``), and decoding has a
+key/value cache.
 
 Notation: B batch, T positions, D model width, H query heads, Hkv key/value heads, V vocabulary.
 
@@ -30,9 +30,8 @@ __all__ = ["SelfAttention", "TransformerBlock", "TransformerLM"]
 class SelfAttention(Module):
     """Causal multi-head self-attention, trainable, with a key/value cache.
 
-    Causal multi-head self-attention with ``kv_heads`` key/value heads (grouped-query attention
-    when fewer than ``heads``), optional RoPE on queries and keys, and a key/value cache for
-    decoding one position at a time.
+    ``kv_heads`` key/value heads (grouped-query attention when fewer than ``heads``), optional RoPE
+    on queries and keys, and a cache for decoding one position at a time.
 
     Examples
     --------
@@ -103,7 +102,7 @@ class SelfAttention(Module):
 class TransformerBlock(Module):
     """Pre-norm Transformer block, trainable.
 
-    Pre-norm block: ``x + Attention(LN(x))``, then ``x + FFN(LN(x))`` with a GELU FFN; the
+    ``x + Attention(LN(x))``, then ``x + FFN(LN(x))`` with a GELU FFN; the
     residual paths add the gradient that flows around each sub-layer to the one through it.
 
     Examples
@@ -176,8 +175,7 @@ class TransformerLM(Module):
     def forward(self, ids: ArrayLike, caches: list[dict[str, Any]] | None = None) -> np.ndarray:
         """Return the logits (B, T, V) for token ids (B, T).
 
-        Logits (B, T, V) for token ids (B, T); with ``caches`` (one dict per block), ``ids``
-        continue the sequence the caches hold.
+        With ``caches`` (one dict per block), ``ids`` continue the sequence the caches hold.
         """
         ids = self._check_ids(ids)
         start = caches[0].get("length", 0) if caches else 0
@@ -211,9 +209,9 @@ class TransformerLM(Module):
 
     def generate(self, ids: ArrayLike, steps: int, *, temperature: float = 0.0, rng: np.random.Generator | None = None,
                  use_cache: bool = True) -> np.ndarray:
-        """Continue ``ids`` by ``steps`` tokens.
+        """Continue ``ids`` (B, T0) by ``steps`` tokens.
 
-        Continue ``ids`` (B, T0) by ``steps`` tokens: greedy at temperature 0, else sampled from
+        Greedy at temperature 0, else sampled from
         softmax(logits / temperature). With the cache each step computes one position; without it,
         every step recomputes the whole sequence (same tokens, for comparison).
         """
