@@ -288,13 +288,19 @@ def run_axe(page, rules: dict, context: str | None = None) -> tuple[int, list]:
     return count, violations
 
 
+def rules_for(scheme: str) -> dict:
+    """The axe rules a page is checked with in ``scheme``: every WCAG A/AA rule in the light one, the
+    colour rules (:data:`COLOUR_RULES`, the only ones a scheme changes) in the dark one."""
+    return WCAG_AA if scheme == "light" else COLOUR_RULES
+
+
 def axe_in_both_schemes(page, selector: str = "html") -> dict[str, list]:
     """axe-core on what ``selector`` matches, as the page is now (a widget in the state a test left it in):
     every WCAG A/AA rule in the current scheme, the colour rules again in the other; ``{scheme: the
     critical and serious violations}`` for each scheme where there are some."""
     found = {}
     first = scheme_of(page)
-    for scheme, rules in ((first, WCAG_AA), ("light" if first == "dark" else "dark", COLOUR_RULES)):
+    for scheme, rules in ((first, WCAG_AA), ("light" if first == "dark" else "dark", COLOUR_RULES)):  # all rules first
         switch_scheme(page, scheme)
         count, violations = run_axe(page, rules, selector)
         assert count >= 1, f"axe ran no rule on {selector}"

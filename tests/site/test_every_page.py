@@ -18,12 +18,11 @@ import re
 import pytest
 from browsing import (
     CHECKED_VIEWS,
-    COLOUR_RULES,
     NARROWEST,
-    WCAG_AA,
     cjk_then_ascii_colon,
     each_view,
     hidden_sideways,
+    rules_for,
     run_axe,
     scheme_of,
     shot,
@@ -124,7 +123,7 @@ def test_every_page_in_every_view(page, built_site, site_url, lang):
                     "r => [getComputedStyle(r).color, getComputedStyle(document.body).backgroundColor]")
                 assert abs(sum(rgb(colours[0])) - sum(rgb(colours[1]))) > 300, (path, name, scheme, colours)
             if width == 1280:  # what axe checks does not depend on the width; the reflow checks above do
-                rules, found = run_axe(page, WCAG_AA if scheme == "light" else COLOUR_RULES)
+                rules, found = run_axe(page, rules_for(scheme))
                 assert rules >= (25 if scheme == "light" else 1), (path, scheme, rules)
                 if found:
                     violations[(path, scheme)] = found

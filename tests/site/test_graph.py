@@ -14,7 +14,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import pytest
-from browsing import COLOUR_RULES, WCAG_AA, assert_only_loopback, axe_in_both_schemes, each_view, run_axe
+from browsing import assert_only_loopback, axe_in_both_schemes, each_view, rules_for, run_axe
 from rendered import article, resolve
 
 pytestmark = pytest.mark.slow  # reads built sites
@@ -154,7 +154,7 @@ def test_a_notes_local_graph_is_its_links_and_backlinks_and_each_dot_is_a_link(p
         assert [int(n) for n in re.findall(r"\d+", caption)] == [len(links_to & set(urls) - {"tags/", "en/tags/"}),
                                                                len(linked_from)], caption
         # axe at each width in its scheme: every rule in the light one, the colour rules in the dark one.
-        rules, found = run_axe(page, WCAG_AA if scheme == "light" else COLOUR_RULES, "[data-graph]")
+        rules, found = run_axe(page, rules_for(scheme), "[data-graph]")
         assert rules >= 1 and found == [], (width, scheme, found)
     # Two hops on demand, then one again.
     hops = box.locator("button.vault-graph-hops")
