@@ -1,6 +1,6 @@
 """The vault's own character model.
 
-Trained by ``train-transformer --task notes-lm``; here are the text it learns from,
+It is trained by ``train-transformer --task notes-lm``; this module holds the text it learns from,
 its vocabulary and held-out split, and the committed weights file the Transformer note's widget runs.
 
 Text: the notes of both languages (``language_model.notes_text``), or the committed snapshot

@@ -1,8 +1,8 @@
 """What the Transformer note shows of the vault's trained character model.
 
-Of the model (``notes_lm``) the note shows its
-heads read over the held-out text, a figure of them on a sentence of the notes, the sentences
-that report the run, and the widget that runs the model in the page.
+The model is ``notes_lm``'s. The note shows its heads read over the held-out text, a figure of them
+on a sentence of the notes, the sentences that report the run, and the widget that runs the model in
+the page.
 
 A head's pattern is a set of keys for each query (the previous character, the last space, earlier
 copies of the same character...); its score is the share of the query's weight on those keys, next
