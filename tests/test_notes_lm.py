@@ -72,8 +72,7 @@ def test_unknown_characters_stay_visible_and_long_prompts_keep_their_end():
     assert ids.tolist() == [2, 0, 1, 3]
     assert notes_lm.decode(vocab, ids) == "a\ufffd b"
     model = lm.model_for(lm.Config(dim=8, heads=2, hidden=16), len(vocab), 6)
-    model.vocab = vocab
-    out = notes_lm.samples(model, "ab" * 10 + "😀", temperatures=(0.5,), length=3)[0.5]
+    out = notes_lm.samples(model, vocab, "ab" * 10 + "😀", temperatures=(0.5,), length=3)[0.5]
     assert out.startswith("abab\ufffd") and len(out) == 6  # the prompt's last 5 characters, then 1 more
 
 

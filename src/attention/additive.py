@@ -61,6 +61,12 @@ def additive_attention(query: ArrayLike, key: ArrayLike, value: ArrayLike, w_que
                        return_weights: Literal[True]) -> tuple[np.ndarray, np.ndarray]: ...
 
 
+@overload
+def additive_attention(query: ArrayLike, key: ArrayLike, value: ArrayLike, w_query: ArrayLike, w_key: ArrayLike,
+                       w_score: ArrayLike, attn_mask: ArrayLike | None = ..., *,
+                       return_weights: bool = ...) -> np.ndarray | tuple[np.ndarray, np.ndarray]: ...
+
+
 def additive_attention(query: ArrayLike, key: ArrayLike, value: ArrayLike, w_query: ArrayLike, w_key: ArrayLike,
                        w_score: ArrayLike, attn_mask: ArrayLike | None = None, *,
                        return_weights: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:

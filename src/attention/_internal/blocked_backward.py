@@ -29,7 +29,7 @@ import threading
 import numpy as np
 
 from .bounds import LOG2E, exp2_floor, row_norms
-from .problem import Problem, score_bound, sum_to_shape
+from .problem import Problem, allowed, score_bound, sum_to_shape
 from .threads import run_each
 from .tiles import KEY_BLOCK, causal_penalty, forbidden, mask_tile, scratch
 
@@ -269,7 +269,7 @@ def keys_seen(rows: np.ndarray, mask: np.ndarray | None, is_causal: bool, batch:
     some = np.asarray(rows.any(axis=-1))  # (...): whether any of the rows is one
     if mask is None:
         return np.broadcast_to(some[..., None], (*batch, S))
-    ok: np.ndarray = mask if mask.dtype == np.bool_ else np.asarray(mask != -np.inf)  # (..., L or 1, S or 1)
+    ok = allowed(mask, False, rows.shape[-1], S)  # (..., L or 1, S or 1)
     ok = np.broadcast_to(ok, (*ok.shape[:-2], ok.shape[-2], S))
     if ok.shape[-2] == 1:
         return np.broadcast_to(ok[..., 0, :] & some[..., None], (*batch, S))

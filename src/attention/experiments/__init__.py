@@ -43,16 +43,15 @@ class Commands:
         self._subparsers = subparsers
 
     def add(self, name: str, *, help: str, run: Callable[[argparse.Namespace], int]) -> argparse.ArgumentParser:
-        """Add the command ``name``.
+        """Add the experiment command ``name``, with ``--lang`` and ``--plot``.
 
-        Add command ``name``; ``run(args) -> int`` gets the parsed arguments, with
-        ``args.lang`` and ``args.plot`` (a Path or None). Returns the parser for more options.
+        ``run(args) -> int`` gets the parsed arguments, with ``args.lang`` and ``args.plot`` (a Path or
+        None). Returns the parser for more options.
         """
-        parser = self._subparsers.add_parser(name, help=help, description=help)
+        parser = self.add_tool(name, help=help, run=run)
         parser.add_argument("--lang", choices=("en", "zh"), default="en", help="language of labels and tables")
         parser.add_argument("--plot", metavar="FILE", type=Path,
                             help="also write the figure to FILE (format from the suffix: .svg, .png, .pdf)")
-        parser.set_defaults(run=run)
         return parser
 
     def add_tool(self, name: str, *, help: str, run: Callable[[argparse.Namespace], int]) -> argparse.ArgumentParser:

@@ -146,7 +146,6 @@ def train(config: Config, *, progress: Callable[[int, float, float], None] | Non
     if config.task == "notes-lm":
         data = notes_lm.corpus(notes_text(docs) if text is None else text)
         model = model_for(config, len(data.vocab), config.context)
-        model.vocab = data.vocab  # type: ignore[attr-defined]  # its characters travel with it (notes_lm.samples)
         starts = notes_lm.training_starts(data.held, config.context)  # (W,) windows clear of held-out text
 
         def batch() -> tuple[np.ndarray, np.ndarray]:

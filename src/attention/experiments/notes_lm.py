@@ -198,14 +198,12 @@ def unigram_loss(data: Corpus, context: int) -> float:
     return float(-np.log(counts / counts.sum())[held_out_windows(data, context)[:, 1:]].mean())
 
 
-def samples(model: TransformerLM, prompt: str, *, temperatures: Sequence[float] = (0.5, 0.8, 1.0), length: int = 120,
-            seed: int = 0) -> dict[float, str]:
-    """Generate text from ``prompt`` at each temperature.
+def samples(model: TransformerLM, vocab: list[str], prompt: str, *, temperatures: Sequence[float] = (0.5, 0.8, 1.0),
+            length: int = 120, seed: int = 0) -> dict[float, str]:
+    """Generate text from ``prompt`` at each temperature, with ``model`` and its characters ``vocab``.
 
-    Text generated from ``prompt`` at each temperature (notes-lm); a character outside the
-    vocabulary reads as ``UNKNOWN``, and a prompt longer than the context keeps its end.
+    A character outside the vocabulary reads as ``UNKNOWN``, and a prompt longer than the context keeps its end.
     """
-    vocab: list[str] = model.vocab  # type: ignore[attr-defined]  # language_model.train gives the model its characters
     ids = encode(vocab, prompt)[-(model.max_len - 1):][None, :]  # (1, T0)
     out: dict[float, str] = {}
     for temperature in temperatures:

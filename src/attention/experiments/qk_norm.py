@@ -31,6 +31,8 @@ METHODS: dict[str, tuple[bool, Callable[[int], float]]] = {
 }
 D_KS = (16, 64, 256, 1024)
 INIT_SCALES = (1.0, 4.0)
+#: ``{(method, init_scale): [(d_k, entropy, max_weight, score_grad), ...]}``: the experiment's results.
+Grid = dict[tuple[str, float], list[tuple[int, float, float, float]]]
 
 
 def measure(d_k: int, method: str, init_scale: float, *, rows: int = 256, keys: int = 64,
@@ -50,14 +52,13 @@ def _measure(drawn: tuple[np.ndarray, ...], method: str, init_scale: float) -> t
 
 
 @functools.lru_cache(maxsize=1)
-def run() -> dict[tuple[str, float], list[tuple[int, float, float, float]]]:
+def run() -> Grid:
     """Measure the grid of methods, initialisation scales and d_k.
 
     ``{(method, init_scale): [(d_k, entropy, max_weight, score_grad), ...]}`` over the grid (the
     draws made once per d_k).
     """
-    cells: dict[tuple[str, float], list[tuple[int, float, float, float]]] = {
-        (m, s): [] for m in METHODS for s in INIT_SCALES}
+    cells: Grid = {(m, s): [] for m in METHODS for s in INIT_SCALES}
     for d in D_KS:
         drawn = draws(d)
         for m, s in cells:

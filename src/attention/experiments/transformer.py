@@ -255,8 +255,9 @@ def _train_transformer(args: argparse.Namespace) -> int:
         lm.save(result, args.out)
         print(f"wrote {args.out}", file=sys.stderr)
     if notes:
+        assert result.corpus is not None  # a notes-lm run keeps its text and characters
         for prompt in ("注意力", "Attention"):
-            for temperature, sample in notes_lm.samples(result.model, prompt).items():
+            for temperature, sample in notes_lm.samples(result.model, result.corpus.vocab, prompt).items():
                 print(f"temperature {temperature}: {sample!r}")
         held_out = f" held_out_loss={result.evals[-1][1]:.3f}" if result.evals else ""
         print(f"task=notes-lm loss={np.mean(result.losses[-50:]):.3f}{held_out} steps={len(result.losses)} "
