@@ -6,10 +6,11 @@ stylesheet and fonts only.
 Their versions are pinned by package-lock.json and installed into node_modules by `make setup`
 (`npm ci`). This hook adds the files the pages need as generated site files, so `mkdocs build`
 and `mkdocs serve` both serve them under ``assets/``. KaTeX's stylesheet is loaded by every page
-(``extra_css``); mermaid (3.5 MB) only by pages with a diagram: ``hooks/obsidian.py``
-marks them, ``overrides/main.html`` loads it before Material's bundle, which then uses this
-``mermaid`` instead of fetching its own from a CDN. Material's offline plugin would load the
-iframe-worker shim from unpkg.com; with this copy listed first in ``extra.polyfills`` it does not.
+(``extra_css``); mermaid (3.5 MB) only by pages with a diagram, and only once the diagram comes
+near the screen: ``hooks/obsidian.py`` marks them, ``overrides/main.html`` gives Material's bundle a
+stand-in ``mermaid`` (so it fetches none from a CDN) that fetches this copy when it is needed.
+Material's offline plugin would load the iframe-worker shim from unpkg.com; with this copy listed
+first in ``extra.polyfills`` it does not.
 """
 
 from __future__ import annotations

@@ -16,23 +16,35 @@
     box.removeAttribute("role");
     box.removeAttribute("aria-label");
   }
+  // Every size is read before anything is changed: a change between two reads makes the second one lay
+  // the page out again (on a long note, a hundred layouts where one does).
   function mark() {
     var names = NAMES[/^zh/.test(document.documentElement.lang) ? "zh" : "en"];
-    document.querySelectorAll(".md-typeset__scrollwrap, .katex-display").forEach(function (box) {
-      var scrolls = box.scrollWidth > box.clientWidth + 1;
+    var boxes = Array.prototype.map.call(document.querySelectorAll(".md-typeset__scrollwrap, .katex-display"),
+      function (box) { return [box, box.scrollWidth > box.clientWidth + 1]; });
+    // An inline formula wider than its line (a narrow phone) cannot wrap: it becomes a box of its own
+    // that scrolls like a display formula, and the punctuation kept next to it may go to the next line.
+    var maths = Array.prototype.map.call(document.querySelectorAll(".md-typeset span.arithmatex"), function (math) {
+      var wide = math.classList.contains("formula-wide");
+      var line = math.parentElement.closest("p, li, dd, td, th, figcaption, .admonition, details, article");
+      return [math, wide, wide ? math.scrollWidth > math.clientWidth + 1
+                                : line && math.getBoundingClientRect().width > line.clientWidth + 1];
+    });
+    // Material makes a code block that scrolls focusable when the page loads, but not one that only
+    // starts to scroll once the window is narrowed or the text zoomed: those too.
+    var codes = Array.prototype.filter.call(document.querySelectorAll("pre > code"), function (code) {
+      return code.scrollWidth > code.clientWidth + 1 && !code.hasAttribute("tabindex");
+    });
+    boxes.forEach(function (pair) {
+      var box = pair[0], scrolls = pair[1];
       if (scrolls && !box.hasAttribute("tabindex")) {
         region(box, box.classList.contains("katex-display") ? names.formula : names.table);
       } else if (!scrolls && box.getAttribute("role") === "region") {
         noRegion(box);
       }
     });
-    // An inline formula wider than its line (a narrow phone) cannot wrap: it becomes a box of its own
-    // that scrolls like a display formula, and the punctuation kept next to it may go to the next line.
-    document.querySelectorAll(".md-typeset span.arithmatex").forEach(function (math) {
-      var wide = math.classList.contains("formula-wide");
-      var line = math.parentElement.closest("p, li, dd, td, th, figcaption, .admonition, details, article");
-      var over = wide ? math.scrollWidth > math.clientWidth + 1
-                      : line && math.getBoundingClientRect().width > line.clientWidth + 1;
+    maths.forEach(function (entry) {
+      var math = entry[0], wide = entry[1], over = entry[2];
       if (over && !wide) {
         math.classList.add("formula-wide");
         region(math, names.formula);
@@ -41,11 +53,7 @@
         noRegion(math);
       }
     });
-    // Material makes a code block that scrolls focusable when the page loads, but not one that only
-    // starts to scroll once the window is narrowed or the text zoomed: those too.
-    document.querySelectorAll("pre > code").forEach(function (code) {
-      if (code.scrollWidth > code.clientWidth + 1 && !code.hasAttribute("tabindex")) code.setAttribute("tabindex", "0");
-    });
+    codes.forEach(function (code) { code.setAttribute("tabindex", "0"); });
   }
   var pending = false;
   function soon() {  // once per frame however many resize events come
@@ -58,7 +66,7 @@
   // they were even requested). Watching each box's content for a change of size catches the first.
   var contents = typeof ResizeObserver !== "undefined" ? new ResizeObserver(soon) : null;
   function watch() {
-    mark();
+    soon();  // in the next frame, with whatever else asks before it
     if (!contents) return;
     document.querySelectorAll(".md-typeset__scrollwrap > *, .katex-display > .katex").forEach(function (content) {
       contents.observe(content);
@@ -69,9 +77,11 @@
   window.addEventListener("resize", soon);
   window.addEventListener("load", soon);
   // A formula's box keeps its size when KaTeX's fonts arrive (it is a block); what it holds grows. Each
-  // batch of fonts that finishes loading, however late, is a reason to look again.
-  if (document.fonts) {
-    if (document.fonts.ready) document.fonts.ready.then(soon);
-    if (document.fonts.addEventListener) document.fonts.addEventListener("loadingdone", soon);
-  }
+  // batch of fonts that finishes loading, however late, is a reason to look again. (document.fonts.ready
+  // is asked for once the page has loaded: asked for while the page is still being set up, it restyles
+  // the whole page there and then.)
+  if (document.fonts && document.fonts.addEventListener) document.fonts.addEventListener("loadingdone", soon);
+  window.addEventListener("load", function () {
+    if (document.fonts && document.fonts.ready) document.fonts.ready.then(soon);
+  });
 })();

@@ -165,7 +165,7 @@ def switch_scheme(page, scheme: str) -> None:
     choice, so the system's preference alone would not change a page it has shown once)."""
     if scheme_of(page) == scheme:
         return
-    page.locator("form[data-md-component=palette] label:not([hidden])").click()
+    page.locator("form[data-palette] label:not([hidden])").click()
     want = "slate" if scheme == "dark" else "default"
     page.wait_for_function("s => document.body.getAttribute('data-md-color-scheme') === s", arg=want)
     page.wait_for_function(SETTLED)
@@ -187,7 +187,13 @@ def shot(page_or_locator, name: str) -> None:
     """With SCREENSHOT_DIR set, keep a screenshot to look at (full page for a page)."""
     if SHOTS:
         full = {"full_page": True} if hasattr(page_or_locator, "goto") else {}
+        # A whole page at once shows what a reader sees screen by screen: the figures below the screen,
+        # which the page draws only as they come near (content-visibility), drawn too.
+        style = ("*", "{content-visibility: visible !important}") if full else None
+        handle = page_or_locator.add_style_tag(content=" ".join(style)) if style else None
         page_or_locator.screenshot(path=os.path.join(SHOTS, name), **full)
+        if handle:
+            handle.evaluate("e => e.remove()")
 
 
 CJK_THEN_ASCII_COLON = """() => {

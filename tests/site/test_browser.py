@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 from browsing import assert_only_loopback as _assert_only_loopback
-from browsing import axe_in_both_schemes, each_view, forget, open_page, reset
+from browsing import axe_in_both_schemes, each_view, forget, open_page, reset, wait_for_quiet_network
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 pytestmark = pytest.mark.browser
@@ -110,6 +110,7 @@ def test_search_finds_words_in_the_language_of_the_page(page, site_url, lang_pre
 
 def test_mermaid_draws_with_the_self_hosted_copy(page, vault_url):
     page.goto(f"{vault_url}/garden/%E6%AC%A2%E8%BF%8E/")  # garden/欢迎, a learner's note with a diagram
+    page.locator("pre.mermaid").scroll_into_view_if_needed()  # drawn when it comes near (the test below)
     # Material draws the diagram into a closed shadow root of a <div class="mermaid"> that replaces the
     # <pre>: the div's height is what can be seen from outside (the fence alone is one line of code).
     drawn = ("() => { const d = document.querySelector('div.mermaid'); "
@@ -259,3 +260,121 @@ def test_an_api_entrys_source_shows_with_javascript_off(browser, site_url):
         assert "def scaled_dot_product_attention(" in page.locator("details.mkdocstrings-source").first.inner_text()
     finally:
         context.close()
+
+
+#: A note with figures and a widget (zh) and an API page (en).
+LOADED = ["notes/scaling/", "en/reference/api/softmax/"]
+
+
+@pytest.mark.parametrize("path", LOADED)
+def test_no_script_restyles_the_whole_page_while_it_loads(browser, site_url, path):
+    """Each restyle of a whole page is a long task on a phone (Lighthouse's blocking time). Material's
+    palette component restyled every page three times as it mounted (an attribute it sets on <body> for
+    the switch, then the color-scheme <meta> it adds), and scroll-boxes.js forced one more by asking for
+    ``document.fonts.ready`` as it ran. Read from Chromium's trace: once the page is first styled, no
+    script invalidates the style of <html> or <body> (and so of everything), no color-scheme changes, and
+    no style update that one of our scripts forces reaches half of what the first style did."""
+    import json
+
+    context = browser.new_context(viewport={"width": 412, "height": 823})
+    try:
+        page = context.new_page()
+        page.goto(f"{site_url}/{path}")  # caches warm, as for a reader's second page
+        page.goto("about:blank")
+        browser.start_tracing(page=page, categories=[
+            "devtools.timeline", "disabled-by-default-devtools.timeline.stack",
+            "disabled-by-default-devtools.timeline.invalidationTracking"])
+        page.goto(f"{site_url}/{path}")
+        page.wait_for_load_state("load")
+        page.evaluate("() => new Promise(done => setTimeout(done, 500))")  # the scripts' first frames
+        events = sorted(json.loads(browser.stop_tracing())["traceEvents"], key=lambda e: e.get("ts", 0))
+        elements = page.evaluate("document.getElementsByTagName('*').length")
+    finally:
+        context.close()
+    styled = [e for e in events if e.get("name") == "UpdateLayoutTree" and e.get("ph") == "X"]
+    first = next(e["ts"] for e in styled if e["args"].get("elementCount", 0) > elements / 4)
+    whole_page = []
+    for e in events:
+        data = e.get("args", {}).get("data") or {}
+        node = data.get("nodeName", "").split(" ")[0]
+        if e["ts"] <= first:
+            continue
+        if e["name"] == "ScheduleStyleInvalidationTracking" and node in ("HTML", "BODY") \
+                and data.get("changedAttribute") != "class":  # Material's js / no-js classes: selectors of a few
+            whole_page.append(f"{node} {data.get('changedAttribute')}")
+        if e["name"] == "StyleRecalcInvalidationTracking" and data.get("reason") == "PlatformColorChange":
+            whole_page.append(f"color scheme of {node}")
+    assert whole_page == [], whole_page
+    forced = [(e["args"]["elementCount"], (e["args"].get("beginData") or {}).get("stackTrace", [{}])[0].get("url"))
+              for e in styled if "/javascripts/" in str((e["args"].get("beginData") or {}).get("stackTrace"))
+              and "/assets/javascripts/" not in str((e["args"].get("beginData") or {}).get("stackTrace"))]
+    biggest = max(e["args"].get("elementCount", 0) for e in styled)  # the page's first style (figures far
+    assert [f for f in forced if f[0] > biggest / 2] == [], (biggest, forced)  # below the screen are not styled)
+
+
+#: A figure drawn when the site was built (attention.experiments.plotting.to_svg), not a widget's drawing.
+FIGURE = "article svg[aria-labelledby^='figure-']"
+
+
+@pytest.mark.parametrize("path", ["notes/transformer/", "en/notes/scaling/"])
+def test_a_figure_is_drawn_when_it_comes_near_the_screen(page, site_url, path):
+    """A figure (hundreds of SVG elements) far below the screen is neither styled nor laid out while the
+    page loads (``content-visibility: auto``), yet it is in the page, named for screen readers (the
+    accessibility-tree test) and found by find-in-page; scrolled to, it is drawn."""
+    page.set_viewport_size({"width": 412, "height": 823})
+    page.goto(f"{site_url}/{path}")
+    page.wait_for_load_state("load")
+    figures = page.locator(FIGURE)
+    last = figures.count() - 1
+    drawn = (f"() => document.querySelectorAll(\"{FIGURE}\")[{last}]"
+             ".querySelector('text').checkVisibility({contentVisibilityAuto: true})")
+    assert figures.nth(last).evaluate("e => e.getBoundingClientRect().top") > 2 * 823  # far below the first screen
+    assert page.evaluate(drawn) is False
+    figures.nth(last).scroll_into_view_if_needed()
+    page.wait_for_function(drawn)
+
+
+def test_a_reader_whose_system_is_dark_reads_in_dark_from_the_first_paint(browser, site_url):
+    """On a first visit the page opens in the scheme the system asks for, set while the header is parsed
+    (overrides/partials/javascripts/palette.html): Material's component switched a dark phone's page from
+    light only once the whole page had loaded, a flash of white. The toggle works from the keyboard (Enter
+    on it), keeps the focus, says what it will do next in the page's language, and the choice is kept."""
+    context = browser.new_context(color_scheme="dark")
+    scheme = "document.body.getAttribute('data-md-color-scheme')"
+    try:
+        page = context.new_page()
+        page.add_init_script("document.addEventListener('DOMContentLoaded', () => { window.schemeWhenParsed = "
+                             f"{scheme}; }}, {{once: true}})")
+        page.goto(f"{site_url}/en/notes/scaling/")
+        page.wait_for_load_state("load")
+        assert page.evaluate("window.schemeWhenParsed") == "slate"
+        assert page.evaluate("document.querySelector('meta[name=color-scheme]').content") == "dark"
+        toggle = "form[data-palette] label:not([hidden])"
+        assert page.locator(toggle).get_attribute("title") == "Switch to light mode"
+        page.focus("form[data-palette] input:checked")
+        page.keyboard.press("Enter")
+        page.wait_for_function(f"{scheme} === 'default'")
+        assert page.evaluate("document.activeElement.matches('form[data-palette] input:checked')")
+        assert page.locator(toggle).get_attribute("title") == "Switch to dark mode"
+        assert page.evaluate("document.querySelector('meta[name=color-scheme]').content") == "normal"
+        page.goto(f"{site_url}/notes/scaling/")  # the choice is kept on the next page, in either language
+        assert page.evaluate(scheme) == "default"
+        assert page.locator(toggle).get_attribute("title") == "切换到深色模式"
+    finally:
+        context.close()
+
+
+def test_mermaid_is_fetched_and_run_only_when_its_diagram_comes_near(page, site_url):
+    """mermaid (3.5 MB; about 0.6 s of a phone's main thread to start and draw) is fetched when a
+    diagram comes within a screen of the view, not by every page that has one far below: the
+    Transformer note's diagram is a dozen screens down a phone."""
+    page.set_viewport_size({"width": 412, "height": 823})
+    page.goto(f"{site_url}/en/notes/transformer/")
+    wait_for_quiet_network(page)
+    assert not any("mermaid" in url for url in page.requested)
+    assert page.locator("pre.mermaid, div.mermaid").count() == 1
+    page.locator("pre.mermaid").scroll_into_view_if_needed()
+    page.wait_for_function("() => { const d = document.querySelector('div.mermaid'); "
+                           "return d && d.getBoundingClientRect().height > 50; }", timeout=30_000)
+    assert any(url.endswith("/assets/mermaid/mermaid.min.js") for url in page.requested)
+    _assert_only_loopback(page)
