@@ -16,15 +16,28 @@
     box.removeAttribute("role");
     box.removeAttribute("aria-label");
   }
+  // What a folded callout hides (a closed <details> but for its summary) is not measured: measuring it
+  // would lay it all out, tables and code included, for nothing shown. Opening one looks again (toggle).
+  function folded(e) {
+    for (var d = e.closest("details:not([open])"); d; d = d.parentElement && d.parentElement.closest("details:not([open])")) {
+      var summary = e.closest("summary");
+      if (!summary || summary.parentElement !== d) return true;
+    }
+    return false;
+  }
+  function shown(selector) {
+    return Array.prototype.filter.call(document.querySelectorAll(selector), function (e) { return !folded(e); });
+  }
   // Every size is read before anything is changed: a change between two reads makes the second one lay
   // the page out again (on a long note, a hundred layouts where one does).
   function mark() {
     var names = NAMES[/^zh/.test(document.documentElement.lang) ? "zh" : "en"];
-    var boxes = Array.prototype.map.call(document.querySelectorAll(".md-typeset__scrollwrap, .katex-display"),
-      function (box) { return [box, box.scrollWidth > box.clientWidth + 1]; });
+    var boxes = shown(".md-typeset__scrollwrap, .katex-display").map(function (box) {
+      return [box, box.scrollWidth > box.clientWidth + 1];
+    });
     // An inline formula wider than its line (a narrow phone) cannot wrap: it becomes a box of its own
     // that scrolls like a display formula, and the punctuation kept next to it may go to the next line.
-    var maths = Array.prototype.map.call(document.querySelectorAll(".md-typeset span.arithmatex"), function (math) {
+    var maths = shown(".md-typeset span.arithmatex").map(function (math) {
       var wide = math.classList.contains("formula-wide");
       var line = math.parentElement.closest("p, li, dd, td, th, figcaption, .admonition, details, article");
       return [math, wide, wide ? math.scrollWidth > math.clientWidth + 1
@@ -32,7 +45,7 @@
     });
     // Material makes a code block that scrolls focusable when the page loads, but not one that only
     // starts to scroll once the window is narrowed or the text zoomed: those too.
-    var codes = Array.prototype.filter.call(document.querySelectorAll("pre > code"), function (code) {
+    var codes = shown("pre > code").filter(function (code) {
       return code.scrollWidth > code.clientWidth + 1 && !code.hasAttribute("tabindex");
     });
     boxes.forEach(function (pair) {
@@ -75,6 +88,7 @@
   if (typeof document$ !== "undefined") document$.subscribe(watch);
   else document.addEventListener("DOMContentLoaded", watch);
   window.addEventListener("resize", soon);
+  document.addEventListener("toggle", soon, true);  // a callout opened (toggle does not bubble: caught on the way down)
   window.addEventListener("load", soon);
   // A formula's box keeps its size when KaTeX's fonts arrive (it is a block); what it holds grows. Each
   // batch of fonts that finishes loading, however late, is a reason to look again. (document.fonts.ready

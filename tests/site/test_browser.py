@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 from browsing import assert_only_loopback as _assert_only_loopback
-from browsing import axe_in_both_schemes, each_view, forget, open_page, reset, wait_for_quiet_network
+from browsing import axe_in_both_schemes, each_view, forget, hidden_sideways, open_page, reset, wait_for_quiet_network
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 pytestmark = pytest.mark.browser
@@ -262,8 +262,8 @@ def test_an_api_entrys_source_shows_with_javascript_off(browser, site_url):
         context.close()
 
 
-#: A note with figures and a widget (zh) and an API page (en).
-LOADED = ["notes/scaling/", "en/reference/api/softmax/"]
+#: A long note with figures, widgets and a folded callout of tables and code (zh), and an API page (en).
+LOADED = ["notes/long-sequences/", "en/reference/api/softmax/"]
 
 
 @pytest.mark.parametrize("path", LOADED)
@@ -273,7 +273,7 @@ def test_no_script_restyles_the_whole_page_while_it_loads(browser, site_url, pat
     the switch, then the color-scheme <meta> it adds), and scroll-boxes.js forced one more by asking for
     ``document.fonts.ready`` as it ran. Read from Chromium's trace: once the page is first styled, no
     script invalidates the style of <html> or <body> (and so of everything), no color-scheme changes, and
-    no style update that one of our scripts forces reaches half of what the first style did."""
+    no style update or layout that one of our scripts forces is a large one."""
     import json
 
     context = browser.new_context(viewport={"width": 412, "height": 823})
@@ -310,6 +310,13 @@ def test_no_script_restyles_the_whole_page_while_it_loads(browser, site_url, pat
               and "/assets/javascripts/" not in str((e["args"].get("beginData") or {}).get("stackTrace"))]
     biggest = max(e["args"].get("elementCount", 0) for e in styled)  # the page's first style (figures far
     assert [f for f in forced if f[0] > biggest / 2] == [], (biggest, forced)  # below the screen are not styled)
+    # Nor a layout that lays out much: scroll-boxes.js measured what folded callouts hide, which laid out
+    # all of it (900 objects at a time on the long-sequences note, its tables and code).
+    ours = [(e["args"]["beginData"].get("dirtyObjects"), str(e["args"]["beginData"]["stackTrace"][0].get("url")))
+            for e in events if e.get("name") == "Layout" and e.get("ph") == "X"
+            and "/javascripts/" in str((e["args"].get("beginData") or {}).get("stackTrace"))
+            and "/assets/javascripts/" not in str(e["args"]["beginData"]["stackTrace"])]
+    assert [o for o in ours if o[0] > 200] == [], ours
 
 
 #: A figure drawn when the site was built (attention.experiments.plotting.to_svg), not a widget's drawing.
@@ -378,3 +385,19 @@ def test_mermaid_is_fetched_and_run_only_when_its_diagram_comes_near(page, site_
                            "return d && d.getBoundingClientRect().height > 50; }", timeout=30_000)
     assert any(url.endswith("/assets/mermaid/mermaid.min.js") for url in page.requested)
     _assert_only_loopback(page)
+
+
+@pytest.mark.parametrize("path", ["notes/long-sequences/", "en/notes/long-sequences/"])
+def test_what_a_folded_callout_shows_when_opened_scrolls_in_its_own_box(page, site_url, path):
+    """scroll-boxes.js leaves what folded callouts hide unmeasured until the reader opens one; then its
+    wide tables, formulas and code on a narrow phone become boxes that scroll and take the focus."""
+    page.set_viewport_size({"width": 320, "height": 700})
+    page.goto(f"{site_url}/{path}")
+    page.wait_for_load_state("load")
+    summaries = page.locator("article details:not([open]) > summary")
+    assert summaries.count() >= 2
+    while summaries.count():
+        summaries.first.click()
+    assert page.locator("article details[open] .md-typeset__scrollwrap, article details[open] pre > code").count() > 0
+    assert hidden_sideways(page) == []
+    assert page.locator("article details[open] .md-typeset__scrollwrap[tabindex='0'][role='region']").count() > 0
