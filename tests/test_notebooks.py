@@ -43,6 +43,7 @@ def test_sixteen_notebooks_every_note_in_both_languages():
     assert all((slug, "zh") in NOTES and (slug, "en") in NOTES for slug in SLUGS)
 
 
+@pytest.mark.slow  # 2-5 s each, one kernel per notebook: in `make test`, not in `make quick`
 @pytest.mark.parametrize(("slug", "lang"), NOTES)
 def test_the_notebook_runs_top_to_bottom_and_prints_what_the_note_states(slug, lang, tmp_path):
     import nbformat

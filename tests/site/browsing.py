@@ -219,7 +219,9 @@ HIDDEN_SIDEWAYS = """() => {
     const article = document.querySelector('article'), vw = document.documentElement.clientWidth, found = [];
     const label = e => e.tagName.toLowerCase() + '.' + [...e.classList].join('.') + ' "'
         + e.textContent.replace(/\\s+/g, ' ').trim().slice(0, 40) + '"';
-    const skip = e => e.closest('svg, .katex-mathml, .md-clipboard, [hidden]') || getComputedStyle(e).display === 'none'
+    // what a folded callout hides is not shown (the every-page test opens them all and looks again)
+    const skip = e => e.closest('svg, .katex-mathml, .md-clipboard, [hidden], details:not([open]) > :not(summary)')
+        || getComputedStyle(e).display === 'none'
         || (getComputedStyle(e).position === 'absolute' && e.clientWidth <= 1);
     const seen = [];
     for (const e of article.querySelectorAll('*')) {
