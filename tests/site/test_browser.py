@@ -266,14 +266,32 @@ def test_an_api_entrys_source_shows_with_javascript_off(browser, site_url):
 LOADED = ["notes/long-sequences/", "en/reference/api/softmax/"]
 
 
+#: Records what restyles a whole page once the page is parsed down to its footer (a script in the header, run
+#: before the page below it exists, costs nothing): an attribute of <html> or <body> (but the marks Material's
+#: bundle puts on <html> as it starts: the js / no-js classes and the focus-visible polyfill's attribute, which
+#: few or no selectors read) and the color-scheme <meta>.
+WATCH_WHOLE_PAGE = """window.wholePage = [];
+new MutationObserver(records => records.forEach(r => {
+    if (!document.querySelector('footer.md-footer')) return;
+    const root = r.target === document.body || r.target === document.documentElement;
+    const marks = ['class', 'data-js-focus-visible'];
+    if (r.type === 'attributes' && root && !marks.includes(r.attributeName)) {
+        wholePage.push(r.target.tagName + ' ' + r.attributeName);
+    }
+    if ([r.target, ...r.addedNodes].some(n => n.nodeName === 'META' && n.name === 'color-scheme')) {
+        wholePage.push('color-scheme');
+    }
+})).observe(document, {attributes: true, childList: true, subtree: true});"""
+
+
 @pytest.mark.parametrize("path", LOADED)
 def test_no_script_restyles_the_whole_page_while_it_loads(browser, site_url, path):
     """Each restyle of a whole page is a long task on a phone (Lighthouse's blocking time). Material's
     palette component restyled every page three times as it mounted (an attribute it sets on <body> for
     the switch, then the color-scheme <meta> it adds), and scroll-boxes.js forced one more by asking for
-    ``document.fonts.ready`` as it ran. Read from Chromium's trace: once the page is first styled, no
-    script invalidates the style of <html> or <body> (and so of everything), no color-scheme changes, and
-    no style update or layout that one of our scripts forces is a large one."""
+    ``document.fonts.ready`` as it ran, then laid out what folded callouts hide. Once the page is parsed, no
+    script changes an attribute of <html> or <body> or the color scheme, and (Chromium's trace) no style
+    update or layout that one of our scripts forces is a large one."""
     import json
 
     context = browser.new_context(viewport={"width": 412, "height": 823})
@@ -281,42 +299,30 @@ def test_no_script_restyles_the_whole_page_while_it_loads(browser, site_url, pat
         page = context.new_page()
         page.goto(f"{site_url}/{path}")  # caches warm, as for a reader's second page
         page.goto("about:blank")
-        browser.start_tracing(page=page, categories=[
-            "devtools.timeline", "disabled-by-default-devtools.timeline.stack",
-            "disabled-by-default-devtools.timeline.invalidationTracking"])
-        page.goto(f"{site_url}/{path}")
+        page.add_init_script(WATCH_WHOLE_PAGE)
+        browser.start_tracing(page=page, categories=["devtools.timeline",
+                                                     "disabled-by-default-devtools.timeline.stack"])
+        assert page.goto(f"{site_url}/{path}").ok
         page.wait_for_load_state("load")
         page.evaluate("() => new Promise(done => setTimeout(done, 500))")  # the scripts' first frames
-        events = sorted(json.loads(browser.stop_tracing())["traceEvents"], key=lambda e: e.get("ts", 0))
-        elements = page.evaluate("document.getElementsByTagName('*').length")
+        events = json.loads(browser.stop_tracing())["traceEvents"]
+        assert page.evaluate("window.wholePage") == []
     finally:
         context.close()
     styled = [e for e in events if e.get("name") == "UpdateLayoutTree" and e.get("ph") == "X"]
-    first = next(e["ts"] for e in styled if e["args"].get("elementCount", 0) > elements / 4)
-    whole_page = []
-    for e in events:
-        data = e.get("args", {}).get("data") or {}
-        node = data.get("nodeName", "").split(" ")[0]
-        if e["ts"] <= first:
-            continue
-        if e["name"] == "ScheduleStyleInvalidationTracking" and node in ("HTML", "BODY") \
-                and data.get("changedAttribute") != "class":  # Material's js / no-js classes: selectors of a few
-            whole_page.append(f"{node} {data.get('changedAttribute')}")
-        if e["name"] == "StyleRecalcInvalidationTracking" and data.get("reason") == "PlatformColorChange":
-            whole_page.append(f"color scheme of {node}")
-    assert whole_page == [], whole_page
-    forced = [(e["args"]["elementCount"], (e["args"].get("beginData") or {}).get("stackTrace", [{}])[0].get("url"))
-              for e in styled if "/javascripts/" in str((e["args"].get("beginData") or {}).get("stackTrace"))
-              and "/assets/javascripts/" not in str((e["args"].get("beginData") or {}).get("stackTrace"))]
+
+    def by_our_script(e) -> bool:  # the script that asked: docs/javascripts (not Material's assets/javascripts)
+        url = ((e["args"].get("beginData") or {}).get("stackTrace") or [{}])[0].get("url", "")
+        return "/javascripts/" in url and "/assets/javascripts/" not in url
+
     biggest = max(e["args"].get("elementCount", 0) for e in styled)  # the page's first style (figures far
-    assert [f for f in forced if f[0] > biggest / 2] == [], (biggest, forced)  # below the screen are not styled)
+    forced = [e["args"]["elementCount"] for e in styled if by_our_script(e)]  # below the screen are not styled)
+    assert [n for n in forced if n > biggest / 2] == [], (biggest, forced)
     # Nor a layout that lays out much: scroll-boxes.js measured what folded callouts hide, which laid out
     # all of it (900 objects at a time on the long-sequences note, its tables and code).
-    ours = [(e["args"]["beginData"].get("dirtyObjects"), str(e["args"]["beginData"]["stackTrace"][0].get("url")))
-            for e in events if e.get("name") == "Layout" and e.get("ph") == "X"
-            and "/javascripts/" in str((e["args"].get("beginData") or {}).get("stackTrace"))
-            and "/assets/javascripts/" not in str(e["args"]["beginData"]["stackTrace"])]
-    assert [o for o in ours if o[0] > 200] == [], ours
+    laid_out = [e["args"]["beginData"].get("dirtyObjects", 0) for e in events
+                if e.get("name") == "Layout" and e.get("ph") == "X" and by_our_script(e)]
+    assert [n for n in laid_out if n > 200] == [], laid_out
 
 
 #: A figure drawn when the site was built (attention.experiments.plotting.to_svg), not a widget's drawing.
