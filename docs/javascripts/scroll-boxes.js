@@ -89,13 +89,13 @@
   else document.addEventListener("DOMContentLoaded", watch);
   window.addEventListener("resize", soon);
   document.addEventListener("toggle", soon, true);  // a callout opened (toggle does not bubble: caught on the way down)
-  window.addEventListener("load", soon);
   // A formula's box keeps its size when KaTeX's fonts arrive (it is a block); what it holds grows. Each
   // batch of fonts that finishes loading, however late, is a reason to look again. (document.fonts.ready
   // is asked for once the page has loaded: asked for while the page is still being set up, it restyles
   // the whole page there and then.)
   if (document.fonts && document.fonts.addEventListener) document.fonts.addEventListener("loadingdone", soon);
   window.addEventListener("load", function () {
+    soon();
     if (document.fonts && document.fonts.ready) document.fonts.ready.then(soon);
   });
 })();

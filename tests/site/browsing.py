@@ -189,8 +189,8 @@ def shot(page_or_locator, name: str) -> None:
         full = {"full_page": True} if hasattr(page_or_locator, "goto") else {}
         # A whole page at once shows what a reader sees screen by screen: the figures below the screen,
         # which the page draws only as they come near (content-visibility), drawn too.
-        style = ("*", "{content-visibility: visible !important}") if full else None
-        handle = page_or_locator.add_style_tag(content=" ".join(style)) if style else None
+        everything = "* { content-visibility: visible !important; }"
+        handle = page_or_locator.add_style_tag(content=everything) if full else None
         page_or_locator.screenshot(path=os.path.join(SHOTS, name), **full)
         if handle:
             handle.evaluate("e => e.remove()")
