@@ -6,7 +6,7 @@ import pytest
 
 from attention import gradcheck
 from attention.trainable import cross_entropy
-from attention.transformer import SelfAttention, TransformerBlock, TransformerLM
+from attention.transformer import Attention, TransformerBlock, TransformerLM
 
 pytestmark = pytest.mark.usefixtures("one_blas_thread")  # training and gradient checks: many small matrix products
 
@@ -39,13 +39,43 @@ def rng():
 
 @pytest.mark.parametrize(("heads", "kv_heads", "rope"), [(2, 2, False), (4, 2, True), (4, 1, False)])
 def test_self_attention_with_gqa_and_rope(heads, kv_heads, rope):
-    layer = SelfAttention(8, heads, kv_heads=kv_heads, rope=rope, rng=rng())
+    layer = Attention(8, heads, kv_heads=kv_heads, rope=rope, rng=rng())
     check(layer, layer.forward, layer.backward, rng().standard_normal((2, 5, 8)))
 
 
 def test_block_with_its_residuals():
     block = TransformerBlock(8, 2, hidden=12, rng=rng())
     check(block, block.forward, block.backward, rng().standard_normal((2, 4, 8)))
+
+
+def test_encoder_block_with_padding():
+    from attention import EncoderBlock
+
+    block = EncoderBlock(8, 2, kv_heads=1, hidden=12, rng=rng())
+    pad = np.array([[True, True, True, False], [True, True, True, True]])
+    check(block, lambda x: block.forward(x, key_padding_mask=pad), block.backward, rng().standard_normal((2, 4, 8)))
+
+
+def test_decoder_block_and_the_gradient_at_its_memory():
+    from attention import DecoderBlock
+
+    block = DecoderBlock(8, 2, hidden=12, rng=rng())
+    params = block.parameters()
+    names = list(params)
+    x, memory = rng().standard_normal((2, 4, 8)), np.random.default_rng(1).standard_normal((2, 5, 8))
+    pad = np.array([[True] * 4 + [False], [True] * 5])
+    R = np.random.default_rng(99).standard_normal(x.shape)
+
+    def f(x, memory, *arrays):
+        for name, value in zip(names, arrays):
+            params[name][...] = value
+        block.zero_grad()
+        loss = float((R * block.forward(x, memory, memory_padding_mask=pad)).sum())
+        dx = block.backward(R)
+        grads = block.gradients()
+        return loss, [dx, block.memory_grad] + [grads[n].copy() for n in names]
+
+    assert len(gradcheck(f, x, memory, *[params[n].copy() for n in names], rtol=1e-6)) == 2 + len(names)
 
 
 @pytest.mark.slow  # trains the whole model: make test, not make quick
@@ -95,7 +125,7 @@ def test_errors_name_the_argument():
     with pytest.raises(ValueError, match="positions must be"):
         TransformerLM(vocab=5, dim=8, layers=1, heads=2, positions="absolute")
     with pytest.raises(ValueError, match="divisible"):
-        SelfAttention(8, 3, rng=rng())
+        Attention(8, 3, rng=rng())
     model = TransformerLM(vocab=5, dim=8, layers=1, heads=2, max_len=6, rng=rng())
     with pytest.raises(ValueError, match="max_len=6"):
         model.generate(np.zeros((1, 4), int), 3)
@@ -194,7 +224,7 @@ def test_block_passes_kv_heads_and_rope_to_its_attention():
 def test_self_attention_is_causal_attention_over_its_projections(heads, kv_heads, rope):
     from attention import rotary_embedding, scaled_dot_product_attention
 
-    layer = SelfAttention(8, heads, kv_heads=kv_heads, rope=rope, rng=rng())
+    layer = Attention(8, heads, kv_heads=kv_heads, rope=rope, rng=rng())
     p = layer.parameters()
     x = np.random.default_rng(4).standard_normal((2, 5, 8))  # (B, T, D)
     D = 8 // heads
@@ -216,7 +246,7 @@ def test_self_attention_is_causal_attention_over_its_projections(heads, kv_heads
 
 def test_self_attention_has_no_rope_by_default():
     x = np.random.default_rng(5).standard_normal((1, 4, 8))
-    default, plain = SelfAttention(8, 2, rng=rng()), SelfAttention(8, 2, rope=False, rng=rng())
+    default, plain = Attention(8, 2, rng=rng()), Attention(8, 2, rope=False, rng=rng())
     np.testing.assert_array_equal(default.forward(x), plain.forward(x))
 
 
@@ -226,7 +256,8 @@ def test_model_options_reach_its_parts():
     assert shapes["head.weight"] == (5, 8) and "head.bias" not in shapes  # the untied output has no bias
     for i in range(2):
         assert shapes[f"blocks.{i}.attention.k.weight"] == (4, 8)  # one key head of 4 dims
-        assert shapes[f"blocks.{i}.up.weight"] == (12, 8) and shapes[f"blocks.{i}.down.weight"] == (8, 12)
+        ff = f"blocks.{i}.feed_forward"
+        assert shapes[f"{ff}.up.weight"] == (12, 8) and shapes[f"{ff}.down.weight"] == (8, 12)
     for positions in ("learned", "sinusoidal", "rope"):
         model = TransformerLM(vocab=5, dim=8, layers=2, heads=2, positions=positions, rng=rng())
         assert [b.attention.rope for b in model.blocks] == [positions == "rope"] * 2

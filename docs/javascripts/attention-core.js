@@ -213,9 +213,9 @@
           }
           var y = linear(o, p(a + "out.weight"), p(a + "out.bias"), D);
           for (var i2 = 0; i2 < D; i2++) y[i2] += x[i2];  // residual
-          var u = linear(layerNorm(y, p(k + "ln2.weight"), p(k + "ln2.bias")), p(k + "up.weight"), p(k + "up.bias"), F);
+          var u = linear(layerNorm(y, p(k + "ln2.weight"), p(k + "ln2.bias")), p(k + "feed_forward.up.weight"), p(k + "feed_forward.up.bias"), F);
           for (i2 = 0; i2 < F; i2++) u[i2] = gelu(u[i2]);
-          var z = linear(u, p(k + "down.weight"), p(k + "down.bias"), D);
+          var z = linear(u, p(k + "feed_forward.down.weight"), p(k + "feed_forward.down.bias"), D);
           for (i2 = 0; i2 < D; i2++) z[i2] += y[i2];  // residual
           return z;
         });

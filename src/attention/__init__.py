@@ -14,7 +14,7 @@ from .additive import additive_attention, additive_attention_backward
 from .backward import sdpa_backward, softmax_backward
 from .flash import flash_attention, flash_attention_backward
 from .gradcheck import gradcheck, numerical_gradient
-from .layers import DecoderBlock, EncoderBlock, FeedForward, gelu, gelu_backward, layer_norm
+from .layers import gelu, gelu_backward, layer_norm
 from .masks import causal_mask, combine_masks, padding_mask
 from .multihead import MultiHeadAttention
 from .naive import naive_attention
@@ -24,10 +24,11 @@ from .scaled_dot_product import scaled_dot_product_attention
 from .softmax import softmax
 from .timeseries import attention_forecast, nadaraya_watson
 from .trainable import Embedding, LayerNorm, Linear, cross_entropy
-from .transformer import SelfAttention, TransformerBlock, TransformerLM
+from .transformer import Attention, DecoderBlock, EncoderBlock, FeedForward, TransformerBlock, TransformerLM
 from .vision import patch_self_attention, patchify
 
 __all__ = [
+    "Attention",
     "DecoderBlock",
     "Embedding",
     "EncoderBlock",
@@ -35,7 +36,6 @@ __all__ = [
     "LayerNorm",
     "Linear",
     "MultiHeadAttention",
-    "SelfAttention",
     "TransformerBlock",
     "TransformerLM",
     "additive_attention",

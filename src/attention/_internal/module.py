@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 
@@ -11,6 +13,10 @@ class Module:
     def __init__(self) -> None:
         self.params: dict[str, np.ndarray] = {}
         self.grads: dict[str, np.ndarray] = {}
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Call ``forward``, as a PyTorch module is called."""
+        return self.forward(*args, **kwargs)  # type: ignore[attr-defined]  # each module defines its own
 
     def children(self) -> dict[str, Module]:
         return {name: m for name, m in vars(self).items() if isinstance(m, Module)} | {

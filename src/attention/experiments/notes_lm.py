@@ -71,7 +71,7 @@ def encode(vocab: list[str], text: str) -> np.ndarray:
 
 
 def kept(weights: np.ndarray | None) -> np.ndarray:
-    """Return the attention weights a layer kept in its last forward pass (``SelfAttention.keep_weights``)."""
+    """Return the attention weights a layer kept in its last forward pass (``Attention.keep_weights``)."""
     if weights is None:
         raise ValueError("the layer kept no attention weights: set its keep_weights = True before the forward pass")
     return weights
