@@ -235,7 +235,7 @@ class TransformerBlock(Module):
 
 
 class EncoderBlock(TransformerBlock):
-    """Pre-norm encoder block: ``x + SelfAttention(LN(x))`` over every position, then ``x + FeedForward(LN(x))``.
+    """Pre-norm encoder block: ``x + Attention(LN(x))`` over every position, then ``x + FeedForward(LN(x))``.
 
     A [TransformerBlock][attention.TransformerBlock] with non-causal self-attention; a padded batch
     passes ``key_padding_mask`` (B, T), True for a real position.

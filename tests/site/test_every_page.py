@@ -5,9 +5,10 @@ and switched in place (``browsing.each_view``): each width in the light scheme, 
 
 On each page: math typeset, no request that fails, the page never wider than the screen and nothing cut off
 sideways (the folded callouts closed, then opened from the 640 px view on), no text under 12 px on the
-narrowest phone, figure text large enough and in a readable colour, each widget inside the screen with its
-caption and controls shown and its text standing out, and axe-core (WCAG 2.0/2.1 A and AA, pinned in
-package-lock.json) with no critical or serious violation — no rule disabled, nothing excluded.
+narrowest phone, figure text large enough, in a readable colour and never drawn over other text, each
+widget inside the screen with its caption and controls shown and its text standing out, and axe-core
+(WCAG 2.0/2.1 A and AA, pinned in package-lock.json) with no critical or serious violation — no rule disabled,
+nothing excluded.
 With SCREENSHOT_DIR set, a full-page screenshot of each view is kept to look at.
 """
 
@@ -39,6 +40,19 @@ FONT_SIZES = """() => [...document.querySelectorAll('article svg text')].map(t =
 COLOURS = """() => [getComputedStyle(document.querySelector('article')).color,
     getComputedStyle(document.body).backgroundColor,
     [...document.querySelectorAll('article svg text')].map(t => getComputedStyle(t).fill)]"""
+#: Pairs of a figure's texts drawn over each other (a label on a box's text: the Transformer note's "encoder
+#: output" label covered the encoder's "output" box). Two lines of one label touch by their line spacing, less
+#: than half a line high: that is not an overlap; covering each other by half a line or more is.
+OVERLAPPING_TEXT = """() => [...document.querySelectorAll("article svg[aria-labelledby^='figure-']")].flatMap(svg => {
+    const texts = [...svg.querySelectorAll('text')].map(t => [t.textContent.replace(/\\s+/g, ' ').trim(),
+        t.getBoundingClientRect()]).filter(([text, r]) => text && r.width), found = [];
+    texts.forEach(([a, r], i) => texts.slice(i + 1).forEach(([b, s]) => {
+        const wide = Math.min(r.right, s.right) - Math.max(r.left, s.left);
+        const high = Math.min(r.bottom, s.bottom) - Math.max(r.top, s.top);
+        if (wide > 1 && high > 0.5 * Math.min(r.height, s.height)) found.push(`"${a}" on "${b}"`);
+    }));
+    return found;
+})"""
 #: Text of the article (not figures or math, whose sizes are checked apart) under 12 px: what a phone shows
 #: too small to read (Lighthouse's legibility audit: the API pages' code was 10.9 px at 390 px).
 SMALL_TEXT = """() => {
@@ -112,6 +126,7 @@ def test_every_page_in_every_view(page, built_site, site_url, lang):
                 assert page.evaluate(SMALL_TEXT) == [], f"{path}: text under 12 px on a {width} px phone"
             if sizes := page.evaluate(FONT_SIZES):
                 smallest[(path, width)] = min(sizes)
+                assert page.evaluate(OVERLAPPING_TEXT) == [], (path, width)
             text, background, fills = page.evaluate(COLOURS)
             assert (scheme == "dark") == (sum(rgb(background)) < 200), (path, scheme, background)
             # Figure text is in the page's text colour (currentColor) or an accent colour; never black or

@@ -43,14 +43,14 @@ TEXT = {
            "encoder": "encoder block", "decoder": "decoder block", "x_in": "input x", "ln": "LayerNorm",
            "self": "self-attention", "causal_self": "causal\nself-attention",
            "cross": "cross-attention\n(K, V: memory)", "ff": "feed-forward", "add": "+", "out": "output",
-           "memory": "encoder output\n(memory)"},
+           "memory": "encoder\noutput\n(memory)"},
     "zh": {"before": "训练前", "after": "训练后", "x": "键值对的位置", "y": "样本",
            "loss": "训练损失", "step": "步数", "chance": "随机猜测（log 16）",
            "causal": "因果掩码", "padding": "填充掩码\n（4 个真实的键）", "both": "两者合并",
            "key": "键的位置", "query": "查询的位置",
            "encoder": "编码器块", "decoder": "解码器块", "x_in": "输入 x", "ln": "LayerNorm",
            "self": "自注意力", "causal_self": "因果自注意力", "cross": "交叉注意力\n（K、V 来自 memory）",
-           "ff": "前馈网络", "add": "+", "out": "输出", "memory": "编码器的输出\n（memory）"},
+           "ff": "前馈网络", "add": "+", "out": "输出", "memory": "编码器\n的输出\n（memory）"},
 }
 
 
@@ -232,7 +232,8 @@ def blocks_figure(*, lang: str = "en") -> Figure:
     encoder_out, cross_y = 0.92, np.linspace(0.0, 0.92, 11)[5]
     ax.annotate("", xy=(0.70 - 0.16, cross_y), xytext=(0.24 + 0.1, encoder_out),
                 arrowprops={"arrowstyle": "->", "color": "#c1121f", "lw": 1.6, "connectionstyle": "arc3,rad=0.2"})
-    ax.text(0.43, 0.86, t["memory"], ha="center", va="bottom", fontsize=10, color="#c1121f")
+    # Right of where the arrow leaves the encoder: clear of both columns, their residual lines and the arrow.
+    ax.text(0.40, 0.90, t["memory"], ha="left", va="center", fontsize=10, color="#c1121f")
     return fig
 
 
