@@ -51,18 +51,18 @@ def test_block_with_its_residuals():
 def test_encoder_block_with_padding():
     from attention import EncoderBlock
 
-    block = EncoderBlock(8, 2, kv_heads=1, hidden=12, rng=rng())
+    block = EncoderBlock(4, 2, kv_heads=1, hidden=6, rng=rng())
     pad = np.array([[True, True, True, False], [True, True, True, True]])
-    check(block, lambda x: block.forward(x, key_padding_mask=pad), block.backward, rng().standard_normal((2, 4, 8)))
+    check(block, lambda x: block.forward(x, key_padding_mask=pad), block.backward, rng().standard_normal((2, 4, 4)))
 
 
 def test_decoder_block_and_the_gradient_at_its_memory():
     from attention import DecoderBlock
 
-    block = DecoderBlock(8, 2, hidden=12, rng=rng())
+    block = DecoderBlock(4, 2, hidden=6, rng=rng())  # small: a central difference per parameter, two passes each
     params = block.parameters()
     names = list(params)
-    x, memory = rng().standard_normal((2, 4, 8)), np.random.default_rng(1).standard_normal((2, 5, 8))
+    x, memory = rng().standard_normal((2, 4, 4)), np.random.default_rng(1).standard_normal((2, 5, 4))
     pad = np.array([[True] * 4 + [False], [True] * 5])
     R = np.random.default_rng(99).standard_normal(x.shape)
 
