@@ -31,7 +31,7 @@ import numpy as np
 from .bounds import LOG2E, exp2_floor, row_norms
 from .problem import Problem, allowed, score_bound, sum_to_shape
 from .threads import run_each
-from .tiles import KEY_BLOCK, causal_penalty, forbidden, mask_tile, scratch
+from .tiles import KEY_BLOCK, causal_penalty, forbidden, mask_tile, product, scratch
 
 #: Locks guarding the rows of dQ (query block i of batch element n takes lock (n * blocks + i) mod LOCKS).
 LOCKS = 64
@@ -164,7 +164,7 @@ class Kernel:
         exponential's base, with -inf where the mask or causality forbids, into ``out`` (n, w).
         Both passes call this for the same tiles, so they see the same numbers.
         """
-        np.matmul(self.qs[b][i0:i1], self.k[b][j0:j1].T, out=out)  # (n, w) = scores (log2 e)
+        product(self.qs[b][i0:i1], self.k[b][j0:j1].T, out)  # (n, w) = scores (log2 e)
         if self.is_causal and j1 - 1 > i0:  # some of these keys lie in the future of some rows
             out += causal_penalty(i1 - i0, j1 - j0, j0 - i0, out.dtype)
         if self.mask is not None:
@@ -206,7 +206,7 @@ class Kernel:
             t, w = slice(r0 - i0, n), j1 - j0
             x = self.exponents(b, r0, i1, j0, j1, tile_buf[: (i1 - r0) * w].reshape(i1 - r0, w))  # (t, w)
             dp = dp_buf[: (i1 - r0) * w].reshape(i1 - r0, w)  # (t, w)
-            np.matmul(self.dO[b][r0:i1], self.v[b][j0:j1].T, out=dp)  # (t, w) = dP
+            product(self.dO[b][r0:i1], self.v[b][j0:j1].T, dp)  # (t, w) = dP
             new_m = np.maximum(m[t], x.max(axis=1))  # (t,)
             shift = np.where(new_m == -np.inf, 0, new_m)  # (t,): rows that see no key yet stay at 0
             rescale = self.exp(m[t] - shift)  # (t,)
@@ -250,12 +250,12 @@ class Kernel:
             if not self.input_grads:
                 continue
             ds = ds_buf[: n * w].reshape(n, w)  # (n, w)
-            np.matmul(dO[i0:i1], vb.T, out=ds)  # (n, w) = dP = dO V^T
+            product(dO[i0:i1], vb.T, ds)  # (n, w) = dP = dO V^T
             ds -= D[i0:i1, None]
             ds *= p  # (n, w) = dS = P * (dP - D)
             dk += ds.T @ q[i0:i1]  # (w, E) += dS^T Q (times scale at the end)
             dq_part = dq_buf[: n * q.shape[-1]].reshape(n, -1)  # (n, E)
-            np.matmul(ds, kb, out=dq_part)  # (n, E) = dS K (times scale at the end)
+            product(ds, kb, dq_part)  # (n, E) = dS K (times scale at the end)
             with self.locks[(lock_id + i0 // self.query_block) % LOCKS]:
                 dq[i0:i1] += dq_part
 
