@@ -314,8 +314,11 @@ def test_no_script_restyles_the_whole_page_while_it_loads(browser, site_url, pat
         context.close()
     styled = [e for e in events if e.get("name") == "UpdateLayoutTree" and e.get("ph") == "X"]
 
+    def stack(e) -> list[dict]:  # the script frames that asked for a style update or layout ([]: the browser's own)
+        return (e["args"].get("beginData") or {}).get("stackTrace") or []
+
     def by_our_script(e) -> bool:  # the script that asked: docs/javascripts (not Material's assets/javascripts)
-        url = ((e["args"].get("beginData") or {}).get("stackTrace") or [{}])[0].get("url", "")
+        url = (stack(e) or [{}])[0].get("url", "")
         return "/javascripts/" in url and "/assets/javascripts/" not in url
 
     biggest = max(e["args"].get("elementCount", 0) for e in styled)  # the page's first style (figures far
@@ -330,9 +333,8 @@ def test_no_script_restyles_the_whole_page_while_it_loads(browser, site_url, pat
     # "implementation details and benchmark" callout, which laid out its 2,400 elements at every load).
     if path == "notes/long-sequences/":
         assert folded > 2000, folded
-    forced = [e["args"]["beginData"].get("dirtyObjects", 0) for e in layouts
-              if (e["args"].get("beginData") or {}).get("stackTrace")]
-    assert [n for n in forced if n > folded / 2 > 100] == [], (folded, forced)
+    forced_layouts = [e["args"]["beginData"].get("dirtyObjects", 0) for e in layouts if stack(e)]
+    assert [n for n in forced_layouts if n > folded / 2 > 100] == [], (folded, forced_layouts)
 
 
 #: A figure drawn when the site was built (attention.experiments.plotting.to_svg), not a widget's drawing.
