@@ -82,8 +82,10 @@ def test_decoder_block_and_the_gradient_at_its_memory():
 @pytest.mark.parametrize(("positions", "tied", "kv_heads"), [("learned", True, 2), ("sinusoidal", False, 1),
                                                             ("rope", True, None)])
 def test_whole_two_layer_model_end_to_end(positions, tied, kv_heads):
-    model = TransformerLM(vocab=7, dim=8, layers=2, heads=2, kv_heads=kv_heads, max_len=8, positions=positions,
-                          tied=tied, hidden=12, rng=rng())
+    # Width 4 (two heads of 2: RoPE's smallest): every path of the model, with a quarter of the central
+    # differences of width 8 (each parameter is perturbed twice and the model run again).
+    model = TransformerLM(vocab=7, dim=4, layers=2, heads=2, kv_heads=kv_heads, max_len=8, positions=positions,
+                          tied=tied, hidden=6, rng=rng())
     ids = np.array([[1, 2, 3, 4, 5], [6, 5, 4, 3, 0]])
     targets = np.array([[2, 3, 4, 5, -1], [5, 4, 3, -1, -1]])  # -1: padding, ignored
     params = model.parameters()

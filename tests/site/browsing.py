@@ -39,6 +39,11 @@ def need_chromium():
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
+    """The site's files, and axe-core at :data:`AXE_PATH` (not in the site: only the tests load it)."""
+
+    def translate_path(self, path):
+        return str(AXE) if urlparse(path).path == AXE_PATH else super().translate_path(path)
+
     def log_message(self, *args):
         pass
 
@@ -267,6 +272,8 @@ def hidden_sideways(page, settle: float = 5.0) -> list[str]:
 # --- axe-core (WCAG 2.0/2.1, A and AA; pinned in package-lock.json, not served by the site) --------------
 
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+#: Where :func:`serve` serves axe-core (a name no page of a site has: ``_`` starts no page's URL).
+AXE_PATH = "/_tests/axe.min.js"
 WCAG_AA = {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}
 #: The rules whose outcome depends on the colours: the only ones the scheme can change (the page's
 #: elements, names and roles are the same in both), so the dark scheme runs these, the light one all.
@@ -291,7 +298,11 @@ def run_axe(page, rules: dict, context: str | None = None) -> tuple[int, list]:
     """axe-core (added to the page if it is not there yet) with ``rules`` on ``context`` (a CSS selector;
     the whole page by default): ``(how many rules ran, the critical and serious violations)``."""
     if not page.evaluate("typeof axe !== 'undefined'"):
-        page.add_script_tag(content=_axe_source())
+        url = urlparse(page.url)
+        if url.hostname in LOOPBACK:  # from the test server, as a file: V8 compiles it once, not on every page
+            page.add_script_tag(url=f"{url.scheme}://{url.netloc}{AXE_PATH}")
+        else:
+            page.add_script_tag(content=_axe_source())
     count, violations = page.evaluate(AXE_RUN, [context, rules])
     return count, violations
 
