@@ -66,6 +66,11 @@ def defer_source_listings(html: str) -> str:
     return SOURCE_LISTING.sub(r"\1<noscript data-search-exclude>\2</noscript>\3", html)
 
 
+#: The dash and the empty description of an entry (a parameter, a return value) that its docstring names and
+#: types but does not describe: mkdocstrings' list writes "query (array_like) –" and then nothing.
+UNDESCRIBED = re.compile(r'\s*–\s*<div class="doc-md-description">\s*</div>')
+
+
 #: :func:`api_pages` of each language, read once per build (reset when a build collects its files).
 _documented: dict[str, dict] = {}
 
@@ -78,7 +83,7 @@ def on_files(files, config):
 def on_page_content(html, page, config, files):
     lang = language(page.file.src_uri)
     if page.file.src_uri.startswith(f"{lang}/reference/api/"):
-        return defer_source_listings(EMPTY_ANCHOR.sub(r'<a id="\1"></a>', html))
+        return defer_source_listings(UNDESCRIBED.sub("", EMPTY_ANCHOR.sub(r'<a id="\1"></a>', html)))
     if lang not in _documented:
         _documented[lang] = api_pages(files, lang)
     urls = {name: get_relative_url(file.url, page.url) for name, file in _documented[lang].items()}

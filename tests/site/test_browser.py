@@ -262,6 +262,44 @@ def test_an_api_entrys_source_shows_with_javascript_off(browser, site_url):
         context.close()
 
 
+#: The words of an API entry's sections (Parameters, Returns, Raises, ...) that lie beside the screen (read only
+#: by scrolling sideways), as "section text"; and how many sections there are. Not code: a code block scrolls
+#: in its own box, as a listing must.
+BESIDE_THE_SCREEN = """() => {
+    const sections = [...document.querySelectorAll('article p:has(> .doc-section-title)')], found = [];
+    for (const title of sections) {
+        const body = title.nextElementSibling, walker = document.createTreeWalker(body, NodeFilter.SHOW_TEXT);
+        for (let node; (node = walker.nextNode());) {
+            if (node.parentElement.closest('pre')) continue;
+            const range = document.createRange();
+            range.selectNodeContents(node);
+            for (const r of range.getClientRects())
+                if (r.width && (r.left < 0 || r.right > innerWidth + 0.5))
+                    found.push(`${title.textContent.trim()} ${node.textContent.trim().slice(0, 30)}`);
+        }
+    }
+    return [sections.length, [...new Set(found)].slice(0, 8)];
+}"""
+
+
+@pytest.mark.parametrize("lang_prefix", ["", "/en"])
+def test_an_api_entrys_parameters_read_on_a_phone_without_scrolling_sideways(page, site_url, lang_prefix):
+    """On a 390 px phone, each parameter's name, type, default and description lie on the screen: laid out
+    as a table, four columns wide, the descriptions sat beyond the screen's right edge, and Material's
+    wrapping every such table when the page loads was most of the API pages' script time (Lighthouse
+    performance 74-83 on the attention page, 94-97 as lists)."""
+    page.set_viewport_size({"width": 390, "height": 900})
+    for name in ("attention", "softmax", "training"):
+        page.goto(f"{site_url}{lang_prefix}/reference/api/{name}/")
+        page.wait_for_load_state("load")
+        sections, beside = page.evaluate(BESIDE_THE_SCREEN)
+        assert sections >= 5 and beside == [], (name, sections, beside)
+        # An entry the docstring leaves undescribed ends with its type, not with a dash before nothing.
+        dangling = page.evaluate("() => [...document.querySelectorAll('article li.doc-section-item')]"
+                                 ".map(li => li.innerText.trim()).filter(text => /[–-]$/.test(text))")
+        assert dangling == [], (name, dangling)
+
+
 #: A long note with figures, widgets and a folded callout of tables and code (zh), and an API page (en).
 LOADED = ["notes/long-sequences/", "en/reference/api/softmax/"]
 
