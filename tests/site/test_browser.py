@@ -307,10 +307,12 @@ LOADED = ["notes/long-sequences/", "en/reference/api/softmax/"]
 #: Records what restyles a whole page once the page is parsed down to its footer (a script in the header, run
 #: before the page below it exists, costs nothing): an attribute of <html> or <body> (but the marks Material's
 #: bundle puts on <html> as it starts: the js / no-js classes and the focus-visible polyfill's attribute, which
-#: few or no selectors read) and the color-scheme <meta>.
+#: few or no selectors read), the color-scheme <meta>, and a table taken out of the article to be put back in a
+#: box (Material wraps each data table in its scroll box as it mounts: the whole article restyled once more).
 WATCH_WHOLE_PAGE = """window.wholePage = [];
 new MutationObserver(records => records.forEach(r => {
     if (!document.querySelector('footer.md-footer')) return;
+    if ([...r.removedNodes].some(n => n.nodeName === 'TABLE')) wholePage.push('table moved');
     const root = r.target === document.body || r.target === document.documentElement;
     const marks = ['class', 'data-js-focus-visible'];
     if (r.type === 'attributes' && root && !marks.includes(r.attributeName)) {
@@ -326,7 +328,8 @@ new MutationObserver(records => records.forEach(r => {
 def test_no_script_restyles_the_whole_page_while_it_loads(browser, site_url, path):
     """Each restyle of a whole page is a long task on a phone (Lighthouse's blocking time). Material's
     palette component restyled every page three times as it mounted (an attribute it sets on <body> for
-    the switch, then the color-scheme <meta> it adds), and scroll-boxes.js forced one more by asking for
+    the switch, then the color-scheme <meta> it adds), its content component once more by moving each data
+    table into a scroll box (now made when the site is built), and scroll-boxes.js forced one more by asking for
     ``document.fonts.ready`` as it ran, then laid out what folded callouts hide. Once the page is parsed, no
     script changes an attribute of <html> or <body> or the color scheme, (Chromium's trace) no style update
     or layout that one of our scripts forces is a large one, and no layout any script forces lays out what a
