@@ -38,29 +38,26 @@ Grid = dict[tuple[str, float], list[tuple[int, float, float, float]]]
 def measure(d_k: int, method: str, init_scale: float, *, rows: int = 256, keys: int = 64,
             seed: int = 0) -> tuple[float, float, float]:
     """``(entropy, max_weight, score_grad)`` for q, k ~ N(0, init_scale^2) (see the scaling experiment)."""
-    return _measure(draws(d_k, rows=rows, keys=keys, seed=seed), method, init_scale)
+    drawn = draws(d_k, rows=rows, keys=keys, seed=seed)
+    return _statistics(drawn, _product(drawn, init_scale, METHODS[method][0]), method)
 
 
-def _measure(drawn: tuple[np.ndarray, ...], method: str, init_scale: float) -> tuple[float, float, float]:
-    """:func:`measure` of the scaling experiment's draws ``drawn``, q and k times ``init_scale``."""
-    return _of_products(drawn, _products(drawn, init_scale), method)
+def _product(drawn: tuple[np.ndarray, ...], init_scale: float, normalise: bool) -> np.ndarray:
+    """Return q · k (R, 1, S) for the draws ``drawn`` times ``init_scale``, normalised or not, before any factor.
 
-
-def _products(drawn: tuple[np.ndarray, ...], init_scale: float) -> dict[bool, np.ndarray]:
-    """Return ``{normalised?: q · k}`` for the draws ``drawn`` times ``init_scale``, before any factor.
-
-    What every method at that scale multiplies: made once per scale, not once per method (k is 256 x 64 x d_k).
+    What every method of that kind multiplies at that scale: the grid makes it once, not once per method
+    (k is 256 x 64 x d_k).
     """
     q, k = (init_scale * x for x in drawn[:2])  # (R, 1, E), (R, S, E)
-    return {False: q @ k.transpose(0, 2, 1),  # (R, 1, S)
-            True: l2_normalize(q) @ l2_normalize(k).transpose(0, 2, 1)}  # (R, 1, S)
+    if normalise:
+        q, k = l2_normalize(q), l2_normalize(k)
+    return q @ k.transpose(0, 2, 1)  # (R, 1, S)
 
 
-def _of_products(drawn: tuple[np.ndarray, ...], products: dict[bool, np.ndarray],
-                 method: str) -> tuple[float, float, float]:
-    normalise, factor = METHODS[method]
+def _statistics(drawn: tuple[np.ndarray, ...], product: np.ndarray, method: str) -> tuple[float, float, float]:
+    """``(entropy, max_weight, score_grad)`` of ``method``'s scores: its factor times ``product``."""
     _, k, v, grad_out = drawn  # (R, S, E), (R, S, Ev), (R, 1, Ev)
-    return row_statistics(factor(k.shape[-1]) * products[normalise], v, grad_out)
+    return row_statistics(METHODS[method][1](k.shape[-1]) * product, v, grad_out)
 
 
 @functools.lru_cache(maxsize=1)
@@ -73,9 +70,9 @@ def run() -> Grid:
     cells: Grid = {(m, s): [] for m in METHODS for s in INIT_SCALES}
     for d in D_KS:
         drawn = draws(d)
-        products = {s: _products(drawn, s) for s in INIT_SCALES}
+        products = {(s, normalise): _product(drawn, s, normalise) for s in INIT_SCALES for normalise in (False, True)}
         for m, s in cells:
-            cells[(m, s)].append((d, *_of_products(drawn, products[s], m)))
+            cells[(m, s)].append((d, *_statistics(drawn, products[(s, METHODS[m][0])], m)))
     return cells
 
 
