@@ -108,6 +108,38 @@ def test_search_finds_words_in_the_language_of_the_page(page, site_url, lang_pre
     _assert_only_loopback(page)
 
 
+INDEX = "/search/search_index.json"
+
+
+@pytest.mark.parametrize(("lang_prefix", "width", "query", "expect"),
+                         [("", 390, "饱和", "/notes/attention-mechanism/"),
+                          ("/en", 1280, "saturation", "/en/notes/attention-mechanism/")])
+def test_a_reader_who_does_not_search_downloads_no_search_index(page, site_url, lang_prefix, width, query, expect):
+    """The search index (a quarter of a megabyte, which a worker then builds a search engine from) is
+    fetched when the reader turns to search, not on every page they read; the first query typed is
+    answered without typing it again. On a phone the reader taps the header's search button; on a
+    desktop they press "/"."""
+    page.set_viewport_size({"width": width, "height": 800})
+    page.goto(f"{site_url}{lang_prefix}/notes/scaling/")
+    wait_for_quiet_network(page)
+    page.mouse.wheel(0, 600)  # reading: scrolling and moving about the page
+    page.wait_for_timeout(300)
+    assert not [url for url in page.requested if url.endswith(INDEX)], page.requested
+    if width < 960:
+        page.locator("label.md-header__button[for='__search']").click()
+    else:
+        page.keyboard.press("/")
+    box = page.locator("input.md-search__input")
+    assert box.evaluate("e => e === document.activeElement")
+    page.keyboard.type(query, delay=30)
+    page.keyboard.press("End")  # CJK text arrives as text input, without the key events search listens to
+    page.wait_for_function(
+        "want => [...document.querySelectorAll('.md-search-result__item a')].some(a => a.href.includes(want))",
+        arg=f"{site_url}{expect}", timeout=10_000)
+    assert [url for url in page.requested if url.endswith(INDEX)] == [f"{site_url}{lang_prefix}{INDEX}"]
+    _assert_only_loopback(page)
+
+
 def test_mermaid_draws_with_the_self_hosted_copy(page, vault_url):
     page.goto(f"{vault_url}/garden/%E6%AC%A2%E8%BF%8E/")  # garden/欢迎, a learner's note with a diagram
     page.locator("pre.mermaid").scroll_into_view_if_needed()  # drawn when it comes near (the test below)
