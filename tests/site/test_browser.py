@@ -90,10 +90,10 @@ SEARCHES = {"": [("饱和", "/notes/attention-mechanism/"), ("softmax", "/"), ("
 
 @pytest.mark.parametrize("lang_prefix", ["", "/en"])
 def test_search_finds_words_in_the_language_of_the_page(page, site_url, lang_prefix):
-    # One page load per language: the search worker builds its index once, and each query is typed
-    # again into the same box, as a reader does.
+    # One page load per language: the search worker builds its index once (when the box first takes the
+    # focus), and each query is typed again into the same box, as a reader does.
     page.goto(f"{site_url}{lang_prefix}/notes/scaling/")
-    page.wait_for_load_state("networkidle")  # the search worker has fetched its index
+    wait_for_quiet_network(page)
     for query, expect in SEARCHES[lang_prefix]:
         hrefs = search(page, query, f"{site_url}{expect}")
         assert hrefs and all(("/en/" in h) == bool(lang_prefix) for h in hrefs), (query, hrefs)
