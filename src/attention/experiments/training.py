@@ -33,6 +33,7 @@ class Run:
     losses: list[float]  #: the training loss at every step
     accuracy: float  #: held-out accuracy after training
     seconds: float  #: wall time of the training loop
+    model: Any = None  #: the trained model, for a run whose model is made of the library's layers
 
 
 def train_loop(params: Params, batch: Callable[[np.random.Generator], tuple[Any, ...]],

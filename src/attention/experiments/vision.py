@@ -3,11 +3,12 @@
 Patch-to-patch attention, and a one-head classifier that learns
 where to look.
 
-A 16×16 image is cut into 16 patches of 4×4 pixels; each flattened patch is a token. A
-learned query vector attends over the patch tokens (attention pooling, like ViT's class
-token) and its output is read out as class scores. The data set is made in code: one of four
-small shapes sits in a random patch of a noisy image, so the model must find that patch to
-classify the image.
+A 16×16 image is cut into 16 patches of 4×4 pixels; each flattened patch is a token. The
+classifier is built from the library's layers: a ``Linear`` embeds the patch tokens, a learned
+query token attends over them with one head of ``Attention`` (attention pooling, like ViT's
+class token) and a ``Linear`` reads the result out as class scores. The data set is made in
+code: one of four small shapes sits in a random patch of a noisy image, so the model must find
+that patch to classify the image.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..backward import sdpa_backward
-from ..scaled_dot_product import scaled_dot_product_attention
-from ..trainable import cross_entropy
+from .._internal.module import Module
+from ..trainable import Linear, cross_entropy
+from ..transformer import Attention
 from ..vision import patch_self_attention, patchify
 from . import Commands
 from .plotting import WIDTH, pyplot
@@ -56,46 +57,53 @@ def make_images(n: int, rng: np.random.Generator, *, noise: float = 0.35
     return images, labels, where
 
 
-def init_params(dim: int = 16, seed: int = 0) -> Params:
-    """Draw the initial parameters: the class query ``(1, 1, D)``, key/value projections ``(p*p, D)``, the read-out."""
-    rng = np.random.default_rng(seed)
-    d_in = PATCH * PATCH
-    return {
-        "query": rng.normal(0, 1, (1, 1, dim)),  # the learned class query, (1, 1, D)
-        "Wk": rng.normal(0, 1 / np.sqrt(d_in), (d_in, dim)),
-        "Wv": rng.normal(0, 1 / np.sqrt(d_in), (d_in, dim)),
-        "Wo": rng.normal(0, 1 / np.sqrt(dim), (dim, len(CLASSES))),
-        "bo": np.zeros(len(CLASSES)),
-    }
+class PatchClassifier(Module):
+    """The note's model, from the library's layers: a learned query token attends over the patches.
+
+    ``model(tokens)`` maps patch tokens ``(B, P, p*p)`` to class scores ``(B, C)`` and the query's
+    attention weights over the patches ``(B, P)``; ``backward(d_scores)`` adds every parameter's
+    gradient (``model.gradients()``), each layer's own backward pass doing its part.
+    """
+
+    def __init__(self, dim: int = 16, *, seed: int = 0):
+        super().__init__()
+        rng = np.random.default_rng(seed)
+        self.params["query"] = rng.normal(0, 1, (1, 1, dim))  # the learned class query, (1, 1, D)
+        self.embed = Linear(PATCH * PATCH, dim, bias=False, rng=rng)  # a patch's pixels -> D
+        self.attend = Attention(dim, 1, causal=False, rng=rng)  # one head, from the query to the patches
+        self.attend.keep_weights = True
+        self.readout = Linear(dim, len(CLASSES), rng=rng)  # D -> class scores
+
+    def forward(self, tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Compute ``(scores (B, C), weights (B, P))`` for ``tokens (B, P, p*p)``."""
+        query = np.broadcast_to(self.params["query"], (len(tokens), 1, self.params["query"].shape[-1]))  # (B, 1, D)
+        o = self.attend.forward(query, self.embed.forward(tokens))  # (B, 1, D)
+        weights = self.attend.weights  # (B, 1, 1, P): batch, head, query, patch
+        assert weights is not None  # kept: keep_weights
+        return self.readout.forward(o[:, 0]), weights[:, 0, 0]  # (B, C), (B, P)
+
+    def backward(self, d_scores: np.ndarray) -> None:
+        """Add the gradients of every parameter for ``d_scores (B, C)``, the loss's gradient at the scores."""
+        d_o = self.readout.backward(d_scores)[:, None, :]  # (B, 1, D)
+        d_query = self.attend.backward(d_o)  # (B, 1, D): one copy of the query per image
+        self._add("query", d_query.sum(axis=0, keepdims=True))  # (1, 1, D)
+        assert self.attend.memory_grad is not None  # cross-attention: the patches' gradient
+        self.embed.backward(self.attend.memory_grad)
 
 
-def forward(params: Params, tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, ...]]:
-    """``tokens (B, P, p*p)`` -> ``(logits (B, C), weights (B, P), cache)``."""
-    k = tokens @ params["Wk"]  # (B, P, D)
-    v = tokens @ params["Wv"]  # (B, P, D)
-    o, w = scaled_dot_product_attention(params["query"], k, v, return_weights=True)  # (B, 1, D), (B, 1, P)
-    return o[:, 0] @ params["Wo"] + params["bo"], w[:, 0], (k, v, o)  # (B, C)
+def loss_and_grads(model: PatchClassifier, tokens: np.ndarray, labels: np.ndarray) -> tuple[float, Params]:
+    """Mean cross-entropy of ``model`` on a batch, and the gradients of its parameters, by name."""
+    model.zero_grad()
+    scores, _ = model(tokens)
+    loss, d_scores = cross_entropy(scores, labels)  # (B, C)
+    model.backward(d_scores)
+    return loss, model.gradients()
 
 
-def loss_and_grads(params: Params, tokens: np.ndarray, labels: np.ndarray) -> tuple[float, Params]:
-    """Mean cross-entropy and hand-derived gradients (checked by gradcheck in the tests)."""
-    logits, _, (k, v, o) = forward(params, tokens)
-    loss, d_logits = cross_entropy(logits, labels)  # (B, C)
-    d_o = (d_logits @ params["Wo"].T)[:, None, :]  # (B, 1, D)
-    dq, dk, dv = sdpa_backward(d_o, params["query"], k, v)  # (1, 1, D) summed over B, (B, P, D), (B, P, D)
-    return loss, {
-        "query": dq,
-        "Wk": np.einsum("bpi,bpj->ij", tokens, dk),
-        "Wv": np.einsum("bpi,bpj->ij", tokens, dv),
-        "Wo": o[:, 0].T @ d_logits,
-        "bo": d_logits.sum(0),
-    }
-
-
-def accuracy(params: Params, n: int = 2000, seed: int = 999) -> float:
+def accuracy(model: PatchClassifier, n: int = 2000, seed: int = 999) -> float:
     """Held-out accuracy on ``n`` fresh images (a seed training never uses)."""
     images, labels, _ = make_images(n, np.random.default_rng(seed))
-    return float((forward(params, patchify(images, PATCH))[0].argmax(-1) == labels).mean())
+    return float((model(patchify(images, PATCH))[0].argmax(-1) == labels).mean())
 
 
 #: Training steps of the note's run.
@@ -105,15 +113,18 @@ STEPS = 300
 def train(*, steps: int = STEPS, batch: int = 64, lr: float = 0.03, seed: int = 0,
           progress: Progress | None = None) -> Run:
     """Train on fresh batches of images."""
-    params = init_params(seed=seed)
+    model = PatchClassifier(seed=seed)
 
     def draw(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         images, labels, _ = make_images(batch, rng)
         return patchify(images, PATCH), labels
 
-    losses, seconds = train_loop(params, draw, loss_and_grads, steps=steps, lr=lr, rng=np.random.default_rng(seed),
-                                 progress=progress)
-    return Run(params, losses, accuracy(params), seconds)
+    def step(_: Params, tokens: np.ndarray, labels: np.ndarray) -> tuple[float, Params]:
+        return loss_and_grads(model, tokens, labels)  # the parameters are the model's own arrays
+
+    losses, seconds = train_loop(model.parameters(), draw, step, steps=steps, lr=lr,
+                                 rng=np.random.default_rng(seed), progress=progress)
+    return Run(model.parameters(), losses, accuracy(model), seconds, model=model)
 
 
 @functools.lru_cache(maxsize=1)
@@ -167,8 +178,8 @@ def figure(run: Run | None = None, *, lang: str = "en", examples: int = 4) -> Fi
     run = run or trained()
     images, labels, _ = make_images(examples, np.random.default_rng(5))
     fig, axes = plt.subplots(examples, 2, figsize=(WIDTH, 2.55 * examples))
-    for col, (p, title) in enumerate(((init_params(), t["before"]), (run.params, t["after"]))):
-        logits, w, _ = forward(p, patchify(images, PATCH))
+    for col, (model, title) in enumerate(((PatchClassifier(), t["before"]), (run.model, t["after"]))):
+        logits, w = model(patchify(images, PATCH))
         grid = w.reshape(-1, SIZE // PATCH, SIZE // PATCH)  # (n, 4, 4)
         for i in range(examples):
             ax = axes[i, col]
