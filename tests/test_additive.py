@@ -4,7 +4,7 @@ differences, its bound, masks and errors."""
 import numpy as np
 import pytest
 
-from attention import additive_attention, additive_attention_backward, gradcheck
+from attention import AdditiveAttention, Attention, additive_attention, additive_attention_backward, gradcheck
 
 
 def args(rng, L=3, S=4, Eq=5, Ek=2, Ev=3, H=6, batch=()):
@@ -71,3 +71,35 @@ def test_every_argument_is_named_in_its_errors():
     assert_arguments_named(additive_attention_backward, [R, *a], ["grad_output"])
     with pytest.raises(TypeError, match="^attn_mask must be bool"):
         additive_attention(*a, attn_mask=np.array(["yes"]))
+
+
+def test_the_trainable_layer_passes_gradcheck_and_starts_where_attention_starts():
+    layer = AdditiveAttention(4, hidden=3, rng=np.random.default_rng(0))
+    rng = np.random.default_rng(1)
+    x, memory, R = rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 5, 4)), rng.standard_normal((2, 3, 4))
+    params = layer.parameters()  # the layer's own arrays
+    names = list(params)
+
+    def f(*arrays):
+        for name, array in zip(names, arrays):
+            params[name][...] = array
+        layer.zero_grad()
+        y = layer.forward(x, memory)
+        layer.backward(R)
+        return float((R * y).sum()), [layer.gradients()[n].copy() for n in names]
+
+    assert max(gradcheck(f, *[params[n].copy() for n in names])) < 1e-6
+    # the input gradients too: at x, and at memory (through the scores and the values)
+    def g(x_, m_):
+        layer.zero_grad()
+        y = layer.forward(x_, m_)
+        return float((R * y).sum()), [layer.backward(R), layer.memory_grad]
+
+    assert max(gradcheck(g, x, memory)) < 1e-6
+    same = AdditiveAttention(4, rng=np.random.default_rng(3)).parameters()
+    dot = Attention(4, 1, causal=False, rng=np.random.default_rng(3)).parameters()
+    pairs = (("w_query", "q.weight"), ("w_key", "k.weight"), ("v.weight", "v.weight"), ("out.weight", "out.weight"))
+    for a, b in pairs:
+        assert np.array_equal(same[a], dot[b]), a
+    with pytest.raises(ValueError, match="memory"):
+        layer.forward(x, np.ones((2, 5, 3)))

@@ -32,10 +32,10 @@ def test_the_file_is_what_the_code_does(results):
 
 def test_claim_both_solve_it_and_dot_product_needs_fewer_steps(results):
     dot, additive = mean_accuracy(results, "dot"), mean_accuracy(results, "additive")
-    assert dot[-1] == additive[-1] == 1.0  # "both scorings solve the task"
+    assert dot[-1] >= 0.99 and additive[-1] >= 0.99  # "both scorings solve the task" (99 % held out, or more)
     first = lambda acc: next(n for n, a in zip(CHECKPOINTS, acc) if a >= 0.99)  # noqa: E731
     assert first(dot) < first(additive)  # "the scaled dot product gets there in fewer steps"
-    assert all(d >= a for d, a in zip(dot, additive))
+    assert all(d > a for d, a in zip(dot, additive) if a < 0.99)  # ahead until the additive one has solved it too
 
 
 def test_claim_additive_costs_many_times_more_per_score(results):

@@ -10,7 +10,7 @@ command line in ``attention.cli``, and shared internals in ``attention._internal
 
 import importlib.metadata
 
-from .additive import additive_attention, additive_attention_backward
+from .additive import AdditiveAttention, additive_attention, additive_attention_backward
 from .backward import sdpa_backward, softmax_backward
 from .flash import flash_attention, flash_attention_backward
 from .gradcheck import gradcheck, numerical_gradient
@@ -28,6 +28,7 @@ from .transformer import Attention, DecoderBlock, EncoderBlock, FeedForward, Tra
 from .vision import patch_self_attention, patchify
 
 __all__ = [
+    "AdditiveAttention",
     "Attention",
     "DecoderBlock",
     "Embedding",

@@ -13,17 +13,20 @@ Explained in the note ``docs/en/notes/scoring-functions.md`` (中文 ``docs/zh/n
 
 from __future__ import annotations
 
+import math
 from typing import Literal, overload
 
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ._internal.module import Module
 from ._internal.problem import sum_to_shape
-from ._internal.validation import as_mask, as_real_array
+from ._internal.validation import as_generator, as_mask, as_real_array, check_int
 from .backward import softmax_backward
 from .softmax import softmax
+from .trainable import Linear
 
-__all__ = ["additive_attention", "additive_attention_backward"]
+__all__ = ["AdditiveAttention", "additive_attention", "additive_attention_backward"]
 
 
 def _forward(query: ArrayLike, key: ArrayLike, value: ArrayLike, w_query: ArrayLike, w_key: ArrayLike,
@@ -167,3 +170,64 @@ def additive_attention_backward(grad_output: ArrayLike, query: ArrayLike, key: A
     dWq = flat(dhq).T @ flat(np.broadcast_to(q, dhq.shape[:-1] + q.shape[-1:]))  # (H, Eq)
     dWk = flat(dhk).T @ flat(np.broadcast_to(k, dhk.shape[:-1] + k.shape[-1:]))  # (H, Ek)
     return tuple(sum_to_shape(g, x.shape) for g, x in ((dq, q), (dk, k), (dv, v))) + (dWq, dWk, dw)
+
+
+class AdditiveAttention(Module):
+    r"""Additive attention, trainable: one head from ``x`` to a ``memory``, as [Attention][attention.Attention] does.
+
+    Scores $s_{ij} = w^\top \tanh(W_q x_i + W_k m_j)$ with ``w_query``, ``w_key`` (H, D) and
+    ``w_score`` (H,); values and output through ``Linear`` layers (``v``, ``out``). Drawn from the same
+    generator, ``w_query``, ``w_key``, ``v`` and ``out`` start where ``Attention(dim, 1)``'s ``q``, ``k``,
+    ``v`` and ``out`` weights start (when H = D), so the two scorings can be compared from the same
+    starting projections; ``w_score`` is drawn after them.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> layer = AdditiveAttention(4, rng=np.random.default_rng(0))
+    >>> x, memory = np.ones((2, 1, 4)), np.random.default_rng(1).standard_normal((2, 5, 4))   # (B, L, D), (B, S, D)
+    >>> layer.forward(x, memory).shape, layer.backward(np.ones((2, 1, 4))).shape, layer.memory_grad.shape
+    ((2, 1, 4), (2, 1, 4), (2, 5, 4))
+    >>> sorted(layer.parameters())
+    ['out.bias', 'out.weight', 'v.bias', 'v.weight', 'w_key', 'w_query', 'w_score']
+    """
+
+    def __init__(self, dim: int, hidden: int | None = None, *, rng: np.random.Generator | None = None):
+        super().__init__()
+        dim = check_int("dim", dim, minimum=1)
+        hidden = dim if hidden is None else check_int("hidden", hidden, minimum=1)
+        rng = as_generator(rng)
+        bound = 1 / math.sqrt(dim)  # as Linear(dim, hidden) draws its weight
+        self.dim = dim
+        self.params["w_query"] = rng.uniform(-bound, bound, (hidden, dim))  # (H, D)
+        self.params["w_key"] = rng.uniform(-bound, bound, (hidden, dim))  # (H, D)
+        self.v = Linear(dim, dim, rng=rng)
+        self.out = Linear(dim, dim, rng=rng)
+        self.params["w_score"] = rng.standard_normal(hidden) / math.sqrt(hidden)  # (H,)
+        self.keep_weights = False  # set to keep the last forward's weights (B, L, S) in ``weights``
+        self.weights: np.ndarray | None = None
+        self.memory_grad: np.ndarray | None = None
+
+    def forward(self, x: ArrayLike, memory: ArrayLike) -> np.ndarray:
+        """Attend from ``x`` (B, L, D) to ``memory`` (B, S, D)."""
+        self.x = as_real_array("x", x, min_ndim=2)  # (B, L, D)
+        self.memory = as_real_array("memory", memory, min_ndim=2)  # (B, S, D)
+        for name, a in (("x", self.x), ("memory", self.memory)):
+            if a.shape[-1] != self.dim:
+                raise ValueError(f"{name} must end in the layer's size {self.dim}, got {a.shape}")
+        self.values = self.v.forward(self.memory)  # (B, S, D)
+        o, weights = additive_attention(self.x, self.memory, self.values, self.params["w_query"],
+                                        self.params["w_key"], self.params["w_score"], return_weights=True)
+        self.weights = weights if self.keep_weights else None  # (B, L, S)
+        return self.out.forward(o)  # (B, L, D)
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        """Return the gradient at ``x``, adding the parameters' gradients (at ``memory``: ``memory_grad``)."""
+        d_o = self.out.backward(dy)  # (B, L, D)
+        dx, d_memory, d_values, dWq, dWk, dw = additive_attention_backward(
+            d_o, self.x, self.memory, self.values, self.params["w_query"], self.params["w_key"], self.params["w_score"])
+        self._add("w_query", dWq)
+        self._add("w_key", dWk)
+        self._add("w_score", dw)
+        self.memory_grad = d_memory + self.v.backward(d_values)  # (B, S, D): through the scores and the values
+        return dx  # (B, L, D)

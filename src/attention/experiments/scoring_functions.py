@@ -24,12 +24,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..additive import additive_attention, additive_attention_backward
-from ..trainable import cross_entropy
 from . import PROJECT, Commands
 from .benchmark_results import machine_summary
-from .training import Params, train_loop
-from .transformer import STEPS, Task, accuracy, init_params, loss_and_grads, make_batch
+from .transformer import STEPS, RecallModel, Task, train_model
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -84,48 +81,19 @@ def time_per_score(*, n: int = 256, d: int = 64, H: int = 64, repeats: int = 7) 
     return {name: float(np.median(t)) / (n * n) * 1e9 for name, t in times.items()}
 
 
-def additive_loss_and_grads(params: Params, pairs: np.ndarray, query: np.ndarray, answer: np.ndarray
-                            ) -> tuple[float, Params]:
-    """Compute the loss and gradients of the recall model with additive scores: s = w·tanh(x_q Wq + x_k Wk)."""
-    v = pairs @ params["Wv"]  # (B, n, D)
-    o, p = additive_attention(query, pairs, v, params["Wq"].T, params["Wk"].T, params["w"], return_weights=True)
-    logits = o[:, 0] @ params["Wo"] + params["bo"]  # (B, C)
-    loss, d_logits = cross_entropy(logits, answer)
-    d_o = (d_logits @ params["Wo"].T)[:, None, :]  # (B, 1, D)
-    dq, dk, dv, dWq, dWk, dw = additive_attention_backward(d_o, query, pairs, v, params["Wq"].T, params["Wk"].T,
-                                                           params["w"])
-    grads = {"Wq": dWq.T, "Wk": dWk.T, "w": dw, "Wv": np.einsum("bni,bnj->ij", pairs, dv),
-             "Wo": o[:, 0].T @ d_logits, "bo": d_logits.sum(axis=0)}
-    return loss, grads
-
-
-def additive_accuracy(params: Params, task: Task, n: int = 2000, seed: int = 12345) -> float:
-    """Return the held-out accuracy of the additive recall model."""
-    pairs, query, answer, _ = make_batch(task, n, np.random.default_rng(seed))  # the held-out set of `accuracy`
-    v = pairs @ params["Wv"]
-    o = additive_attention(query, pairs, v, params["Wq"].T, params["Wk"].T, params["w"])
-    return float(((o[:, 0] @ params["Wo"] + params["bo"]).argmax(-1) == answer).mean())
-
-
 def train_recall(scoring: str, *, steps: int = STEPS, seed: int = 0, lr: float = 0.02) -> dict[str, Any]:
     """Train the recall model with one scoring.
 
     The scoring is ``scoring`` ("dot": scaled dot product, "additive"); same data,
-    same initial projections, same steps. Returns held-out accuracy and losses.
+    same initial weights (``RecallModel``), same steps. Returns held-out accuracy and losses.
     """
     task = Task()
-    params = init_params(task, seed=seed)
-    if scoring == "additive":
-        params["w"] = np.random.default_rng([seed, 7]).standard_normal((params["Wq"].shape[1],)) / 4  # (D,)
-    step_fn = additive_loss_and_grads if scoring == "additive" else loss_and_grads
-    losses, seconds = train_loop(params, lambda rng: make_batch(task, 64, rng)[:3], step_fn, steps=steps, lr=lr,
-                                 rng=np.random.default_rng(seed))
-    acc = additive_accuracy(params, task) if scoring == "additive" else accuracy(params, task)
-    return {"accuracy": acc, "losses": [float(x) for x in losses], "seconds": seconds, "steps": steps}
+    run = train_model(RecallModel(task, scoring=scoring, seed=seed), task, steps=steps, lr=lr, seed=seed)
+    return {"accuracy": run.accuracy, "losses": [float(x) for x in run.losses], "seconds": run.seconds, "steps": steps}
 
 
 #: Training lengths (steps) and seeds of the accuracy comparison.
-CHECKPOINTS, SEEDS = (20, 40, 60, 80, 100, 150), (0, 1, 2)
+CHECKPOINTS, SEEDS = (20, 40, 60, 80, 100, 150, 200, 300, 400), (0, 1, 2)
 
 
 def measure() -> dict[str, Any]:

@@ -8,8 +8,10 @@ paired with the query. Each pair is one token, the one-hot key next to the one-h
 query token has the key part only. Nothing but attention can solve it: the answer sits at a
 random position, which the model has to find by matching the query against the keys.
 
-Model (one head): $q = x_q W_q$, $K = X W_k$, $V = X W_v$, $o = \mathrm{Attention}(q, K, V)$,
-logits $= o W_o + b_o$, trained by Adam on the cross-entropy.
+Model (``RecallModel``, the library's layers): a ``Linear`` embeds the tokens, one head of
+``Attention`` attends from the query token to the pairs (or of ``AdditiveAttention``: the
+scoring-functions note compares the two from the same starting weights), and a ``Linear`` reads the
+answer out; trained by Adam on the cross-entropy.
 """
 
 from __future__ import annotations
@@ -23,10 +25,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..backward import sdpa_backward
+from .._internal.module import Module
+from ..additive import AdditiveAttention
 from ..masks import causal_mask, combine_masks, padding_mask
-from ..scaled_dot_product import scaled_dot_product_attention
-from ..trainable import cross_entropy
+from ..trainable import Linear, cross_entropy
+from ..transformer import Attention
 from . import Commands, notes_lm
 from . import language_model as lm
 from .plotting import WIDTH, pyplot
@@ -83,49 +86,66 @@ def make_batch(task: Task, batch: int, rng: np.random.Generator
     return pairs, query, values[rows, where], where
 
 
-def init_params(task: Task, dim: int = 16, seed: int = 0) -> Params:
-    """Small random weights: ``Wq, Wk, Wv (Kn+Vn, D)``, ``Wo (D, Vn)``, ``bo (Vn,)``."""
-    rng = np.random.default_rng(seed)
-    s = 1 / np.sqrt(task.width)
-    return {
-        "Wq": rng.normal(0, s, (task.width, dim)),
-        "Wk": rng.normal(0, s, (task.width, dim)),
-        "Wv": rng.normal(0, s, (task.width, dim)),
-        "Wo": rng.normal(0, 1 / np.sqrt(dim), (dim, task.num_values)),
-        "bo": np.zeros(task.num_values),
-    }
+class RecallModel(Module):
+    """The recall model, from the library's layers: the query token attends over the pairs, one head.
+
+    ``model(pairs, query)`` gives the answer's scores ``(B, Vn)`` and the query's attention weights over
+    the pairs ``(B, n)``. ``scoring="dot"`` attends with ``Attention`` (scaled dot product),
+    ``"additive"`` with ``AdditiveAttention``; with the same seed both start from the same weights
+    (the additive one has its score vector w besides).
+    """
+
+    def __init__(self, task: Task = Task(), dim: int = 16, *, scoring: str = "dot", seed: int = 0):
+        super().__init__()
+        if scoring not in ("dot", "additive"):
+            raise ValueError(f"scoring must be 'dot' or 'additive', got {scoring!r}")
+        rng = np.random.default_rng(seed)
+        self.embed = Linear(task.width, dim, bias=False, rng=rng)  # a token (one-hot key | value) -> D
+        self.readout = Linear(dim, task.num_values, rng=rng)  # D -> the answer's scores
+        self.attend: Attention | AdditiveAttention = (
+            Attention(dim, 1, causal=False, rng=rng) if scoring == "dot" else AdditiveAttention(dim, rng=rng))
+        self.attend.keep_weights = True
+
+    def forward(self, pairs: np.ndarray, query: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Compute ``(scores (B, Vn), weights (B, n))`` for ``pairs (B, n, Kn+Vn)`` and ``query (B, 1, Kn+Vn)``."""
+        tokens = self.embed.forward(np.concatenate([query, pairs], axis=1))  # (B, 1+n, D): one embedding for all
+        o = self.attend.forward(tokens[:, :1], tokens[:, 1:])  # (B, 1, D)
+        weights = self.attend.weights  # (B, 1, 1, n) or (B, 1, n)
+        assert weights is not None  # kept: keep_weights
+        return self.readout.forward(o[:, 0]), weights.reshape(len(o), -1)  # (B, Vn), (B, n)
+
+    def backward(self, d_scores: np.ndarray) -> None:
+        """Add the gradients of every parameter for ``d_scores (B, Vn)``, the loss's gradient at the scores."""
+        d_query = self.attend.backward(self.readout.backward(d_scores)[:, None, :])  # (B, 1, D)
+        assert self.attend.memory_grad is not None  # cross-attention: the pairs' gradient
+        self.embed.backward(np.concatenate([d_query, self.attend.memory_grad], axis=1))  # (B, 1+n, D)
 
 
-def forward(params: Params, pairs: np.ndarray, query: np.ndarray
-            ) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, ...]]:
-    """Return ``(logits (B, Vn), weights (B, n), cache)``."""
-    q = query @ params["Wq"]  # (B, 1, D)
-    k = pairs @ params["Wk"]  # (B, n, D)
-    v = pairs @ params["Wv"]  # (B, n, D)
-    o, w = scaled_dot_product_attention(q, k, v, return_weights=True)  # (B, 1, D), (B, 1, n)
-    logits = o[:, 0] @ params["Wo"] + params["bo"]  # (B, Vn)
-    return logits, w[:, 0], (q, k, v, o)
-
-
-def loss_and_grads(params: Params, pairs: np.ndarray, query: np.ndarray, answer: np.ndarray
+def loss_and_grads(model: RecallModel, pairs: np.ndarray, query: np.ndarray, answer: np.ndarray
                    ) -> tuple[float, Params]:
-    """Mean cross-entropy and its gradient for every parameter (hand-derived, checked by gradcheck)."""
-    logits, _, (q, k, v, o) = forward(params, pairs, query)
-    loss, d_logits = cross_entropy(logits, answer)  # (B, Vn)
-    grads = {"Wo": o[:, 0].T @ d_logits, "bo": d_logits.sum(0)}  # (D, Vn), (Vn,)
-    d_o = (d_logits @ params["Wo"].T)[:, None, :]  # (B, 1, D)
-    dq, dk, dv = sdpa_backward(d_o, q, k, v)  # (B, 1, D), (B, n, D), (B, n, D)
-    grads["Wq"] = np.einsum("bli,blj->ij", query, dq)  # (Kn+Vn, D)
-    grads["Wk"] = np.einsum("bni,bnj->ij", pairs, dk)  # (Kn+Vn, D)
-    grads["Wv"] = np.einsum("bni,bnj->ij", pairs, dv)  # (Kn+Vn, D)
-    return loss, grads
+    """Mean cross-entropy of ``model`` on a batch, and the gradients of its parameters, by name."""
+    model.zero_grad()
+    scores, _ = model(pairs, query)
+    loss, d_scores = cross_entropy(scores, answer)  # (B, Vn)
+    model.backward(d_scores)
+    return loss, model.gradients()
 
 
-def accuracy(params: Params, task: Task, n: int = 2000, seed: int = 12345) -> float:
+def accuracy(model: RecallModel, task: Task, n: int = 2000, seed: int = 12345) -> float:
     """Held-out accuracy on ``n`` fresh examples (a seed the training never uses)."""
     pairs, query, answer, _ = make_batch(task, n, np.random.default_rng(seed))
-    logits, _, _ = forward(params, pairs, query)
-    return float((logits.argmax(-1) == answer).mean())
+    return float((model(pairs, query)[0].argmax(-1) == answer).mean())
+
+
+def train_model(model: RecallModel, task: Task, *, steps: int, batch: int = 64, lr: float = 0.02, seed: int = 0,
+                progress: Progress | None = None) -> Run:
+    """Adam on fresh random batches (``seed``); ``progress(step, loss)`` is called every 50 steps."""
+    def step(_: Params, pairs: np.ndarray, query: np.ndarray, answer: np.ndarray) -> tuple[float, Params]:
+        return loss_and_grads(model, pairs, query, answer)  # the parameters are the model's own arrays
+
+    losses, seconds = train_loop(model.parameters(), lambda rng: make_batch(task, batch, rng)[:3], step,
+                                 steps=steps, lr=lr, rng=np.random.default_rng(seed), progress=progress)
+    return Run(model.parameters(), losses, accuracy(model, task), seconds, model=model)
 
 
 #: Training steps of the note's run.
@@ -134,11 +154,9 @@ STEPS = 400
 
 def train(task: Task = Task(), *, steps: int = STEPS, batch: int = 64, lr: float = 0.02, dim: int = 16, seed: int = 0,
           progress: Progress | None = None) -> Run:
-    """Adam on fresh random batches; ``progress(step, loss)`` is called every 50 steps."""
-    params = init_params(task, dim, seed)
-    losses, seconds = train_loop(params, lambda rng: make_batch(task, batch, rng)[:3], loss_and_grads, steps=steps,
-                                 lr=lr, rng=np.random.default_rng(seed), progress=progress)
-    return Run(params, losses, accuracy(params, task), seconds)
+    """Train a ``RecallModel`` with Adam on fresh random batches; ``progress(step, loss)`` every 50 steps."""
+    return train_model(RecallModel(task, dim, seed=seed), task, steps=steps, batch=batch, lr=lr, seed=seed,
+                       progress=progress)
 
 
 @functools.lru_cache(maxsize=1)
@@ -156,8 +174,8 @@ def figure(run: Run | None = None, *, lang: str = "en", examples: int = 8) -> Fi
     plt, t, task, run = pyplot(), TEXT[lang], Task(), run or trained()
     pairs, query, _, where = make_batch(task, examples, np.random.default_rng(7))
     fig, axes = plt.subplots(3, 1, figsize=(WIDTH, 10.5), gridspec_kw={"height_ratios": [1, 1, 0.8]})
-    for ax, params, title in ((axes[0], init_params(task), t["before"]), (axes[1], run.params, t["after"])):
-        _, w, _ = forward(params, pairs, query)  # (examples, n)
+    for ax, model, title in ((axes[0], RecallModel(task), t["before"]), (axes[1], run.model, t["after"])):
+        _, w = model(pairs, query)  # (examples, n)
         image = ax.imshow(w, cmap="Blues", vmin=0, vmax=1)
         ax.scatter(where, np.arange(examples), s=150, facecolors="none", edgecolors="crimson", linewidths=1.8)
         ax.set_title(title)
