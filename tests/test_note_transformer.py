@@ -3,7 +3,8 @@ import pytest
 
 from attention import gradcheck
 from attention.cli import main
-from attention.experiments.transformer import RecallModel, Task, accuracy, loss_and_grads, make_batch, train
+from attention.experiments.training import loss_and_grads
+from attention.experiments.transformer import RecallModel, Task, accuracy, make_batch, train
 
 pytestmark = pytest.mark.usefixtures("one_blas_thread")  # training and gradient checks: many small matrix products
 

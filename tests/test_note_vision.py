@@ -4,6 +4,7 @@ import numpy as np
 
 from attention import gradcheck, patchify
 from attention.cli import main
+from attention.experiments.training import loss_and_grads
 from attention.experiments.vision import (
     CLASSES,
     PATCH,
@@ -11,7 +12,6 @@ from attention.experiments.vision import (
     PatchClassifier,
     accuracy,
     figure,
-    loss_and_grads,
     make_images,
     self_attention_figure,
     trained,

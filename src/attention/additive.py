@@ -197,10 +197,10 @@ class AdditiveAttention(Module):
         dim = check_int("dim", dim, minimum=1)
         hidden = dim if hidden is None else check_int("hidden", hidden, minimum=1)
         rng = as_generator(rng)
-        bound = 1 / math.sqrt(dim)  # as Linear(dim, hidden) draws its weight
         self.dim = dim
-        self.params["w_query"] = rng.uniform(-bound, bound, (hidden, dim))  # (H, D)
-        self.params["w_key"] = rng.uniform(-bound, bound, (hidden, dim))  # (H, D)
+        # drawn as Linear draws a weight (the additive score has no bias): as Attention's q and k are
+        self.params["w_query"] = Linear(dim, hidden, bias=False, rng=rng).params["weight"]  # (H, D)
+        self.params["w_key"] = Linear(dim, hidden, bias=False, rng=rng).params["weight"]  # (H, D)
         self.v = Linear(dim, dim, rng=rng)
         self.out = Linear(dim, dim, rng=rng)
         self.params["w_score"] = rng.standard_normal(hidden) / math.sqrt(hidden)  # (H,)

@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._internal.module import Module
 from .._internal.optim import Adam
+from ..trainable import cross_entropy
 from . import Commands
 from .plotting import save
 
@@ -56,6 +58,27 @@ def train_loop(params: Params, batch: Callable[[np.random.Generator], tuple[Any,
         if progress is not None and (step % 50 == 0 or step == steps):
             progress(step, loss)
     return losses, time.perf_counter() - start
+
+
+def loss_and_grads(model: Module, *batch: np.ndarray) -> tuple[float, Params]:
+    """Mean cross-entropy of ``model`` on ``batch`` (its inputs, then the targets), and its gradients by name.
+
+    For a model made of the library's layers whose ``model(*inputs)`` gives the class scores first and
+    whose ``backward(d_scores)`` adds every parameter's gradient.
+    """
+    *inputs, targets = batch
+    model.zero_grad()
+    scores = model(*inputs)[0]  # (B, C)
+    loss, d_scores = cross_entropy(scores, targets)  # (B, C)
+    model.backward(d_scores)  # type: ignore[attr-defined]  # each model defines its own
+    return loss, model.gradients()
+
+
+def train_module(model: Module, batch: Callable[[np.random.Generator], tuple[Any, ...]], *, steps: int, lr: float,
+                 rng: np.random.Generator, progress: Progress | None = None) -> tuple[list[float], float]:
+    """:func:`train_loop` for a model made of the library's layers: its parameters are its own arrays."""
+    return train_loop(model.parameters(), batch, lambda _, *b: loss_and_grads(model, *b), steps=steps, lr=lr, rng=rng,
+                      progress=progress)
 
 
 def print_progress(steps: int) -> Progress:

@@ -28,12 +28,12 @@ import numpy as np
 from .._internal.module import Module
 from ..additive import AdditiveAttention
 from ..masks import causal_mask, combine_masks, padding_mask
-from ..trainable import Linear, cross_entropy
+from ..trainable import Linear
 from ..transformer import Attention
 from . import Commands, notes_lm
 from . import language_model as lm
 from .plotting import WIDTH, pyplot
-from .training import Params, Progress, Run, register_training, train_loop
+from .training import Progress, Run, register_training, train_module
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -121,16 +121,6 @@ class RecallModel(Module):
         self.embed.backward(np.concatenate([d_query, self.attend.memory_grad], axis=1))  # (B, 1+n, D)
 
 
-def loss_and_grads(model: RecallModel, pairs: np.ndarray, query: np.ndarray, answer: np.ndarray
-                   ) -> tuple[float, Params]:
-    """Mean cross-entropy of ``model`` on a batch, and the gradients of its parameters, by name."""
-    model.zero_grad()
-    scores, _ = model(pairs, query)
-    loss, d_scores = cross_entropy(scores, answer)  # (B, Vn)
-    model.backward(d_scores)
-    return loss, model.gradients()
-
-
 def accuracy(model: RecallModel, task: Task, n: int = 2000, seed: int = 12345) -> float:
     """Held-out accuracy on ``n`` fresh examples (a seed the training never uses)."""
     pairs, query, answer, _ = make_batch(task, n, np.random.default_rng(seed))
@@ -140,11 +130,8 @@ def accuracy(model: RecallModel, task: Task, n: int = 2000, seed: int = 12345) -
 def train_model(model: RecallModel, task: Task, *, steps: int, batch: int = 64, lr: float = 0.02, seed: int = 0,
                 progress: Progress | None = None) -> Run:
     """Adam on fresh random batches (``seed``); ``progress(step, loss)`` is called every 50 steps."""
-    def step(_: Params, pairs: np.ndarray, query: np.ndarray, answer: np.ndarray) -> tuple[float, Params]:
-        return loss_and_grads(model, pairs, query, answer)  # the parameters are the model's own arrays
-
-    losses, seconds = train_loop(model.parameters(), lambda rng: make_batch(task, batch, rng)[:3], step,
-                                 steps=steps, lr=lr, rng=np.random.default_rng(seed), progress=progress)
+    losses, seconds = train_module(model, lambda rng: make_batch(task, batch, rng)[:3], steps=steps, lr=lr,
+                                   rng=np.random.default_rng(seed), progress=progress)
     return Run(model.parameters(), losses, accuracy(model, task), seconds, model=model)
 
 

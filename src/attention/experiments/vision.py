@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .._internal.module import Module
-from ..trainable import Linear, cross_entropy
+from ..trainable import Linear
 from ..transformer import Attention
 from ..vision import patch_self_attention, patchify
 from . import Commands
 from .plotting import WIDTH, pyplot
-from .training import Params, Progress, Run, register_training, train_loop
+from .training import Progress, Run, register_training, train_module
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -91,15 +91,6 @@ class PatchClassifier(Module):
         self.embed.backward(self.attend.memory_grad)
 
 
-def loss_and_grads(model: PatchClassifier, tokens: np.ndarray, labels: np.ndarray) -> tuple[float, Params]:
-    """Mean cross-entropy of ``model`` on a batch, and the gradients of its parameters, by name."""
-    model.zero_grad()
-    scores, _ = model(tokens)
-    loss, d_scores = cross_entropy(scores, labels)  # (B, C)
-    model.backward(d_scores)
-    return loss, model.gradients()
-
-
 def accuracy(model: PatchClassifier, n: int = 2000, seed: int = 999) -> float:
     """Held-out accuracy on ``n`` fresh images (a seed training never uses)."""
     images, labels, _ = make_images(n, np.random.default_rng(seed))
@@ -119,11 +110,8 @@ def train(*, steps: int = STEPS, batch: int = 64, lr: float = 0.03, seed: int = 
         images, labels, _ = make_images(batch, rng)
         return patchify(images, PATCH), labels
 
-    def step(_: Params, tokens: np.ndarray, labels: np.ndarray) -> tuple[float, Params]:
-        return loss_and_grads(model, tokens, labels)  # the parameters are the model's own arrays
-
-    losses, seconds = train_loop(model.parameters(), draw, step, steps=steps, lr=lr,
-                                 rng=np.random.default_rng(seed), progress=progress)
+    losses, seconds = train_module(model, draw, steps=steps, lr=lr, rng=np.random.default_rng(seed),
+                                   progress=progress)
     return Run(model.parameters(), losses, accuracy(model), seconds, model=model)
 
 
