@@ -294,6 +294,36 @@ def test_an_api_entrys_source_shows_with_javascript_off(browser, site_url):
         context.close()
 
 
+#: How a code block draws a name and a run of spaces put back in the spans Pygments wrote for them (class "n"
+#: and "w", which the build leaves out: hooks/highlight.py), and how it draws its text in no span of a kind.
+AS_IN_A_SPAN = """() => [...document.querySelectorAll('article .highlight pre > code')].slice(0, 3).flatMap(code => {
+    const look = e => ['color', 'backgroundColor', 'fontWeight', 'fontStyle', 'textDecorationLine']
+        .map(p => getComputedStyle(e)[p]).join(' ');
+    const drawn = kind => {
+        const span = document.createElement('span');
+        span.className = kind;
+        span.textContent = 'x';
+        code.prepend(span);
+        const seen = look(span);
+        span.remove();
+        return seen;
+    };
+    return ['n', 'w'].map(kind => [kind, drawn(kind), drawn('')]);
+})"""
+
+
+@pytest.mark.parametrize("lang_prefix", ["", "/en"])
+def test_code_names_and_spaces_look_as_they_did_in_their_spans(page, site_url, lang_prefix):
+    """The build drops Pygments' spans around names and spaces because they drew them as the code around
+    them; if a palette (ours or Material's) ever gives them a look of their own, they must come back."""
+    page.goto(f"{site_url}{lang_prefix}/notes/attention-mechanism/")
+    for _, scheme in each_view(page, [(1280, "light"), (1280, "dark")]):
+        drawn = page.evaluate(AS_IN_A_SPAN)
+        assert len(drawn) == 6, drawn
+        for kind, in_span, around in drawn:
+            assert in_span == around, (scheme, kind, in_span, around)
+
+
 #: The words of an API entry's sections (Parameters, Returns, Raises, ...) that lie beside the screen (read only
 #: by scrolling sideways), as "section text"; and how many sections there are. Not code: a code block scrolls
 #: in its own box, as a listing must.
