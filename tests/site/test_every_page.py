@@ -8,7 +8,8 @@ sideways (the folded callouts closed, then opened from the first view on), no te
 narrowest phone, figure text large enough, in a readable colour and never drawn over other text, each
 widget inside the screen with its caption and controls shown and its text standing out, and axe-core
 (WCAG 2.0/2.1 A and AA, pinned in package-lock.json) with no critical or serious violation in either scheme,
-in what the folded callouts hide too — no rule disabled, nothing excluded.
+in what the folded callouts hide too (the API's source listings, the same code in both languages, opened on
+the English pages) — no rule disabled, nothing excluded.
 With SCREENSHOT_DIR set, a full-page screenshot of each view is kept to look at.
 """
 
@@ -65,6 +66,8 @@ SMALL_TEXT = """() => {
     }
     return found.slice(0, 5);
 }"""
+#: An API entry's source listing ("Source code in ..."): what it draws when opened, as the page is written.
+SOURCE_LISTING = re.compile(r'<details class="mkdocstrings-source">\s*<summary>.*?</summary>(.*?)</details>', re.S)
 RAW_MATH_IN_NAVIGATION = ("() => [...document.querySelectorAll('.md-nav__link')].map(a => a.textContent)"
                           ".filter(t => t.includes('\\\\('))")
 
@@ -91,6 +94,15 @@ def test_every_page_in_every_view(page, built_site, site_url, lang):
     # As a reader who asked for reduced motion sees them: the same pages, settled at once instead of after
     # the transitions each load, resize and scheme switch starts (half the test's time, all of it waiting).
     page.emulate_media(reduced_motion="reduce")
+    # What folded boxes hide is checked opened. The API pages' source listings are the same code in both
+    # languages (only their summary, shown closed, is translated): the English pages open them, the Chinese
+    # ones every other box; the same listings twice were a sixth of the test's time.
+    folded = "article details:not([open])" + ("" if lang == "en" else ":not(.mkdocstrings-source)")
+    if lang == "zh":
+        listings = {path: [SOURCE_LISTING.findall((built_site / prefix / path / "index.html").read_text("utf-8"))
+                           for prefix in ("", "en")] for path in pages if path.startswith("reference/api/")}
+        assert all(zh == en for zh, en in listings.values()), [path for path, (zh, en) in listings.items() if zh != en]
+        assert sum(len(zh) for zh, _ in listings.values()) >= 20, listings.keys()
     failed: list[str] = []
     page.on("response", lambda response: failed.append(response.url) if response.status >= 400 else None)
     smallest: dict[tuple[str, int], float] = {}
@@ -118,8 +130,7 @@ def test_every_page_in_every_view(page, built_site, site_url, lang):
             # Nothing is cut off: what is wider than the screen scrolls in a box that says so.
             assert hidden_sideways(page) == [], (path, width)
             if seen == 0:  # then what folded callouts hide, opened: every check from here on sees it, axe included
-                page.evaluate("() => document.querySelectorAll('article details:not([open])')"
-                              ".forEach(d => { d.open = true; })")
+                page.evaluate("s => document.querySelectorAll(s).forEach(d => { d.open = true; })", folded)
                 assert hidden_sideways(page) == [], (path, width, "folded callouts opened")
             if width == NARROWEST:
                 assert page.evaluate(SMALL_TEXT) == [], f"{path}: text under 12 px on a {width} px phone"
