@@ -31,33 +31,10 @@ Params = dict[str, np.ndarray]
 class Run:
     """A finished training run."""
 
-    params: Params  #: the trained parameters, by name
+    model: Module  #: the trained model, made of the library's layers
     losses: list[float]  #: the training loss at every step
     accuracy: float  #: held-out accuracy after training
     seconds: float  #: wall time of the training loop
-    model: Any = None  #: the trained model, for a run whose model is made of the library's layers
-
-
-def train_loop(params: Params, batch: Callable[[np.random.Generator], tuple[Any, ...]],
-               loss_and_grads: Callable[..., tuple[float, Params]], *, steps: int, lr: float,
-               rng: np.random.Generator, progress: Progress | None = None) -> tuple[list[float], float]:
-    """Train ``params`` with Adam.
-
-    Run ``steps`` Adam steps on ``params`` (in place); ``batch(rng)`` draws a fresh batch
-    (a tuple of arguments) and ``loss_and_grads(params, *batch)`` returns ``(loss, grads)``.
-    ``progress(step, loss)`` is called every 50 steps and at the end. Returns the losses and
-    the seconds taken.
-    """
-    opt = Adam(params, lr=lr)
-    losses: list[float] = []
-    start = time.perf_counter()
-    for step in range(1, steps + 1):
-        loss, grads = loss_and_grads(params, *batch(rng))
-        losses.append(loss)
-        opt.step(grads)
-        if progress is not None and (step % 50 == 0 or step == steps):
-            progress(step, loss)
-    return losses, time.perf_counter() - start
 
 
 def loss_and_grads(model: Module, *batch: np.ndarray) -> tuple[float, Params]:
@@ -76,9 +53,23 @@ def loss_and_grads(model: Module, *batch: np.ndarray) -> tuple[float, Params]:
 
 def train_module(model: Module, batch: Callable[[np.random.Generator], tuple[Any, ...]], *, steps: int, lr: float,
                  rng: np.random.Generator, progress: Progress | None = None) -> tuple[list[float], float]:
-    """:func:`train_loop` for a model made of the library's layers: its parameters are its own arrays."""
-    return train_loop(model.parameters(), batch, lambda _, *b: loss_and_grads(model, *b), steps=steps, lr=lr, rng=rng,
-                      progress=progress)
+    """Train ``model`` with Adam.
+
+    Run ``steps`` Adam steps on the model's parameters (its own arrays, in place); ``batch(rng)`` draws
+    a fresh batch (the model's inputs, then the targets) and the loss is the mean cross-entropy
+    (:func:`loss_and_grads`). ``progress(step, loss)`` is called every 50 steps and at the end.
+    Returns the losses and the seconds taken.
+    """
+    opt = Adam(model.parameters(), lr=lr)
+    losses: list[float] = []
+    start = time.perf_counter()
+    for step in range(1, steps + 1):
+        loss, grads = loss_and_grads(model, *batch(rng))
+        losses.append(loss)
+        opt.step(grads)
+        if progress is not None and (step % 50 == 0 or step == steps):
+            progress(step, loss)
+    return losses, time.perf_counter() - start
 
 
 def print_progress(steps: int) -> Progress:

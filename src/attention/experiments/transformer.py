@@ -132,7 +132,7 @@ def train_model(model: RecallModel, task: Task, *, steps: int, batch: int = 64, 
     """Adam on fresh random batches (``seed``); ``progress(step, loss)`` is called every 50 steps."""
     losses, seconds = train_module(model, lambda rng: make_batch(task, batch, rng)[:3], steps=steps, lr=lr,
                                    rng=np.random.default_rng(seed), progress=progress)
-    return Run(model.parameters(), losses, accuracy(model, task), seconds, model=model)
+    return Run(model, losses, accuracy(model, task), seconds)
 
 
 #: Training steps of the note's run.

@@ -112,7 +112,7 @@ def train(*, steps: int = STEPS, batch: int = 64, lr: float = 0.03, seed: int = 
 
     losses, seconds = train_module(model, draw, steps=steps, lr=lr, rng=np.random.default_rng(seed),
                                    progress=progress)
-    return Run(model.parameters(), losses, accuracy(model), seconds, model=model)
+    return Run(model, losses, accuracy(model), seconds)
 
 
 @functools.lru_cache(maxsize=1)
