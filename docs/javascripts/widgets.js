@@ -552,18 +552,27 @@
   var WIDGETS = { "scaling": scaling, "attention-map": attentionMap, "source-example": sourceExample,
                   "online-softmax": onlineSoftmax, "trained-model": trainedModel };
 
-  /* A widget that loads a lot (the trained model's 776 KB of weights) starts when it comes near the
-   * screen, not with the page: a reader who never scrolls to it never pays for it, and the page's first
-   * seconds stay free for what is on screen. */
+  /* Widgets are built once the page has loaded, each in a task of its own when the browser is idle: the
+   * first paint and the load never wait for them (the first note's three took 30-50 ms of the main thread
+   * inside the task that starts the page), and they are built before a reader can scroll or jump to them,
+   * so that nothing the reader is looking at moves when one appears (built only once seen, the attention
+   * map pushed the link under the pointer 765 px down). A widget that loads a lot (the trained model's
+   * 776 KB of weights) starts when it comes near the screen: a reader who never scrolls to it never pays. */
   var WHEN_NEAR = { "trained-model": true };
 
   function mount(root, make, state) {
+    root.removeAttribute("data-waiting");
     var body = h("div", { class: "widget-body" });
     root.appendChild(body);
     // A widget that loads something first (the trained model's weights) returns a promise.
     Promise.resolve(make(body, state)).then(function () {
       root.setAttribute("data-ready", "");
     });
+  }
+
+  function whenIdle(task) {
+    if (window.requestIdleCallback) requestIdleCallback(task, { timeout: 1000 });
+    else setTimeout(task, 0);
   }
 
   function mountAll() {
@@ -573,21 +582,25 @@
       var data = root.querySelector("script[type='application/json']");
       if (!make || !data) return;
       var state = JSON.parse(data.textContent);
+      root.setAttribute("data-waiting", "");
       if (!WHEN_NEAR[root.getAttribute("data-widget")] || state.deferred || !("IntersectionObserver" in window)) {
-        mount(root, make, state);
+        whenIdle(function () { mount(root, make, state); });
         return;
       }
-      root.setAttribute("data-waiting", "");
       var near = new IntersectionObserver(function (entries) {
         if (!entries.some(function (e) { return e.isIntersecting; })) return;
         near.disconnect();
-        root.removeAttribute("data-waiting");
         mount(root, make, state);
       });
       near.observe(root);
     });
   }
 
-  if (typeof document$ !== "undefined") document$.subscribe(mountAll);
-  else document.addEventListener("DOMContentLoaded", mountAll);
+  function afterLoad() {
+    if (document.readyState === "complete") mountAll();
+    else window.addEventListener("load", mountAll, { once: true });
+  }
+
+  if (typeof document$ !== "undefined") document$.subscribe(afterLoad);
+  else document.addEventListener("DOMContentLoaded", afterLoad);
 })();

@@ -9,7 +9,7 @@ import re
 
 import numpy as np
 import pytest
-from browsing import assert_only_loopback, axe_in_both_schemes, cjk_then_ascii_colon, each_view
+from browsing import assert_only_loopback, axe_in_both_schemes, cjk_then_ascii_colon, each_view, open_page
 
 from attention import flash_attention, naive_attention, scaled_dot_product_attention, softmax
 from attention.experiments import scaling
@@ -435,6 +435,40 @@ def test_the_trained_model_loads_its_weights_when_the_reader_reaches_it(page, si
     page.mouse.wheel(0, 600)
     page.locator("[data-widget='trained-model'][data-ready]").wait_for(timeout=15_000)
     assert len(weights()) == 1 and root.locator(".widget-chars .widget-token").count() > 10
+
+
+#: At the page's load event (this listener is the first to hear it): how many widgets are built.
+BUILT_AT_LOAD = ("addEventListener('load', () => { window.builtAtLoad ="
+                 " document.querySelectorAll('[data-widget] .widget-body').length; })")
+
+
+@pytest.mark.parametrize("path", ["notes/attention-mechanism/", "en/notes/attention-mechanism/", "notes/scaling/",
+                                  "en/notes/long-sequences/"])
+def test_widgets_are_built_after_the_load_and_before_the_reader_reaches_them(browsing_context, site_url, path):
+    """The page's first paint and load do not wait for its widgets (the first note's three took 30-50 ms of
+    the main thread in the task that starts the page); they are built as soon as the page has loaded,
+    without the reader scrolling, so that none appears under the reader's eyes and moves what they are
+    looking at (built only once seen, the attention map pushed the link below it 765 px down)."""
+    page = open_page(browsing_context)
+    try:
+        page.set_viewport_size({"width": 412, "height": 823})  # Lighthouse's phone
+        page.add_init_script(BUILT_AT_LOAD)
+        page.goto(f"{site_url}/{path}", wait_until="load")
+        roots = page.locator("[data-widget]")
+        assert roots.count() >= 1 and page.evaluate("window.builtAtLoad") == 0
+        for i in range(roots.count()):  # all below the first screen, none scrolled to
+            assert roots.nth(i).evaluate("r => r.getBoundingClientRect().top") > 823, (path, i)
+            roots.nth(i).and_(page.locator("[data-ready]")).wait_for(timeout=15_000)
+            assert roots.nth(i).locator(".widget-body").locator("label, button").first.is_visible(), (path, i)
+        assert page.evaluate("scrollY") == 0
+        # What the reader jumps to stays where it landed: on the first note, the link under the attention map.
+        target = page.locator("article a[href*='/transformer/#']").first if "attention" in path else roots.last
+        target.scroll_into_view_if_needed()
+        landed = target.bounding_box()["y"]
+        page.wait_for_timeout(500)
+        assert abs(target.bounding_box()["y"] - landed) < 1, (path, landed)  # a fraction: rounding, not a move
+    finally:
+        page.close()
 
 
 @pytest.mark.parametrize("lang_prefix", [""])  # the other language's page: the keyboard and every-page tests
