@@ -4,6 +4,9 @@
   HTML and MathML in place of the TeX, so a formula shows before any script runs, with none, and
   offline, and the page does not move when it loads. On Lighthouse's phone, typesetting in the
   browser had blocked the main thread for up to 1.2 s a note and shifted the qk-norm note by 0.12.
+- **The fonts the formulas are drawn in come with the page** (``vault.katex.fonts_drawn``, read from
+  KaTeX's stylesheet): each is preloaded from ``<head>``, instead of being found missing once the page is
+  laid out, when its arrival restyled the whole page.
 
 - **No space from a line break between Chinese characters.** A paragraph written over several
   lines is one line to the reader; a browser turns each line break into a space, which Chinese
@@ -21,6 +24,7 @@ from __future__ import annotations
 import re
 
 from mkdocs.exceptions import PluginError
+from mkdocs.utils import get_relative_url
 from vault import katex
 from vault.text import outside
 
@@ -48,9 +52,22 @@ def on_page_content(html, page, config, files):
 
 def on_post_page(output, page, config):
     try:
-        return katex.typeset(output)
+        output = katex.typeset(output)
+        return preload(output, katex.fonts_drawn(output), page.url)
     except katex.KatexError as error:  # Node or KaTeX missing: say so, without a traceback
         raise PluginError(f"{page.file.src_uri}: {error}") from error
+
+
+def preload(page: str, fonts: list[str], url: str) -> str:
+    """``page`` asking for KaTeX's ``fonts`` with its stylesheets. Found by the browser only once it has laid
+    the page out, a font restyled all of it when it came (a long task on a phone: Lighthouse's blocking time
+    on the scoring-functions note was 112-367 ms in 5 runs, 32-96 ms with its four fonts preloaded)."""
+    if not fonts:
+        return page
+    links = "".join(f'<link rel="preload" href="{get_relative_url(f"assets/katex/fonts/{font}", url)}" as="font" '
+                    'type="font/woff2" crossorigin>' for font in fonts)
+    at = page.find('<link rel="stylesheet"')
+    return page[:at] + links + page[at:] if at >= 0 else page
 
 
 def on_shutdown():

@@ -12,11 +12,13 @@ JSON line and come back as one (``katex.js``); a formula seen before is not sent
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import re
 import shutil
 import subprocess
+from html.parser import HTMLParser
 from pathlib import Path
 
 KATEX = Path(__file__).resolve().parents[2] / "node_modules" / "katex"
@@ -109,3 +111,119 @@ def _replace(page: str, found: list[Found]) -> str:
         out += [page[end:start], drawn]
         end = stop
     return "".join(out) + page[end:]
+
+
+# --- The fonts a page's formulas are drawn in, to preload with the page --------------------------------------
+#
+# A font that arrives once the page has been laid out restyles all of it, in whatever script then reads a size
+# (Material's bundle, ours): a long task on a phone. KaTeX's stylesheet says which face each class draws in;
+# read from the pinned stylesheet, that tells which of its 20 files a page needs before the browser finds out.
+
+STYLESHEET = KATEX / "dist" / "katex.min.css"
+_FONT_PROPERTY = re.compile(r"(font-family|font-style|font-weight):([^;}]+)")
+#: What a face is: (family, weight 400 or 700, style "normal" or "italic").
+Face = tuple[str, int, str]
+
+
+def _weight(value: str) -> int:
+    return 700 if value.strip() in ("bold", "bolder") or value.strip().isdigit() and int(value) >= 600 else 400
+
+
+@functools.cache
+def _stylesheet() -> tuple[dict[Face, str], str, list[tuple[list[set[str]], dict[str, str]]]]:
+    """KaTeX's faces (face: woff2 file), the family ``.katex`` starts in, and its font rules: each a selector
+    after ``.katex`` (a list of compound selectors, each a set of classes or a tag) and what it sets."""
+    css = STYLESHEET.read_text(encoding="utf-8")
+    faces: dict[Face, str] = {}
+    for body in re.findall(r"@font-face\{([^}]*)\}", css):
+        found = dict(_FONT_PROPERTY.findall(body))
+        file = re.search(r"url\(fonts/([^)]+\.woff2)\)", body)
+        if file and "font-family" in found:
+            face = (found["font-family"], _weight(found.get("font-weight", "400")), found.get("font-style", "normal"))
+            faces[face] = file[1]
+    root = re.search(r"\.katex\{font:[^;}]*?em ([\w-]+)", css)
+    if not faces or root is None:
+        raise KatexError(f"KaTeX's stylesheet names no fonts: {STYLESHEET}")
+    rules = []
+    for selectors, body in re.findall(r"([^{}@]+)\{([^{}]*)\}", re.sub(r"@font-face\{[^}]*\}", "", css)):
+        sets = dict(_FONT_PROPERTY.findall(body))
+        for selector in selectors.split(","):
+            parts = re.split(r"\s*>\s*|\s+", selector.strip())
+            if len(parts) < 2 or parts[0] != ".katex" or not sets or re.search(r"[:\[*+~]", selector):
+                continue
+            rules.append(([set(p.split(".")[1:]) if p.startswith(".") else {"<" + p} for p in parts[1:]], sets))
+    return faces, root[1], rules
+
+
+class _FontsDrawn(HTMLParser):
+    """The faces of the text inside ``.katex-html`` (the MathML beside it is hidden), outside folded callouts."""
+
+    VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr",
+            "path", "line", "rect", "circle", "use"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.faces, self.root, self.rules = _stylesheet()
+        self.open: list[tuple[set[str], Face | None, bool]] = []  # (classes and <tag>, face, hidden)
+        self.drawn: set[Face] = set()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self.VOID:
+            return
+        values = dict(attrs)
+        classes = set((values.get("class") or "").split()) | {"<" + tag}
+        parent, face, hidden = self.open[-1] if self.open else (set(), None, False)
+        hidden = hidden or ({"<details", "<closed"} <= parent and tag != "summary")  # a folded callout's body
+        if tag == "details" and "open" not in values:
+            classes.add("<closed")
+        if "katex-html" in classes:
+            face = (self.root, 400, "normal")
+        elif face is not None:
+            face = self._restyle(face, classes)
+        self.open.append((classes, face, hidden))
+
+    def handle_endtag(self, tag: str) -> None:
+        while self.open and "<" + tag not in self.open[-1][0]:
+            self.open.pop()  # an element left open (HTML allows it for <p>, <li>, ...)
+        if self.open:
+            self.open.pop()
+
+    def handle_data(self, data: str) -> None:
+        if self.open and data.strip() and self.open[-1][1] is not None and not self.open[-1][2]:
+            self.drawn.add(self.open[-1][1])
+
+    def _restyle(self, face: Face, classes: set[str]) -> Face:
+        family, weight, style = face
+        ancestors = [element[0] for element in self.open]
+        for parts, sets in self.rules:  # in the stylesheet's order; KaTeX's font rules do not compete
+            if parts[-1] <= classes and _under(parts[:-1], ancestors):
+                family = sets.get("font-family", family).strip()
+                weight = _weight(sets["font-weight"]) if "font-weight" in sets else weight
+                style = sets.get("font-style", style).strip()
+        return family, weight, style
+
+
+def _under(parts: list[set[str]], ancestors: list[set[str]]) -> bool:
+    """Whether ``ancestors`` (outermost first) hold the compound selectors ``parts`` in order."""
+    for part in parts:
+        while ancestors and not part <= ancestors[0]:
+            ancestors = ancestors[1:]
+        if not ancestors:
+            return False
+        ancestors = ancestors[1:]
+    return True
+
+
+def fonts_drawn(page: str) -> list[str]:
+    """The KaTeX font files (``KaTeX_Main-Regular.woff2``, ...) the formulas of ``page`` (HTML) are drawn in,
+    what folded callouts hide left out (it is not laid out until opened)."""
+    parser = _FontsDrawn()
+    parser.feed(page)
+    parser.close()
+    files = []
+    for family, weight, style in parser.drawn:  # a face KaTeX lacks is drawn from the nearest it has
+        near = [f for f in parser.faces if f[0] == family]
+        best = min(near, key=lambda f: (f[2] != style, f[1] != weight), default=None)
+        if best is not None:
+            files.append(parser.faces[best])
+    return sorted(set(files))

@@ -68,6 +68,18 @@ SMALL_TEXT = """() => {
 }"""
 #: An API entry's source listing ("Source code in ..."): what it draws when opened, as the page is written.
 SOURCE_LISTING = re.compile(r'<details class="mkdocstrings-source">\s*<summary>.*?</summary>(.*?)</details>', re.S)
+#: ``[the KaTeX font files the page drew with, those its <head> preloads]``. KaTeX's fonts are named after the face:
+#: KaTeX_Main at weight 700 and italic is KaTeX_Main-BoldItalic.woff2 (node_modules/katex/dist/fonts).
+KATEX_FONTS = """async () => {
+    await document.fonts.ready;
+    const family = f => f.family.replace(/"/g, '');
+    const used = [...document.fonts].filter(f => f.status === 'loaded' && family(f).startsWith('KaTeX_'))
+        .map(f => family(f) + '-' + ((f.weight === 'bold' || +f.weight >= 600 ? 'Bold' : '')
+            + (f.style === 'italic' ? 'Italic' : '') || 'Regular') + '.woff2');
+    const preloaded = [...document.querySelectorAll('head link[rel=preload][as=font]')]
+        .map(l => new URL(l.href).pathname.split('/').pop());
+    return [used.sort(), preloaded.sort()];
+}"""
 RAW_MATH_IN_NAVIGATION = ("() => [...document.querySelectorAll('.md-nav__link')].map(a => a.textContent)"
                           ".filter(t => t.includes('\\\\('))")
 
@@ -107,13 +119,19 @@ def test_every_page_in_every_view(page, built_site, site_url, lang):
     page.on("response", lambda response: failed.append(response.url) if response.status >= 400 else None)
     smallest: dict[tuple[str, int], float] = {}
     violations = {}
-    widgets_seen = 0
+    widgets_seen = fonts_seen = 0
     for path in pages:
         page.goto(f"{site_url}/{path}")
         wait_for_quiet_network(page)
         assert failed == [], (path, failed)  # e.g. a sitemap.xml under a page-relative hreflang link
         assert page.locator("article .katex-error").count() == 0, path
         assert page.evaluate(RAW_MATH_IN_NAVIGATION) == [], path  # a heading's math is typeset in the TOC too
+        # The fonts its formulas are drawn in are fetched with the page, not found missing once it is laid out:
+        # a font that arrives then restyles the whole page (a long task on a phone: Lighthouse's blocking time
+        # on the scoring-functions note was 112-367 ms in 5 runs, 32-96 ms with its four fonts preloaded).
+        used, preloaded = page.evaluate(KATEX_FONTS)
+        assert used == preloaded, (path, "drawn with", used, "preloaded", preloaded)
+        fonts_seen += len(used)
         if lang == "zh":
             assert cjk_then_ascii_colon(page) == [], path
         widgets = page.locator("[data-widget]")
@@ -161,6 +179,7 @@ def test_every_page_in_every_view(page, built_site, site_url, lang):
             shot(page, f"{lang}-{name}-{width}-{scheme}.png")
     assert violations == {}, violations
     assert widgets_seen >= 4, widgets_seen  # scaling, attention map, source example, online softmax
+    assert fonts_seen >= 20, fonts_seen  # KaTeX's fonts were seen at all (Main, Math-Italic, ... on each note)
     assert len({path for path, _ in smallest}) >= 6, smallest  # every note with a figure was measured
     # Figure text: at least 10 px from a 390 px phone up; on the narrowest screen (320 px), where the
     # column is a fifth narrower, at least 8 px (a figure drawn wider than WIDTH would fall below).
