@@ -158,8 +158,7 @@ def _stylesheet() -> tuple[dict[Face, str], str, list[tuple[list[set[str]], dict
 class _FontsDrawn(HTMLParser):
     """The faces of the text inside ``.katex-html`` (the MathML beside it is hidden), outside folded callouts."""
 
-    VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr",
-            "path", "line", "rect", "circle", "use"}
+    VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -182,11 +181,14 @@ class _FontsDrawn(HTMLParser):
             face = self._restyle(face, classes)
         self.open.append((classes, face, hidden))
 
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        pass  # <path …/>, <br/>: no text inside, nothing to close
+
     def handle_endtag(self, tag: str) -> None:
-        while self.open and "<" + tag not in self.open[-1][0]:
-            self.open.pop()  # an element left open (HTML allows it for <p>, <li>, ...)
-        if self.open:
-            self.open.pop()
+        for depth in range(len(self.open) - 1, -1, -1):  # the element it closes, and any left open inside it
+            if "<" + tag in self.open[depth][0]:  # (HTML allows that for <p>, <li>, ...)
+                del self.open[depth:]
+                return  # an end tag that closes nothing open is ignored, as browsers do
 
     def handle_data(self, data: str) -> None:
         if self.open and data.strip() and self.open[-1][1] is not None and not self.open[-1][2]:

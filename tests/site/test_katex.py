@@ -49,3 +49,18 @@ def test_without_node_the_build_says_what_to_install(monkeypatch):
     monkeypatch.setattr(katex.shutil, "which", lambda name: None)
     with pytest.raises(katex.KatexError, match="Node.js is needed to typeset the math"):
         katex._Renderer()([("x", False)])
+
+
+def test_the_fonts_drawn_are_read_from_katexs_classes_past_its_svg_and_outside_folded_callouts():
+    """What a page preloads (hooks/typesetting.py; the every-page browser test compares it with what Chromium
+    draws). A square root is a self-closed <path/> in an <svg>: the formula goes on after it (\\mathcal, in
+    KaTeX_Caligraphic). A folded callout's title is drawn (\\mathfrak: KaTeX_Fraktur), its body is not laid
+    out until opened (\\mathbb: KaTeX_AMS)."""
+    page = katex.typeset("""<p><span class="arithmatex">\\(\\sqrt{x}\\,\\mathcal{L}\\)</span></p>
+<details class="note"><summary>Why <span class="arithmatex">\\(\\mathfrak{g}\\)</span></summary>
+<p><span class="arithmatex">\\(\\mathbb{R}\\)</span></p></details>""")
+    assert "<path" in page and "/>" in page  # the root's sign, drawn as KaTeX draws it
+    fonts = katex.fonts_drawn(page)
+    assert {"KaTeX_Math-Italic.woff2", "KaTeX_Caligraphic-Regular.woff2", "KaTeX_Fraktur-Regular.woff2"} <= set(fonts)
+    assert "KaTeX_AMS-Regular.woff2" not in fonts, fonts
+    assert katex.fonts_drawn(katex.typeset("<p>No math.</p>")) == []
