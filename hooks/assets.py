@@ -21,6 +21,7 @@ from mkdocs.exceptions import PluginError
 from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File
 from vault import DEFAULT_LANGUAGE
+from vault.katex import SITE_FONTS
 
 NODE_MODULES = Path(__file__).resolve().parent.parent / "node_modules"
 KATEX = NODE_MODULES / "katex" / "dist"
@@ -49,7 +50,7 @@ def on_files(files, config):
     if not all(path.is_file() for path in (KATEX / "katex.min.css", MERMAID, IFRAME_WORKER, *d3)):
         raise PluginError(f"front-end assets are missing in {NODE_MODULES}: run `make setup` (it runs `npm ci`).")
     wanted = {"assets/katex/katex.min.css": KATEX / "katex.min.css"}
-    wanted |= {f"assets/katex/fonts/{p.name}": p for p in sorted((KATEX / "fonts").glob("*.woff2"))}
+    wanted |= {f"{SITE_FONTS}/{p.name}": p for p in sorted((KATEX / "fonts").glob("*.woff2"))}
     wanted["assets/mermaid/mermaid.min.js"] = MERMAID
     wanted["assets/iframe-worker/shim.js"] = IFRAME_WORKER
     wanted |= {f"assets/d3/{path.name}": path for path in d3}

@@ -64,7 +64,7 @@ def preload(page: str, fonts: list[str], url: str) -> str:
     on the scoring-functions note was 112-367 ms in 5 runs, 32-96 ms with its four fonts preloaded)."""
     if not fonts:
         return page
-    links = "".join(f'<link rel="preload" href="{get_relative_url(f"assets/katex/fonts/{font}", url)}" as="font" '
+    links = "".join(f'<link rel="preload" href="{get_relative_url(f"{katex.SITE_FONTS}/{font}", url)}" as="font" '
                     'type="font/woff2" crossorigin>' for font in fonts)
     at = page.find('<link rel="stylesheet"')
     return page[:at] + links + page[at:] if at >= 0 else page

@@ -120,6 +120,8 @@ def _replace(page: str, found: list[Found]) -> str:
 # read from the pinned stylesheet, that tells which of its 20 files a page needs before the browser finds out.
 
 STYLESHEET = KATEX / "dist" / "katex.min.css"
+#: Where the site serves KaTeX's font files (hooks/assets.py copies them there; pages preload from there).
+SITE_FONTS = "assets/katex/fonts"
 _FONT_PROPERTY = re.compile(r"(font-family|font-style|font-weight):([^;}]+)")
 #: What a face is: (family, weight 400 or 700, style "normal" or "italic").
 Face = tuple[str, int, str]
@@ -156,30 +158,26 @@ def _stylesheet() -> tuple[dict[Face, str], str, list[tuple[list[set[str]], dict
 
 
 class _FontsDrawn(HTMLParser):
-    """The faces of the text inside ``.katex-html`` (the MathML beside it is hidden), outside folded callouts."""
+    """The faces of the text of one formula's drawing (its ``.katex-html``; the MathML beside it is hidden)."""
 
     VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.faces, self.root, self.rules = _stylesheet()
-        self.open: list[tuple[set[str], Face | None, bool]] = []  # (classes and <tag>, face, hidden)
+        self.open: list[tuple[set[str], Face | None]] = []  # (classes and <tag>, face)
         self.drawn: set[Face] = set()
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in self.VOID:
             return
-        values = dict(attrs)
-        classes = set((values.get("class") or "").split()) | {"<" + tag}
-        parent, face, hidden = self.open[-1] if self.open else (set(), None, False)
-        hidden = hidden or ({"<details", "<closed"} <= parent and tag != "summary")  # a folded callout's body
-        if tag == "details" and "open" not in values:
-            classes.add("<closed")
+        classes = set((dict(attrs).get("class") or "").split()) | {"<" + tag}
+        face = self.open[-1][1] if self.open else None
         if "katex-html" in classes:
             face = (self.root, 400, "normal")
         elif face is not None:
             face = self._restyle(face, classes)
-        self.open.append((classes, face, hidden))
+        self.open.append((classes, face))
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         pass  # <path …/>, <br/>: no text inside, nothing to close
@@ -191,7 +189,7 @@ class _FontsDrawn(HTMLParser):
                 return  # an end tag that closes nothing open is ignored, as browsers do
 
     def handle_data(self, data: str) -> None:
-        if self.open and data.strip() and self.open[-1][1] is not None and not self.open[-1][2]:
+        if self.open and data.strip() and self.open[-1][1] is not None:
             self.drawn.add(self.open[-1][1])
 
     def _restyle(self, face: Face, classes: set[str]) -> Face:
@@ -205,6 +203,67 @@ class _FontsDrawn(HTMLParser):
         return family, weight, style
 
 
+@functools.lru_cache(maxsize=8192)
+def _faces(drawing: str) -> frozenset[Face]:
+    """The faces one formula's ``.katex-html`` is drawn in (a formula met again, on a page or a rebuild, is not
+    parsed again)."""
+    parser = _FontsDrawn()
+    parser.feed(drawing)
+    parser.close()
+    return frozenset(parser.drawn)
+
+
+#: Text that looks like markup but is not the page's: scripts (a widget's data) and comments.
+_NOT_MARKUP = re.compile(r"<script\b.*?</script\s*>|<!--.*?-->", re.S | re.I)
+#: A folded callout's tags, and where a formula's drawing starts.
+_FOLDS_AND_DRAWINGS = re.compile(r"<(/?)(details|summary)\b((?:\"[^\"]*\"|'[^']*'|[^'\">])*)>"  # attributes
+                                 r'|<span class="katex-html"', re.I)
+_SPAN = re.compile(r"<(/?)span\b[^>]*>")
+_QUOTED = re.compile(r"\"[^\"]*\"|'[^']*'")
+
+
+def fonts_drawn(page: str) -> list[str]:
+    """The KaTeX font files (``KaTeX_Main-Regular.woff2``, ...) the formulas of ``page`` (HTML) are drawn in,
+    what folded callouts hide left out (it is not laid out until opened). Only the formulas' drawings are
+    parsed, not the whole page (a twentieth of a build, parsed whole)."""
+    text = _NOT_MARKUP.sub("", page)
+    drawn: set[Face] = set()
+    folds: list[list[bool]] = []  # each <details> the text is inside: [folded, in its title]
+    at = 0
+    while found := _FOLDS_AND_DRAWINGS.search(text, at):
+        at = found.end()
+        if found[2] is None:  # a formula's drawing: laid out unless a folded callout's body holds it
+            end = _element_end(text, found.start())
+            if not any(folded and not title for folded, title in folds):
+                drawn |= _faces(text[found.start():end])
+            at = end
+        elif found[2].lower() == "details":
+            if not found[1]:
+                folds.append([not re.search(r"(?<![\w-])open(?![\w-])", _QUOTED.sub("", found[3])), False])
+            elif folds:
+                folds.pop()
+        elif folds:  # <summary>, </summary>: the callout's title, shown folded or not
+            folds[-1][1] = not found[1]
+    faces, _, _ = _stylesheet()
+    files = []
+    for family, weight, style in drawn:  # a face KaTeX lacks is drawn from the nearest it has
+        near = [f for f in faces if f[0] == family]
+        best = min(near, key=lambda f: (f[2] != style, f[1] != weight), default=None)
+        if best is not None:
+            files.append(faces[best])
+    return sorted(set(files))
+
+
+def _element_end(text: str, start: int) -> int:
+    """Where the <span> that starts at ``start`` ends (after its end tag), or the text's end."""
+    depth = 0
+    for tag in _SPAN.finditer(text, start):
+        depth += -1 if tag[1] else 1
+        if depth == 0:
+            return tag.end()
+    return len(text)
+
+
 def _under(parts: list[set[str]], ancestors: list[set[str]]) -> bool:
     """Whether ``ancestors`` (outermost first) hold the compound selectors ``parts`` in order."""
     for part in parts:
@@ -214,18 +273,3 @@ def _under(parts: list[set[str]], ancestors: list[set[str]]) -> bool:
             return False
         ancestors = ancestors[1:]
     return True
-
-
-def fonts_drawn(page: str) -> list[str]:
-    """The KaTeX font files (``KaTeX_Main-Regular.woff2``, ...) the formulas of ``page`` (HTML) are drawn in,
-    what folded callouts hide left out (it is not laid out until opened)."""
-    parser = _FontsDrawn()
-    parser.feed(page)
-    parser.close()
-    files = []
-    for family, weight, style in parser.drawn:  # a face KaTeX lacks is drawn from the nearest it has
-        near = [f for f in parser.faces if f[0] == family]
-        best = min(near, key=lambda f: (f[2] != style, f[1] != weight), default=None)
-        if best is not None:
-            files.append(parser.faces[best])
-    return sorted(set(files))

@@ -64,3 +64,17 @@ def test_the_fonts_drawn_are_read_from_katexs_classes_past_its_svg_and_outside_f
     assert {"KaTeX_Math-Italic.woff2", "KaTeX_Caligraphic-Regular.woff2", "KaTeX_Fraktur-Regular.woff2"} <= set(fonts)
     assert "KaTeX_AMS-Regular.woff2" not in fonts, fonts
     assert katex.fonts_drawn(katex.typeset("<p>No math.</p>")) == []
+
+
+def test_the_folded_callouts_are_found_as_a_browser_finds_them():
+    """fonts_drawn parses the formulas' drawings only, and finds the folded callouts around them by their tags:
+    the "<details>" of a script or a comment is text, a class that says "open" does not open a callout, and
+    the title of a folded callout inside an open one is drawn (\\mathfrak), its body not (\\mathbf)."""
+    cal, bb, frak, bf = (f'<span class="arithmatex">\\({tex}\\)</span>' for tex in (
+        "\\mathcal{L}", "\\mathbb{R}", "\\mathfrak{g}", "\\mathbf{x}"))
+    page = katex.typeset(f"""<script>var s = "<details>";</script><!-- <details> -->
+<p>{cal}</p>
+<details class="open note"><summary>Title</summary><p>{bb}</p></details>
+<details open><summary>Open</summary><details><summary>{frak}</summary>
+<p>{bf}</p></details></details>""")
+    assert katex.fonts_drawn(page) == ["KaTeX_Caligraphic-Regular.woff2", "KaTeX_Fraktur-Regular.woff2"]
