@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import re
 from urllib.parse import parse_qs, urlparse
 
@@ -386,6 +388,33 @@ new MutationObserver(records => records.forEach(r => {
 })).observe(document, {attributes: true, childList: true, subtree: true});"""
 
 
+@contextlib.contextmanager
+def second_load_traced(browser, url: str, init_script: str | None = None):
+    """``url`` loaded a second time (caches warm, as for a reader's second page) on a phone's screen, with
+    ``init_script`` added before that load: yields ``(page, Chromium's trace events)`` of the load and the
+    scripts' first frames, with the page still open."""
+    context = browser.new_context(viewport={"width": 412, "height": 823})
+    try:
+        page = context.new_page()
+        page.goto(url)
+        page.goto("about:blank")
+        if init_script:
+            page.add_init_script(init_script)
+        browser.start_tracing(page=page, categories=["devtools.timeline",
+                                                     "disabled-by-default-devtools.timeline.stack"])
+        assert page.goto(url).ok
+        page.wait_for_load_state("load")
+        page.evaluate("() => new Promise(done => setTimeout(done, 500))")  # the scripts' first frames
+        yield page, json.loads(browser.stop_tracing())["traceEvents"]
+    finally:
+        context.close()
+
+
+def asked_by(event: dict) -> list[dict]:
+    """The script frames that asked for a traced style update or layout ([]: the browser's own)."""
+    return (event["args"].get("beginData") or {}).get("stackTrace") or []
+
+
 @pytest.mark.parametrize("path", LOADED)
 def test_no_script_restyles_the_whole_page_while_it_loads(browser, site_url, path):
     """Each restyle of a whole page is a long task on a phone (Lighthouse's blocking time). Material's
@@ -396,32 +425,14 @@ def test_no_script_restyles_the_whole_page_while_it_loads(browser, site_url, pat
     script changes an attribute of <html> or <body> or the color scheme, (Chromium's trace) no style update
     or layout that one of our scripts forces is a large one, and no layout any script forces lays out what a
     folded callout hides."""
-    import json
-
-    context = browser.new_context(viewport={"width": 412, "height": 823})
-    try:
-        page = context.new_page()
-        page.goto(f"{site_url}/{path}")  # caches warm, as for a reader's second page
-        page.goto("about:blank")
-        page.add_init_script(WATCH_WHOLE_PAGE)
-        browser.start_tracing(page=page, categories=["devtools.timeline",
-                                                     "disabled-by-default-devtools.timeline.stack"])
-        assert page.goto(f"{site_url}/{path}").ok
-        page.wait_for_load_state("load")
-        page.evaluate("() => new Promise(done => setTimeout(done, 500))")  # the scripts' first frames
-        events = json.loads(browser.stop_tracing())["traceEvents"]
+    with second_load_traced(browser, f"{site_url}/{path}", WATCH_WHOLE_PAGE) as (page, events):
         assert page.evaluate("window.wholePage") == []
         folded = page.evaluate("() => Math.max(0, ...[...document.querySelectorAll('article details:not([open])')]"
                                ".map(d => d.querySelectorAll('*').length))")  # the largest folded callout's elements
-    finally:
-        context.close()
     styled = [e for e in events if e.get("name") == "UpdateLayoutTree" and e.get("ph") == "X"]
 
-    def stack(e) -> list[dict]:  # the script frames that asked for a style update or layout ([]: the browser's own)
-        return (e["args"].get("beginData") or {}).get("stackTrace") or []
-
     def by_our_script(e) -> bool:  # the script that asked: docs/javascripts (not Material's assets/javascripts)
-        url = (stack(e) or [{}])[0].get("url", "")
+        url = (asked_by(e) or [{}])[0].get("url", "")
         return "/javascripts/" in url and "/assets/javascripts/" not in url
 
     biggest = max(e["args"].get("elementCount", 0) for e in styled)  # the page's first style (figures far
@@ -436,7 +447,7 @@ def test_no_script_restyles_the_whole_page_while_it_loads(browser, site_url, pat
     # "implementation details and benchmark" callout, which laid out its 2,400 elements at every load).
     if path == "notes/long-sequences/":
         assert folded > 2000, folded
-    forced_layouts = [e["args"]["beginData"].get("dirtyObjects", 0) for e in layouts if stack(e)]
+    forced_layouts = [e["args"]["beginData"].get("dirtyObjects", 0) for e in layouts if asked_by(e)]
     assert [n for n in forced_layouts if n > folded / 2 > 100] == [], (folded, forced_layouts)
 
 
@@ -447,26 +458,13 @@ def test_the_page_is_laid_out_before_any_script_runs(browser, site_url, path):
     cache, as here, or on a fast network), the whole page's style and layout were part of its task: a long
     task, after which the page was drawn (Lighthouse, mobile, the English attention-mechanism note: 83 and
     86 in two of three runs, blocking time 372-406 ms)."""
-    import json
-
-    context = browser.new_context(viewport={"width": 412, "height": 823})
-    try:
-        page = context.new_page()
-        page.goto(f"{site_url}/{path}")  # caches warm, as for a reader's second page
-        page.goto("about:blank")
-        browser.start_tracing(page=page, categories=["devtools.timeline",
-                                                     "disabled-by-default-devtools.timeline.stack"])
-        assert page.goto(f"{site_url}/{path}").ok
-        page.wait_for_load_state("load")
-        page.evaluate("() => new Promise(done => setTimeout(done, 500))")  # the scripts' first frames
-        events = json.loads(browser.stop_tracing())["traceEvents"]
-    finally:
-        context.close()
+    with second_load_traced(browser, f"{site_url}/{path}") as (_, events):
+        pass
     layouts = [e for e in events if e.get("name") == "Layout" and e.get("ph") == "X"]
     first = max(layouts, key=lambda e: e["args"]["beginData"].get("dirtyObjects", 0))
-    frames = (first["args"].get("beginData") or {}).get("stackTrace") or [{}]  # who asked: [{}], the browser
     assert first["args"]["beginData"]["dirtyObjects"] > 1000  # the whole page
-    assert "/javascripts/" not in frames[0].get("url", ""), frames[0]  # a script file: Material's or ours
+    frame = (asked_by(first) or [{}])[0]  # {}: the browser's own
+    assert "/javascripts/" not in frame.get("url", ""), frame  # a script file: Material's or ours
 
 
 #: A figure drawn when the site was built (attention.experiments.plotting.to_svg), not a widget's drawing.
