@@ -164,7 +164,7 @@ class _FontsDrawn(HTMLParser):
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
-        self.faces, self.root, self.rules = _stylesheet()
+        _, self.root, self.rules = _stylesheet()
         self.open: list[tuple[set[str], Face | None]] = []  # (classes and <tag>, face)
         self.drawn: set[Face] = set()
 
