@@ -36,10 +36,16 @@
   }
 
   function place(link) {
-    var r = link.getBoundingClientRect(), width = Math.min(box.offsetWidth, document.documentElement.clientWidth - 16);
-    var left = Math.max(8, Math.min(r.left, document.documentElement.clientWidth - width - 8));
+    var view = document.documentElement, r = link.getBoundingClientRect();
+    var width = Math.min(box.offsetWidth, view.clientWidth - 16), height = box.offsetHeight;
+    var left = Math.max(8, Math.min(r.left, view.clientWidth - width - 8));
+    // Below the link; above it when only there it fits on the screen (a link on the screen's last lines),
+    // or, if it fits on neither side, on the side with more room.
+    var below = r.bottom + 6, above = r.top - 6 - height;
+    var fitsBelow = below + height <= view.clientHeight, fitsAbove = above >= 0;
+    var top = fitsBelow || (!fitsAbove && view.clientHeight - r.bottom >= r.top) ? below : above;
     box.style.left = left + window.scrollX + "px";
-    box.style.top = r.bottom + window.scrollY + 6 + "px";
+    box.style.top = top + window.scrollY + "px";
   }
 
   function show(link) {

@@ -94,6 +94,32 @@ def test_a_link_to_a_section_previews_that_section_and_the_pointer_may_rest_on_i
     assert want and want[:40] in shown, (want, shown)
 
 
+@pytest.mark.parametrize(("lang_prefix", "width"), [("", 390), ("/en", 1280)])
+def test_a_link_on_the_last_line_of_the_screen_shows_its_preview_on_the_screen(page, site_url, lang_prefix, width):
+    """A link the reader points at on the screen's last line shows its preview above it, not below the
+    screen's edge, where the reader would not see it and the pointer could not reach it (it was there
+    whenever the page happened to be scrolled so: the section-link test failed 1 run in 20)."""
+    page.set_viewport_size({"width": width, "height": 720})
+    page.goto(f"{site_url}{lang_prefix}/notes/attention-mechanism/")
+    link = page.locator(TO_SECTION).first
+    link.scroll_into_view_if_needed()
+    page.evaluate("a => window.scrollBy(0, a.getBoundingClientRect().bottom - innerHeight + 4)", link.element_handle())
+    page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
+    # The link's last line (on a phone a link may wrap onto two), where the pointer rests on it.
+    at = link.evaluate("a => { const r = [...a.getClientRects()].pop(); return {x: r.x, y: r.y, width: r.width, "
+                       "height: r.height}; }")
+    assert at["y"] + at["height"] <= 720 and at["y"] + at["height"] > 700, at  # the screen's last line
+    page.mouse.move(at["x"] + at["width"] / 2, at["y"] + at["height"] / 2)
+    preview = page.locator(PREVIEW)
+    preview.wait_for(timeout=5000)
+    box = preview.bounding_box()
+    assert box["y"] >= 0 and box["y"] + box["height"] <= 720, (width, at, box)  # all of it on the screen
+    assert box["y"] + box["height"] <= at["y"], (at, box)  # above the link, which it does not cover
+    page.mouse.move(box["x"] + 10, box["y"] + box["height"] - 5)  # onto it, from the link below: it stays
+    page.wait_for_timeout(400)
+    assert preview.is_visible()
+
+
 def test_math_in_a_preview_is_typeset(page, site_url):
     """A preview whose paragraph has math shows it typeset by KaTeX, not as \\( ... \\)."""
     page.goto(f"{site_url}/en/notes/transformer/")
