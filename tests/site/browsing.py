@@ -176,13 +176,18 @@ def switch_scheme(page, scheme: str) -> None:
     page.wait_for_function(SETTLED)
 
 
+def two_frames(page) -> None:
+    """Wait two frames: what the page was just asked to do (a resize, a scroll, a click) is laid out, and
+    what its observers do about it (Material's resize observer on code blocks) is done."""
+    page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
+
+
 def each_view(page, views=VIEWS):
     """Switch an open page through ``views`` in place (no reload): the viewport, and the colour
     scheme (:func:`switch_scheme`); yields ``(width, scheme)`` once the page has settled."""
     for width, scheme in views:
         page.set_viewport_size({"width": width, "height": 900})
-        # relaid out
-        page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
+        two_frames(page)  # relaid out
         switch_scheme(page, scheme)
         page.wait_for_function(SETTLED)
         yield width, scheme

@@ -9,7 +9,16 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 from browsing import assert_only_loopback as _assert_only_loopback
-from browsing import axe_in_both_schemes, each_view, forget, hidden_sideways, open_page, reset, wait_for_quiet_network
+from browsing import (
+    axe_in_both_schemes,
+    each_view,
+    forget,
+    hidden_sideways,
+    open_page,
+    reset,
+    two_frames,
+    wait_for_quiet_network,
+)
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 pytestmark = pytest.mark.browser
@@ -268,7 +277,7 @@ def test_an_api_entrys_source_is_drawn_when_the_reader_opens_it(page, site_url, 
     # Drawn as written, one line of code beside each number (a table cell's code was nowrap: one long line).
     numbers, code = (first.locator(f"td.{side} pre").bounding_box()["height"] for side in ("linenos", "code"))
     assert numbers > 500 and abs(code - numbers) < 40, (numbers, code)
-    page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
+    two_frames(page)
     assert first.locator("pre > code").last.get_attribute("tabindex") == "0"  # it scrolls at 390 px
     assert axe_in_both_schemes(page, "details.mkdocstrings-source[open]") == {}
     first.locator("summary").click()  # closed and opened again: drawn once, not twice
