@@ -31,7 +31,7 @@ def test_note_math_is_typeset_offline(page, site_url, lang_prefix):
     assert page.locator("article .katex-display").count() >= 2  # the two $$...$$ formulas
     assert page.locator("article .katex").count() >= 20
     assert page.locator("article .katex-error").count() == 0
-    page.wait_for_load_state("networkidle")
+    wait_for_quiet_network(page)
     _assert_only_loopback(page)
 
 
@@ -160,7 +160,7 @@ def test_mermaid_draws_with_the_self_hosted_copy(page, vault_url):
              "return d && d.getBoundingClientRect().height > 50; }")
     page.wait_for_function(drawn, timeout=30_000)
     assert page.locator("pre.mermaid").count() == 0
-    page.wait_for_load_state("networkidle")
+    wait_for_quiet_network(page)
     assert any(url.endswith("/assets/mermaid/mermaid.min.js") for url in page.requested)
     _assert_only_loopback(page)  # Material did not fetch its own mermaid from a CDN
 
@@ -183,7 +183,7 @@ def test_offline_copy_works_from_files_with_search(page, offline_site, lang, que
 @pytest.mark.parametrize(("path", "cjk"), [("notes/transformer/", True), ("en/notes/transformer/", False)])
 def test_figures_are_named_images_in_the_accessibility_tree(page, site_url, path, cjk):
     page.goto(f"{site_url}/{path}")
-    page.wait_for_load_state("networkidle")
+    wait_for_quiet_network(page)
     figures = page.locator("article svg[version='1.1']")
     images = page.locator("article").get_by_role("img")
     names = [images.nth(i).evaluate("e => e.getAttribute('aria-labelledby') || e.getAttribute('aria-label')")

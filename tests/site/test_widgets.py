@@ -9,7 +9,14 @@ import re
 
 import numpy as np
 import pytest
-from browsing import assert_only_loopback, axe_in_both_schemes, cjk_then_ascii_colon, each_view, open_page
+from browsing import (
+    assert_only_loopback,
+    axe_in_both_schemes,
+    cjk_then_ascii_colon,
+    each_view,
+    open_page,
+    wait_for_quiet_network,
+)
 
 from attention import flash_attention, naive_attention, scaled_dot_product_attention, softmax
 from attention.experiments import scaling
@@ -428,7 +435,7 @@ def test_the_trained_model_loads_its_weights_when_the_reader_reaches_it(page, si
     weights = lambda: [u for u in page.requested if u.endswith("/assets/notes-lm.js")]  # noqa: E731
     page.set_viewport_size({"width": 412, "height": 823})  # Lighthouse's phone
     page.goto(f"{site_url}/en/{PAGES['trained-model']}")
-    page.wait_for_load_state("networkidle")
+    wait_for_quiet_network(page)
     root = page.locator("[data-widget='trained-model']")
     assert root.evaluate("r => r.getBoundingClientRect().top") > 823  # below the first screen
     assert weights() == [] and root.get_attribute("data-ready") is None
@@ -475,12 +482,12 @@ def test_widgets_are_built_after_the_load_and_before_the_reader_reaches_them(bro
 def test_the_first_note_offers_the_trained_model_and_loads_its_weights_only_when_asked(page, site_url, lang_prefix):
     weights = lambda: [u for u in page.requested if u.endswith("/assets/notes-lm.js")]  # noqa: E731
     page.goto(f"{site_url}{lang_prefix}/notes/scaling/")
-    page.wait_for_load_state("networkidle")
+    wait_for_quiet_network(page)
     assert weights() == []  # a page without the model never loads it
     page.goto(f"{site_url}{lang_prefix}/{PAGES['attention-map']}")
     root = page.locator("[data-widget='trained-model'][data-ready]")
     root.wait_for(timeout=15_000)
-    page.wait_for_load_state("networkidle")
+    wait_for_quiet_network(page)
     assert weights() == [] and root.locator(".widget-chars").count() == 0
     load = root.locator("[data-control=load]")
     assert re.search(r"\d+ KB", load.text_content())
