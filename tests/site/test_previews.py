@@ -42,6 +42,15 @@ def text_of(locator) -> str:
     return re.sub(r"\s+", " ", locator.text_content()).strip()
 
 
+def stays_when_the_pointer_rests_on_it(page, preview, x: float, y: float) -> bool:
+    """Move the pointer from the link onto the shown ``preview`` at ``(x, y)`` and rest there: whether it is
+    still shown after twice the 200 ms in which previews.js hides a preview the pointer has left (WCAG 1.4.13,
+    hoverable)."""
+    page.mouse.move(x, y)
+    page.wait_for_timeout(400)
+    return preview.is_visible()
+
+
 @pytest.mark.parametrize("lang_prefix", ["", "/en"])
 def test_a_link_previews_its_page_on_hover_and_focus_and_esc_dismisses_it(page, site_url, lang_prefix):
     source = f"{site_url}{lang_prefix}/notes/attention-mechanism/"
@@ -86,9 +95,7 @@ def test_a_link_to_a_section_previews_that_section_and_the_pointer_may_rest_on_i
     preview.wait_for(timeout=5000)
     assert heading.replace("¶", "").strip() in text_of(preview.locator(".link-preview-title"))
     box = preview.bounding_box()
-    page.mouse.move(box["x"] + 10, box["y"] + 10)  # onto the preview: it stays (WCAG 1.4.13, hoverable)
-    page.wait_for_timeout(400)
-    assert preview.is_visible()
+    assert stays_when_the_pointer_rests_on_it(page, preview, box["x"] + 10, box["y"] + 10)
     shown = text_of(preview.locator(".link-preview-text"))
     want = first_paragraph(page, f"{site_url}{lang_prefix}/notes/transformer/", section)
     assert want and want[:40] in shown, (want, shown)
@@ -116,9 +123,7 @@ def test_a_link_on_the_last_line_of_the_screen_shows_its_preview_on_the_screen(p
     box = preview.bounding_box()
     assert box["y"] >= 0 and box["y"] + box["height"] <= height, (width, at, box)  # all of it on the screen
     assert box["y"] + box["height"] <= at["y"], (at, box)  # above the link, which it does not cover
-    page.mouse.move(box["x"] + 10, box["y"] + box["height"] - 5)  # onto it, from the link below: it stays
-    page.wait_for_timeout(400)
-    assert preview.is_visible()
+    assert stays_when_the_pointer_rests_on_it(page, preview, box["x"] + 10, box["y"] + box["height"] - 5)  # from below
 
 
 def test_math_in_a_preview_is_typeset(page, site_url):
